@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// The type of a fact's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FactType {
@@ -37,7 +39,10 @@ impl fmt::Display for FactType {
 }
 
 /// One typed fact value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Serialized as the plain JSON value: a string, an array of strings, a boolean or an integer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum FactValue {
     /// A string value.
     Str(String),
@@ -156,7 +161,10 @@ impl From<i64> for FactValue {
 /// assert_eq!(facts.get("sql.statement"), Some(&FactValue::from("delete")));
 /// assert_eq!(facts.len(), 3);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Serialized as a JSON object from names to plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Facts {
     map: BTreeMap<Cow<'static, str>, FactValue>,
 }
@@ -265,6 +273,18 @@ mod tests {
         assert_eq!(FactValue::from(&["a", "b"][..]).to_string(), "[a, b]");
         assert_eq!(FactValue::from("s").as_str(), Some("s"));
         assert_eq!(FactValue::from(3i64).as_str(), None);
+    }
+
+    #[test]
+    fn facts_round_trip_through_json() {
+        let mut f = Facts::new();
+        f.insert("a", "x")
+            .insert("b", true)
+            .insert("c", 3i64)
+            .insert("d", &["t"][..]);
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, r#"{"a":"x","b":true,"c":3,"d":["t"]}"#);
+        assert_eq!(serde_json::from_str::<Facts>(&json).unwrap(), f);
     }
 
     #[test]

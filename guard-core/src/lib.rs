@@ -4,8 +4,31 @@
 //! evaluator, just-in-time grants, the approval state machine and (feature `oidc`) token
 //! verification. It knows no protocol and does no IO.
 //!
-//! Landed so far: [`Facts`] and the fact schema types protocol crates publish.
+//! Landed so far: [`Identity`], [`Resource`], [`Facts`] and the fact schema types protocol
+//! crates publish, [`Verdict`] and [`Decision`], [`Timestamp`].
 
 mod facts;
+mod identity;
+mod time;
+mod verdict;
 
 pub use facts::{FactDef, FactSchema, FactType, FactValue, Facts};
+pub use identity::{AuthMethod, Identity, Resource};
+pub use time::Timestamp;
+pub use verdict::{Decision, Verdict};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Identity>();
+        check::<AuthMethod>();
+        check::<Resource>();
+        check::<Verdict>();
+        check::<Decision>();
+        check::<Timestamp>();
+    }
+}
