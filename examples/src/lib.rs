@@ -3,4 +3,5 @@
 //!
 //! The binary `guard-gateway` is a thin command-line front end over this library.
 
+pub mod config;
 pub mod pgcluster;
