@@ -240,12 +240,48 @@ pub struct FactDef {
     pub ty: FactType,
     /// What the fact means, in one sentence (rendered in `guard-gateway check` output and docs).
     pub doc: &'static str,
+    /// Whether the values are dotted qualified names (`public.users`): policy matchers then
+    /// treat an unqualified name (`users`) as "in any schema" and a qualified one as "only
+    /// there", comparing parts ASCII-case-insensitively without double quotes.
+    pub qualified: bool,
 }
 
 impl FactDef {
     /// A fact declaration; `const` so crates can publish schemas as statics.
     pub const fn new(name: &'static str, ty: FactType, doc: &'static str) -> Self {
-        Self { name, ty, doc }
+        Self {
+            name,
+            ty,
+            doc,
+            qualified: false,
+        }
+    }
+
+    /// A fact whose values (a string, or each element of a list) are dotted qualified names,
+    /// such as the tables a statement touches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use guard_core::{FactDef, FactType};
+    ///
+    /// static TABLES: FactDef =
+    ///     FactDef::names("sql.tables.write", FactType::List, "tables the statement writes");
+    /// assert!(TABLES.qualified);
+    /// ```
+    pub const fn names(name: &'static str, ty: FactType, doc: &'static str) -> Self {
+        Self {
+            name,
+            ty,
+            doc,
+            qualified: true,
+        }
+    }
+
+    /// The same declaration, marked as holding qualified names (see [`FactDef::names`]).
+    pub const fn qualified(mut self) -> Self {
+        self.qualified = true;
+        self
     }
 }
 

@@ -8,12 +8,19 @@
 //! crates publish, [`Verdict`] and [`Decision`], [`Timestamp`].
 
 mod facts;
+mod glob;
+pub mod grant;
 mod identity;
+mod policy;
 mod time;
 mod verdict;
 
 pub use facts::{FactDef, FactSchema, FactType, FactValue, Facts};
+pub use grant::{Grant, GrantError, GrantStore, MemoryGrantStore, ResourceSelector};
 pub use identity::{AuthMethod, Identity, Resource};
+pub use policy::{
+    BuildError, DefaultAction, Format, MAX_POLICY_BYTES, Policy, PolicyBuilder, Request, RuleInfo,
+};
 pub use time::Timestamp;
 pub use verdict::{Decision, Verdict};
 
