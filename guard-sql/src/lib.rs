@@ -4,3 +4,5 @@
 //! every message of the PostgreSQL 15-17 protocol documentation, plus sans-IO authentication
 //! helpers) and the `classify` module (statement classification through `pg_query`, producing
 //! guard-core `Facts` under `sql.*`). It does no IO and has no runtime.
+
+pub mod pg;
