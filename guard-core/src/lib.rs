@@ -7,6 +7,7 @@
 //! Landed so far: [`Identity`], [`Resource`], [`Facts`] and the fact schema types protocol
 //! crates publish, [`Verdict`] and [`Decision`], [`Timestamp`].
 
+pub mod approval;
 mod facts;
 mod glob;
 pub mod grant;
