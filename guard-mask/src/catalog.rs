@@ -1,0 +1,444 @@
+//! The built-in detector catalog.
+
+use crate::validate::Validator;
+
+/// How the engine finds candidate positions for a built-in detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trig {
+    /// At the start of a digit run (numeric PII); `Shape` says which runs are worth a look.
+    Digit(Shape),
+    /// Two uppercase letters before a digit run (IBAN, UK NINO).
+    LetterDigit,
+    /// `+`, `(` or a digit run (phone numbers).
+    Phone,
+    /// `@` (e-mail: the anchor is found by scanning back over the local part).
+    At,
+    /// `:` after at most four hex digits (IPv6).
+    Colon,
+    /// `:` or `-` after two hex digits (MAC addresses).
+    Mac,
+    /// One of these literals (aho-corasick); the anchor is where the literal starts.
+    Lit(&'static [&'static str]),
+}
+
+/// What a digit run must look like before a numeric detector's regex runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Card,
+    Nine,
+    Ipv4,
+}
+
+/// One entry of the catalog.
+pub(crate) struct Spec {
+    pub(crate) name: &'static str,
+    pub(crate) regex: &'static str,
+    pub(crate) max_len: usize,
+    pub(crate) trig: Trig,
+    pub(crate) validator: Validator,
+    pub(crate) priority: u8,
+    /// The regex has a group `v` and only that group is masked.
+    pub(crate) value_group: bool,
+    /// The byte before the anchor must not be a letter or digit.
+    pub(crate) start_boundary: bool,
+    /// The byte after the match must not be a letter or digit (nor `-`/`.` before a digit).
+    pub(crate) end_boundary: bool,
+    pub(crate) about: &'static str,
+}
+
+const fn spec(
+    name: &'static str,
+    regex: &'static str,
+    max_len: usize,
+    trig: Trig,
+    validator: Validator,
+    priority: u8,
+    about: &'static str,
+) -> Spec {
+    Spec {
+        name,
+        regex,
+        max_len,
+        trig,
+        validator,
+        priority,
+        value_group: false,
+        start_boundary: true,
+        end_boundary: true,
+        about,
+    }
+}
+
+const fn value(mut s: Spec) -> Spec {
+    s.value_group = true;
+    s.start_boundary = false;
+    s.end_boundary = false;
+    s
+}
+
+const fn open_end(mut s: Spec) -> Spec {
+    s.end_boundary = false;
+    s
+}
+
+use Trig::{At, Colon, Digit, LetterDigit, Lit, Mac, Phone};
+use Validator as V;
+
+/// Secrets keywords that introduce an assignment (`password=`, `secret:`...).
+const ASSIGN_LITERALS: &[&str] = &[
+    "password",
+    "Password",
+    "PASSWORD",
+    "passwd",
+    "PASSWD",
+    "secret",
+    "Secret",
+    "SECRET",
+    "api_key",
+    "apikey",
+    "apiKey",
+    "ApiKey",
+    "API_KEY",
+    "APIKEY",
+    "access_token",
+    "accessToken",
+    "ACCESS_TOKEN",
+    "auth_token",
+    "authToken",
+    "AUTH_TOKEN",
+];
+
+/// The catalog, in declaration order (ties in the winner rule go to the earlier entry).
+pub(crate) const CATALOG: &[Spec] = &[
+    // ---- secrets (priority 100+: a secret inside anything else is masked as the secret)
+    open_end(spec(
+        "pem_private_key",
+        r"(?s)-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----.*?-----END[A-Z ]{0,30}PRIVATE KEY-----",
+        16384,
+        Lit(&["-----BEGIN"]),
+        V::None,
+        120,
+        "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8)",
+    )),
+    spec(
+        "jwt",
+        r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
+        8192,
+        Lit(&["eyJ"]),
+        V::Jwt,
+        110,
+        "JSON Web Tokens (header must decode to JSON with alg/typ)",
+    ),
+    spec(
+        "aws_access_key_id",
+        r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}",
+        20,
+        Lit(&["AKIA", "ASIA", "ABIA", "ACCA"]),
+        V::None,
+        110,
+        "AWS access key ids",
+    ),
+    value(spec(
+        "aws_secret_key",
+        r#"(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s{0,3}[:=]\s{0,3}["']?(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        80,
+        Lit(&[
+            "aws_secret_access_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "SecretAccessKey",
+            "awsSecretAccessKey",
+        ]),
+        V::None,
+        115,
+        "AWS secret access keys after an aws_secret_access_key key",
+    )),
+    spec(
+        "github_token",
+        r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}",
+        300,
+        Lit(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
+        V::None,
+        110,
+        "GitHub tokens: classic, OAuth, app (user/server/refresh), fine-grained",
+    ),
+    spec(
+        "gitlab_token",
+        r"gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20,}",
+        128,
+        Lit(&["glpat-", "gldt-", "glrt-", "glptt-"]),
+        V::None,
+        110,
+        "GitLab personal, deploy, runner and trigger tokens",
+    ),
+    spec(
+        "slack_token",
+        r"xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,}",
+        256,
+        Lit(&[
+            "xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xapp-",
+        ]),
+        V::None,
+        110,
+        "Slack bot, user and app tokens",
+    ),
+    spec(
+        "slack_webhook",
+        r"hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}",
+        100,
+        Lit(&["hooks.slack.com/services/"]),
+        V::None,
+        110,
+        "Slack incoming webhook URLs",
+    ),
+    spec(
+        "stripe_key",
+        r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",
+        128,
+        Lit(&["sk_live_", "rk_live_", "sk_test_", "rk_test_"]),
+        V::None,
+        110,
+        "Stripe secret and restricted keys",
+    ),
+    spec(
+        "google_api_key",
+        r"AIza[0-9A-Za-z_-]{35}",
+        39,
+        Lit(&["AIza"]),
+        V::None,
+        110,
+        "Google API keys",
+    ),
+    spec(
+        "twilio_api_key",
+        r"SK[0-9a-fA-F]{32}",
+        34,
+        Lit(&["SK"]),
+        V::None,
+        105,
+        "Twilio API key SIDs",
+    ),
+    spec(
+        "sendgrid_api_key",
+        r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}",
+        69,
+        Lit(&["SG."]),
+        V::None,
+        110,
+        "SendGrid API keys",
+    ),
+    spec(
+        "npm_token",
+        r"npm_[A-Za-z0-9]{36}",
+        40,
+        Lit(&["npm_"]),
+        V::None,
+        110,
+        "npm access tokens",
+    ),
+    spec(
+        "pypi_token",
+        r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",
+        512,
+        Lit(&["pypi-AgEIcHlwaS5vcmc"]),
+        V::None,
+        110,
+        "PyPI API tokens",
+    ),
+    spec(
+        "openai_api_key",
+        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
+        256,
+        Lit(&["sk-proj-", "sk-svcacct-", "sk-admin-"]),
+        V::None,
+        110,
+        "OpenAI project and service account keys",
+    ),
+    spec(
+        "anthropic_api_key",
+        r"sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,}",
+        160,
+        Lit(&["sk-ant-"]),
+        V::None,
+        110,
+        "Anthropic API keys",
+    ),
+    spec(
+        "huggingface_token",
+        r"hf_[A-Za-z]{34}",
+        37,
+        Lit(&["hf_"]),
+        V::None,
+        105,
+        "Hugging Face access tokens",
+    ),
+    spec(
+        "shopify_token",
+        r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}",
+        38,
+        Lit(&["shpat_", "shpca_", "shppa_", "shpss_"]),
+        V::None,
+        110,
+        "Shopify access tokens",
+    ),
+    spec(
+        "digitalocean_token",
+        r"do[opr]_v1_[a-f0-9]{64}",
+        71,
+        Lit(&["dop_v1_", "doo_v1_", "dor_v1_"]),
+        V::None,
+        110,
+        "DigitalOcean tokens",
+    ),
+    value(spec(
+        "azure_storage_key",
+        r"AccountKey=(?P<v>[A-Za-z0-9+/]{86}==)",
+        110,
+        Lit(&["AccountKey="]),
+        V::None,
+        110,
+        "Azure storage account keys in connection strings",
+    )),
+    value(spec(
+        "uri_password",
+        r"://[^:/@\s]{1,128}:(?P<v>[^@\s/]{1,256})@",
+        400,
+        Lit(&["://"]),
+        V::UriPassword,
+        105,
+        "passwords inside connection URIs (scheme://user:PASSWORD@host)",
+    )),
+    value(spec(
+        "password_assignment",
+        r#"(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)\s{0,3}["']?(?P<v>[^\s"',;&<>]{4,256})"#,
+        300,
+        Lit(ASSIGN_LITERALS),
+        V::SecretValue,
+        100,
+        "values of password=, secret:, api_key=, access_token= style assignments",
+    )),
+    // ---- financial and national identifiers
+    spec(
+        "credit_card",
+        r"[0-9](?:[ -]?[0-9]){11,18}",
+        40,
+        Digit(Shape::Card),
+        V::Card,
+        90,
+        "payment cards: Visa, Mastercard, Amex, Discover, JCB, Maestro, UnionPay, Diners; Luhn",
+    ),
+    spec(
+        "iban",
+        r"[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)",
+        44,
+        LetterDigit,
+        V::Iban,
+        85,
+        "IBAN: country length and mod-97",
+    ),
+    spec(
+        "us_ssn",
+        r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}",
+        11,
+        Digit(Shape::Nine),
+        V::Ssn,
+        80,
+        "US SSN (no 000/666/9xx area, 00 group, 0000 serial); plain 9 digits need an 'ssn' context word",
+    ),
+    spec(
+        "us_itin",
+        r"9[0-9]{2}-[0-9]{2}-[0-9]{4}|9[0-9]{2} [0-9]{2} [0-9]{4}|9[0-9]{8}",
+        11,
+        Digit(Shape::Nine),
+        V::Itin,
+        80,
+        "US ITIN (9xx, group 50-65/70-88/90-92/94-99)",
+    ),
+    spec(
+        "us_routing_number",
+        r"[0-9]{9}",
+        9,
+        Digit(Shape::Nine),
+        V::Aba,
+        75,
+        "US ABA routing numbers (checksum) after a context word (routing, ABA, RTN)",
+    ),
+    spec(
+        "us_ein",
+        r"[0-9]{2}-[0-9]{7}",
+        10,
+        Digit(Shape::Nine),
+        V::Ein,
+        75,
+        "US employer identification numbers after a context word (EIN, tax id)",
+    ),
+    spec(
+        "uk_nino",
+        r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
+        13,
+        LetterDigit,
+        V::Nino,
+        75,
+        "UK National Insurance numbers",
+    ),
+    // ---- contact and network
+    spec(
+        "email",
+        r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
+        330,
+        At,
+        V::None,
+        70,
+        "e-mail addresses (plus-addressing, subdomains)",
+    ),
+    spec(
+        "phone",
+        r"(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,5}){2,5}",
+        48,
+        Phone,
+        V::Phone,
+        60,
+        "phone numbers: NANP formats with extensions, E.164",
+    ),
+    spec(
+        "ipv4",
+        r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+        15,
+        Digit(Shape::Ipv4),
+        V::None,
+        50,
+        "IPv4 addresses",
+    ),
+    spec(
+        "ipv6",
+        r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+        39,
+        Colon,
+        V::Ipv6,
+        50,
+        "IPv6 addresses (full and compressed)",
+    ),
+    spec(
+        "mac_address",
+        r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}",
+        17,
+        Mac,
+        V::None,
+        50,
+        "MAC addresses (colon or dash separated)",
+    ),
+];
+
+/// Names of the built-in detectors, in catalog order.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    CATALOG.iter().map(|s| s.name)
+}
+
+/// A one-line description of a built-in detector, or `None` for an unknown name.
+pub fn describe(name: &str) -> Option<&'static str> {
+    CATALOG.iter().find(|s| s.name == name).map(|s| s.about)
+}
+
+/// A built-in detector's regex (without its validator), for tools that compare engines.
+pub fn builtin_regex(name: &str) -> Option<&'static str> {
+    CATALOG.iter().find(|s| s.name == name).map(|s| s.regex)
+}

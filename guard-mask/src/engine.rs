@@ -1,0 +1,723 @@
+//! The scanning engine shared by streams, `find` and `mask_value`.
+//!
+//! See DESIGN.md for the why. In short: triggers (a byte-class table and aho-corasick literal
+//! sets) name candidate positions; each trigger is verified inside a window of the input that
+//! is a pure function of the trigger's position (`[t - BACK_TOTAL, t + ahead)`, clipped to the
+//! input), so the set of detections does not depend on how the input was chunked. Detections
+//! are merged into clusters (overlapping detections become one region, the winner names it).
+
+use aho_corasick::AhoCorasick;
+use regex_automata::{Anchored, Input, meta, util::captures::Captures};
+
+use crate::strategy::{self, Strategy};
+use crate::validate::{self, VCtx, Validator};
+use crate::{Finding, catalog::Shape};
+
+/// How far before a trigger a detection may start (e-mail local parts are at most 64 bytes).
+pub(crate) const BACK_ANCHOR: usize = 64;
+/// The widest context window a detector may declare.
+pub(crate) const MAX_CONTEXT_BYTES: usize = 256;
+/// Bytes kept before the earliest undecided trigger.
+pub(crate) const BACK_TOTAL: usize = BACK_ANCHOR + MAX_CONTEXT_BYTES + 8;
+
+pub(crate) const C_DIGIT: u8 = 1;
+pub(crate) const C_PLUS: u8 = 2;
+pub(crate) const C_PAREN: u8 = 4;
+pub(crate) const C_AT: u8 = 8;
+pub(crate) const C_COLON: u8 = 16;
+pub(crate) const C_DASH: u8 = 32;
+pub(crate) const C_CUSTOM: u8 = 64;
+const CLASS_BITS: [u8; 7] = [C_DIGIT, C_PLUS, C_PAREN, C_AT, C_COLON, C_DASH, C_CUSTOM];
+
+pub(crate) enum Verify {
+    Regex {
+        re: meta::Regex,
+        vgroup: Option<usize>,
+    },
+    Keyword,
+}
+
+pub(crate) struct Det {
+    pub(crate) name: std::sync::Arc<str>,
+    pub(crate) label: Vec<u8>,
+    pub(crate) priority: u8,
+    pub(crate) max_len: usize,
+    pub(crate) verify: Verify,
+    pub(crate) validator: Validator,
+    pub(crate) context: Option<(Vec<Vec<u8>>, usize)>,
+    pub(crate) start_boundary: bool,
+    pub(crate) end_boundary: bool,
+    pub(crate) strategy: Strategy,
+}
+
+/// A set of literals searched with one aho-corasick automaton (overlapping, so every
+/// occurrence is a trigger whatever the chunking).
+pub(crate) struct LitSet {
+    pub(crate) ac: AhoCorasick,
+    pub(crate) pat_dets: Vec<Vec<u16>>,
+    pub(crate) pat_len: Vec<usize>,
+    pub(crate) pat_ahead: Vec<usize>,
+    pub(crate) max_lit: usize,
+}
+
+pub(crate) struct Engine {
+    pub(crate) dets: Vec<Det>,
+    pub(crate) class: [u8; 256],
+    pub(crate) class_ahead: [usize; 7],
+    pub(crate) digit_dets: Vec<(u16, DigitRole)>,
+    pub(crate) letter_digit_dets: Vec<u16>,
+    pub(crate) phone_dets: Vec<u16>,
+    pub(crate) at_dets: Vec<u16>,
+    pub(crate) colon_dets: Vec<u16>,
+    pub(crate) mac_dets: Vec<u16>,
+    pub(crate) custom_byte: Vec<Vec<u16>>,
+    pub(crate) lits: Vec<LitSet>,
+    /// Discovery runs this far behind the end of the buffered input.
+    pub(crate) lag: usize,
+    pub(crate) key: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DigitRole {
+    Shape(Shape),
+    Phone,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Src {
+    Class(u8),
+    Lit { set: u16, pat: u32 },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trigger {
+    pub(crate) t: usize,
+    pub(crate) src: Src,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cluster {
+    pub(crate) s: usize,
+    pub(crate) e: usize,
+    det: u16,
+    det_s: usize,
+    det_len: usize,
+}
+
+/// Per-scan mutable state (owned by a stream, or on the stack for one-shot calls).
+#[derive(Default)]
+pub(crate) struct ScanState {
+    /// Next position the discovery scans look at.
+    pub(crate) pos: usize,
+    /// Bytes before this have been written out (or reported).
+    pub(crate) emitted: usize,
+    pub(crate) deferred: Vec<Trigger>,
+    pub(crate) clusters: Vec<Cluster>,
+}
+
+/// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
+pub(crate) enum Caches<'a> {
+    Pool,
+    Own(&'a mut Scratch),
+}
+
+/// A stream's regex caches, one per regex detector.
+pub(crate) struct Scratch {
+    caches: Vec<Option<meta::Cache>>,
+    caps: Vec<Option<Captures>>,
+}
+
+/// Where drained clusters go.
+pub(crate) enum Sink<'o> {
+    Bytes(&'o mut Vec<u8>),
+    Findings(&'o mut Vec<Finding>),
+}
+
+#[inline]
+fn alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+#[inline]
+fn upper(b: u8) -> bool {
+    b.is_ascii_uppercase()
+}
+
+fn local_part(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+/// The byte after a match must not continue it.
+fn end_ok(w: &[u8], e: usize) -> bool {
+    let Some(&b) = w.get(e) else { return true };
+    if alnum(b) {
+        return false;
+    }
+    !((b == b'-' || b == b'.') && w.get(e + 1).is_some_and(u8::is_ascii_digit))
+}
+
+impl Scratch {
+    pub(crate) fn new(engine: &Engine) -> Scratch {
+        let mut caches = Vec::with_capacity(engine.dets.len());
+        let mut caps = Vec::with_capacity(engine.dets.len());
+        for d in &engine.dets {
+            match &d.verify {
+                Verify::Regex { re, vgroup } => {
+                    caches.push(Some(re.create_cache()));
+                    caps.push(vgroup.map(|_| re.create_captures()));
+                }
+                Verify::Keyword => {
+                    caches.push(None);
+                    caps.push(None);
+                }
+            }
+        }
+        Scratch { caches, caps }
+    }
+}
+
+impl Caches<'_> {
+    fn search(&mut self, d: usize, re: &meta::Regex, inp: &Input<'_>) -> Option<(usize, usize)> {
+        let m = match self {
+            Caches::Pool => re.search(inp),
+            Caches::Own(s) => match s.caches.get_mut(d).and_then(Option::as_mut) {
+                Some(c) => re.search_with(c, inp),
+                None => re.search(inp),
+            },
+        }?;
+        Some((m.start(), m.end()))
+    }
+
+    fn group(
+        &mut self,
+        d: usize,
+        re: &meta::Regex,
+        inp: &Input<'_>,
+        g: usize,
+    ) -> Option<(usize, usize)> {
+        let span = match self {
+            Caches::Own(s) => {
+                let (Some(Some(cache)), Some(Some(caps))) =
+                    (s.caches.get_mut(d), s.caps.get_mut(d))
+                else {
+                    return None;
+                };
+                re.search_captures_with(cache, inp, caps);
+                caps.get_group(g)
+            }
+            Caches::Pool => {
+                let mut caps = re.create_captures();
+                re.search_captures(inp, &mut caps);
+                caps.get_group(g)
+            }
+        }?;
+        Some((span.start, span.end))
+    }
+}
+
+impl Engine {
+    fn ahead(&self, src: Src) -> usize {
+        match src {
+            Src::Class(bit) => self.class_ahead[bit.trailing_zeros() as usize],
+            Src::Lit { set, pat } => self.lits[usize::from(set)].pat_ahead[pat as usize],
+        }
+    }
+
+    /// Runs discovery and verification as far as the buffered input allows.
+    ///
+    /// `buf` holds the input from absolute offset `base`; `fin` says it is the end of input.
+    pub(crate) fn advance(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+    ) {
+        let end = base + buf.len();
+        let mut i = 0;
+        while i < st.deferred.len() {
+            let tr = st.deferred[i];
+            if fin || tr.t + self.ahead(tr.src) <= end {
+                st.deferred.swap_remove(i);
+                self.fire(tr, st, buf, base, caches);
+            } else {
+                i += 1;
+            }
+        }
+        let lim = if fin {
+            end
+        } else {
+            end.saturating_sub(self.lag)
+        };
+        if lim <= st.pos {
+            return;
+        }
+        self.scan_classes(st, buf, base, lim, fin, caches);
+        for (set_idx, set) in self.lits.iter().enumerate() {
+            let from = st.pos - base;
+            let to = (lim + set.max_lit).min(end) - base;
+            let inp = aho_corasick::Input::new(&buf[..to]).span(from..to);
+            for m in set.ac.find_overlapping_iter(inp) {
+                let t = base + m.start();
+                if t >= lim {
+                    continue;
+                }
+                // Set and pattern indices are bounded by u16/u32 at build time.
+                let src = Src::Lit {
+                    set: set_idx as u16,
+                    pat: m.pattern().as_u32(),
+                };
+                self.fire_or_defer(Trigger { t, src }, st, buf, base, fin, caches);
+            }
+        }
+        st.pos = lim;
+    }
+
+    fn scan_classes(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        lim: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+    ) {
+        let tbl = &self.class;
+        let stop = lim - base;
+        let mut i = st.pos - base;
+        while i < stop {
+            // Hot loop: most bytes trigger nothing.
+            let c = tbl[usize::from(buf[i])];
+            if c == 0 {
+                i += 1;
+                continue;
+            }
+            let t = base + i;
+            if c & C_DIGIT != 0 {
+                let run_start = i == 0 && base == 0 || i > 0 && !buf[i - 1].is_ascii_digit();
+                if run_start {
+                    self.fire_or_defer(
+                        Trigger {
+                            t,
+                            src: Src::Class(C_DIGIT),
+                        },
+                        st,
+                        buf,
+                        base,
+                        fin,
+                        caches,
+                    );
+                }
+                if c & C_CUSTOM == 0 {
+                    i += 1;
+                    while i < stop && buf[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            for bit in CLASS_BITS[1..].iter().copied() {
+                if c & bit != 0 {
+                    self.fire_or_defer(
+                        Trigger {
+                            t,
+                            src: Src::Class(bit),
+                        },
+                        st,
+                        buf,
+                        base,
+                        fin,
+                        caches,
+                    );
+                }
+            }
+            i += 1;
+        }
+    }
+
+    fn fire_or_defer(
+        &self,
+        tr: Trigger,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+    ) {
+        if fin || tr.t + self.ahead(tr.src) <= base + buf.len() {
+            self.fire(tr, st, buf, base, caches);
+        } else {
+            st.deferred.push(tr);
+        }
+    }
+
+    /// Verifies one trigger inside its window and records what it finds.
+    fn fire(
+        &self,
+        tr: Trigger,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        caches: &mut Caches<'_>,
+    ) {
+        let end = base + buf.len();
+        // The stream keeps BACK_TOTAL bytes before every undecided trigger, so `ws >= base`
+        // unless the input starts later than that (then both are 0-based clips).
+        let ws = tr.t.saturating_sub(BACK_TOTAL).max(base);
+        let we = (tr.t + self.ahead(tr.src)).min(end);
+        let w = &buf[ws - base..we - base];
+        let r = tr.t - ws;
+        let found = |d: u16, s: usize, e: usize, st: &mut ScanState| {
+            insert(&mut st.clusters, ws + s, ws + e, d, &self.dets);
+        };
+        match tr.src {
+            Src::Lit { set, pat } => {
+                let set = &self.lits[usize::from(set)];
+                let len = set.pat_len[pat as usize];
+                for &d in &set.pat_dets[pat as usize] {
+                    if let Some((s, e)) = self.attempt(d, w, r, len, caches) {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::Class(C_DIGIT) => {
+                if !self.letter_digit_dets.is_empty() {
+                    let lead = |k: usize| {
+                        r >= k
+                            && upper(w[r - k + 1])
+                            && upper(w[r - k])
+                            && (r == k || !alnum(w[r - k - 1]))
+                    };
+                    if r >= 2 && lead(2) {
+                        for &d in &self.letter_digit_dets {
+                            if let Some((s, e)) = self.attempt(d, w, r - 2, 0, caches) {
+                                found(d, s, e, st);
+                            }
+                        }
+                    }
+                    if r >= 3
+                        && w[r - 1] == b' '
+                        && upper(w[r - 2])
+                        && upper(w[r - 3])
+                        && (r == 3 || !alnum(w[r - 4]))
+                    {
+                        for &d in &self.letter_digit_dets {
+                            if let Some((s, e)) = self.attempt(d, w, r - 3, 0, caches) {
+                                found(d, s, e, st);
+                            }
+                        }
+                    }
+                }
+                if r > 0 {
+                    let p = w[r - 1];
+                    if alnum(p)
+                        || matches!(p, b'-' | b'.' | b'/' | b'_') && r >= 2 && alnum(w[r - 2])
+                    {
+                        return;
+                    }
+                }
+                let tok = Token::scan(w, r);
+                for &(d, role) in &self.digit_dets {
+                    if tok.plausible(role)
+                        && let Some((s, e)) = self.attempt(d, w, r, 0, caches)
+                    {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::Class(C_PLUS | C_PAREN) => {
+                if (r == 0 || !alnum(w[r - 1])) && w.get(r + 1).is_some_and(u8::is_ascii_digit) {
+                    for &d in &self.phone_dets {
+                        if let Some((s, e)) = self.attempt(d, w, r, 0, caches) {
+                            found(d, s, e, st);
+                        }
+                    }
+                }
+            }
+            Src::Class(C_AT) => {
+                if !w.get(r + 1).copied().is_some_and(alnum) {
+                    return;
+                }
+                let mut j = r;
+                while j > 0 && r - j < 64 && local_part(w[j - 1]) {
+                    j -= 1;
+                }
+                if j > 0 && local_part(w[j - 1]) {
+                    return; // longer than 64 bytes: not a local part
+                }
+                while j < r && w[j] == b'.' {
+                    j += 1;
+                }
+                if j == r {
+                    return;
+                }
+                for &d in &self.at_dets {
+                    if let Some((s, e)) = self.attempt(d, w, j, 0, caches) {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::Class(bit @ (C_COLON | C_DASH)) => {
+                let mut h = 0;
+                while h < 4 && r > h && w[r - h - 1].is_ascii_hexdigit() {
+                    h += 1;
+                }
+                let s = r - h;
+                if s > 0 && (alnum(w[s - 1]) || matches!(w[s - 1], b':' | b'.' | b'-')) {
+                    return;
+                }
+                let next = w.get(r + 1).copied().unwrap_or(0);
+                if bit == C_COLON && (next.is_ascii_hexdigit() || next == b':') {
+                    for &d in &self.colon_dets {
+                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches) {
+                            found(d, s, e, st);
+                        }
+                    }
+                } else if bit == C_DASH && h == 2 && next.is_ascii_hexdigit() {
+                    for &d in &self.mac_dets {
+                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches) {
+                            found(d, s, e, st);
+                        }
+                    }
+                }
+            }
+            Src::Class(C_CUSTOM) => {
+                for &d in &self.custom_byte[usize::from(w[r])] {
+                    if let Some((s, e)) = self.attempt(d, w, r, 0, caches) {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::Class(_) => {}
+        }
+    }
+
+    /// Tries detector `d` anchored at `r` in window `w`; returns the span to mask.
+    fn attempt(
+        &self,
+        d: u16,
+        w: &[u8],
+        r: usize,
+        kw_len: usize,
+        caches: &mut Caches<'_>,
+    ) -> Option<(usize, usize)> {
+        let det = &self.dets[usize::from(d)];
+        if det.start_boundary && r > 0 && alnum(w[r - 1]) {
+            return None;
+        }
+        let span_end = (r + det.max_len).min(w.len());
+        let (ms, me) = match &det.verify {
+            Verify::Regex { re, vgroup } => {
+                let inp = Input::new(w).range(r..span_end).anchored(Anchored::Yes);
+                match vgroup {
+                    None => caches.search(usize::from(d), re, &inp)?,
+                    Some(g) => caches.group(usize::from(d), re, &inp, *g)?,
+                }
+            }
+            Verify::Keyword => (r, (r + kw_len).min(w.len())),
+        };
+        if me <= ms {
+            return None;
+        }
+        let (s, e) = validate::run(
+            det.validator,
+            &VCtx {
+                win: w,
+                s: ms,
+                e: me,
+            },
+        )?;
+        if det.end_boundary && !end_ok(w, e) {
+            return None;
+        }
+        if let Some((words, n)) = &det.context
+            && !validate::has_context(w, s, words, *n)
+        {
+            return None;
+        }
+        Some((s, e))
+    }
+
+    /// Writes out (or reports) everything that can no longer change.
+    pub(crate) fn drain(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        sink: &mut Sink<'_>,
+    ) {
+        let end = base + buf.len();
+        let frontier = if fin {
+            end
+        } else {
+            let min_t = st
+                .deferred
+                .iter()
+                .map(|t| t.t)
+                .min()
+                .unwrap_or(st.pos)
+                .min(st.pos);
+            min_t.saturating_sub(BACK_ANCHOR)
+        };
+        let mut done = 0;
+        for c in &st.clusters {
+            if c.e > frontier {
+                break;
+            }
+            let det = &self.dets[usize::from(c.det)];
+            match sink {
+                Sink::Bytes(out) => {
+                    out.extend_from_slice(&buf[st.emitted - base..c.s - base]);
+                    strategy::apply(
+                        &det.strategy,
+                        &self.key,
+                        &det.label,
+                        &buf[c.s - base..c.e - base],
+                        out,
+                    );
+                }
+                Sink::Findings(out) => out.push(Finding {
+                    start: c.s,
+                    end: c.e,
+                    detector: det.name.clone(),
+                }),
+            }
+            st.emitted = c.e;
+            done += 1;
+        }
+        st.clusters.drain(..done);
+        let upto = st.clusters.first().map_or(frontier, |c| c.s.min(frontier));
+        if upto > st.emitted {
+            if let Sink::Bytes(out) = sink {
+                out.extend_from_slice(&buf[st.emitted - base..upto - base]);
+            }
+            st.emitted = upto;
+        }
+    }
+
+    /// The first absolute offset a stream must still keep.
+    pub(crate) fn keep_from(&self, st: &ScanState) -> usize {
+        let min_t = st
+            .deferred
+            .iter()
+            .map(|t| t.t)
+            .min()
+            .unwrap_or(st.pos)
+            .min(st.pos);
+        st.emitted.min(min_t.saturating_sub(BACK_TOTAL))
+    }
+}
+
+/// Inserts a detection, merging it with every cluster it overlaps.
+fn insert(clusters: &mut Vec<Cluster>, s: usize, e: usize, d: u16, dets: &[Det]) {
+    let new = Cluster {
+        s,
+        e,
+        det: d,
+        det_s: s,
+        det_len: e - s,
+    };
+    let mut i = clusters.len();
+    while i > 0 && clusters[i - 1].e > s {
+        i -= 1;
+    }
+    let mut j = i;
+    while j < clusters.len() && clusters[j].s < e {
+        j += 1;
+    }
+    if i == j {
+        clusters.insert(i, new);
+        return;
+    }
+    let mut m = new;
+    for c in &clusters[i..j] {
+        m.s = m.s.min(c.s);
+        m.e = m.e.max(c.e);
+        if better(c, &m, dets) {
+            m.det = c.det;
+            m.det_s = c.det_s;
+            m.det_len = c.det_len;
+        }
+    }
+    clusters[i] = m;
+    clusters.drain(i + 1..j);
+}
+
+/// The winner rule: higher priority, then the longer detection, then the earlier one, then
+/// the detector declared first.
+fn better(a: &Cluster, b: &Cluster, dets: &[Det]) -> bool {
+    let pa = dets[usize::from(a.det)].priority;
+    let pb = dets[usize::from(b.det)].priority;
+    (
+        pa,
+        a.det_len,
+        std::cmp::Reverse(a.det_s),
+        std::cmp::Reverse(a.det),
+    ) > (
+        pb,
+        b.det_len,
+        std::cmp::Reverse(b.det_s),
+        std::cmp::Reverse(b.det),
+    )
+}
+
+/// The shape of a digit token: digit groups joined by single separators.
+struct Token {
+    /// Digits seen at the end of each group (cumulative).
+    cum: [u8; 8],
+    /// The separator after each group.
+    sep: [u8; 8],
+    groups: usize,
+}
+
+impl Token {
+    fn scan(w: &[u8], r: usize) -> Token {
+        let mut t = Token {
+            cum: [0; 8],
+            sep: [0; 8],
+            groups: 0,
+        };
+        let mut i = r;
+        let mut n: u8 = 0;
+        let stop = (r + 48).min(w.len());
+        while t.groups < 8 {
+            while i < stop && w[i].is_ascii_digit() {
+                n += 1;
+                i += 1;
+            }
+            t.cum[t.groups] = n;
+            let sep = if i + 1 < stop
+                && matches!(w[i], b' ' | b'-' | b'.')
+                && w[i + 1].is_ascii_digit()
+            {
+                w[i]
+            } else {
+                0
+            };
+            t.sep[t.groups] = sep;
+            t.groups += 1;
+            if sep == 0 {
+                break;
+            }
+            i += 1;
+        }
+        t
+    }
+
+    fn plausible(&self, role: DigitRole) -> bool {
+        let g = self.groups;
+        let total = self.cum[g - 1];
+        match role {
+            DigitRole::Shape(Shape::Card) => {
+                total >= 12 && self.sep[..g - 1].iter().all(|&s| s != b'.')
+            }
+            DigitRole::Shape(Shape::Nine) => {
+                self.cum[..g.min(3)].contains(&9) && self.sep[..g.min(3)].iter().all(|&s| s != b'.')
+            }
+            DigitRole::Shape(Shape::Ipv4) => g >= 4 && self.sep[..3].iter().all(|&s| s == b'.'),
+            DigitRole::Phone => g >= 3 && self.cum[..g.min(5)].iter().any(|&c| c == 10 || c == 11),
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The compiled masker, its builder, and the per-stream state.
+
+use std::borrow::Cow;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex_automata::{PatternID, meta, util::syntax};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+use crate::catalog::{CATALOG, Trig};
+use crate::engine::{
+    BACK_TOTAL, C_AT, C_COLON, C_CUSTOM, C_DASH, C_DIGIT, C_PAREN, C_PLUS, Caches, Det, DigitRole,
+    Engine, LitSet, MAX_CONTEXT_BYTES, ScanState, Scratch, Sink, Verify,
+};
+use crate::profile::{ColumnRule, CustomDetector, JsonRule, KeywordList, Profile};
+use crate::strategy::{self, Strategy};
+use crate::validate::Validator;
+use crate::{BuildError, Finding};
+
+/// The longest match any detector may declare, in bytes.
+pub const MAX_DETECTOR_LEN: usize = 64 * 1024;
+
+/// A compiled, immutable masker: shared by every stream and every thread (`Send + Sync`).
+///
+/// Build one with [`Masker::builder`]; mask a byte stream with [`Masker::stream`], one value
+/// with [`Masker::mask_value`], report findings with [`Masker::find`].
+pub struct Masker {
+    engine: Engine,
+    columns: Vec<ColumnRule>,
+    json: Vec<JsonRule>,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Masker")
+            .field("detectors", &self.detector_names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Builds a [`Masker`] from a [`Profile`] plus the caller's key.
+#[derive(Debug, Clone, Default)]
+pub struct MaskerBuilder {
+    profile: Profile,
+    key: Vec<u8>,
+}
+
+impl MaskerBuilder {
+    /// Starts from `profile` (replacing anything set so far except the key).
+    pub fn profile(&mut self, profile: Profile) -> &mut Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Runs only these built-in detectors (custom detectors always run).
+    pub fn detectors<I, S>(&mut self, names: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.profile.detectors = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Masks detector `name` with `strategy`.
+    pub fn strategy(&mut self, name: &str, strategy: Strategy) -> &mut Self {
+        self.profile.strategies.insert(name.to_owned(), strategy);
+        self
+    }
+
+    /// The strategy for detectors without their own.
+    pub fn default_strategy(&mut self, strategy: Strategy) -> &mut Self {
+        self.profile.default_strategy = strategy;
+        self
+    }
+
+    /// The key for `hash` and `shape` (HMAC-SHA256). Required when any strategy uses it.
+    pub fn hash_key(&mut self, key: &[u8]) -> &mut Self {
+        self.key = key.to_vec();
+        self
+    }
+
+    /// Adds a custom regex detector.
+    pub fn custom(&mut self, detector: CustomDetector) -> &mut Self {
+        self.profile.custom.push(detector);
+        self
+    }
+
+    /// Adds a keyword-list detector.
+    pub fn keywords(&mut self, list: KeywordList) -> &mut Self {
+        self.profile.keywords.push(list);
+        self
+    }
+
+    /// Adds a column rule (after the profile's own).
+    pub fn column_rule(&mut self, rule: ColumnRule) -> &mut Self {
+        self.profile.columns.push(rule);
+        self
+    }
+
+    /// Adds a JSON rule (after the profile's own).
+    pub fn json_rule(&mut self, rule: JsonRule) -> &mut Self {
+        self.profile.json.push(rule);
+        self
+    }
+
+    /// Compiles the masker.
+    ///
+    /// # Errors
+    /// [`BuildError`] for an unknown detector name, a regex that does not compile or has no
+    /// bound, a missing key for `hash`/`shape`, and similar configuration mistakes.
+    pub fn build(&self) -> Result<Masker, BuildError> {
+        compile(&self.profile, &self.key)
+    }
+}
+
+impl Masker {
+    /// A builder with the whole built-in catalog and `redact` for everything.
+    pub fn builder() -> MaskerBuilder {
+        MaskerBuilder::default()
+    }
+
+    /// New per-stream state borrowing this masker.
+    pub fn stream(&self) -> MaskStream<&Masker> {
+        MaskStream::new(self)
+    }
+
+    /// Masks one value (a DataRow column, a header). Returns the input unchanged, without
+    /// allocating, when nothing is found.
+    pub fn mask_value<'a>(&self, value: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut st = ScanState::default();
+        self.engine
+            .advance(&mut st, value, 0, true, &mut Caches::Pool);
+        if st.clusters.is_empty() {
+            return Cow::Borrowed(value);
+        }
+        let mut out = Vec::with_capacity(value.len() + 16);
+        self.engine
+            .drain(&mut st, value, 0, true, &mut Sink::Bytes(&mut out));
+        Cow::Owned(out)
+    }
+
+    /// Masks a whole input at once (the same output a stream gives).
+    pub fn mask(&self, input: &[u8]) -> Vec<u8> {
+        self.mask_value(input).into_owned()
+    }
+
+    /// The regions that would be masked, in input order, already merged.
+    pub fn find(&self, input: &[u8]) -> Vec<Finding> {
+        let mut v = Vec::new();
+        self.find_into(input, &mut v);
+        v
+    }
+
+    /// Appends the regions that would be masked to `out`.
+    pub fn find_into(&self, input: &[u8], out: &mut Vec<Finding>) {
+        let mut st = ScanState::default();
+        self.engine
+            .advance(&mut st, input, 0, true, &mut Caches::Pool);
+        self.engine
+            .drain(&mut st, input, 0, true, &mut Sink::Findings(out));
+    }
+
+    /// The detectors that run, in declaration order.
+    pub fn detector_names(&self) -> impl Iterator<Item = &str> {
+        self.engine.dets.iter().map(|d| &*d.name)
+    }
+
+    /// The strategy of the first column rule matching `column` (`qualified` is
+    /// `schema.table.column` when the caller knows the source), if any.
+    pub fn column_rule(&self, column: &str, qualified: Option<&str>) -> Option<&Strategy> {
+        self.columns
+            .iter()
+            .find(|r| r.matches(column, qualified))
+            .map(|r| &r.strategy)
+    }
+
+    /// The JSON rules of the profile.
+    pub fn json_rules(&self) -> &[JsonRule] {
+        &self.json
+    }
+
+    /// Masks a whole value with `strategy` (what a column rule asks for). `Redact` without a
+    /// label writes `[REDACTED]`; `Null` writes nothing (check [`Strategy::is_null`] to send
+    /// SQL NULL instead).
+    pub fn apply_strategy(&self, strategy: &Strategy, value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(value.len().max(10));
+        self.apply_strategy_into(strategy, value, &mut out);
+        out
+    }
+
+    /// Appends the masked form of `value` under `strategy` to `out`.
+    pub fn apply_strategy_into(&self, strategy: &Strategy, value: &[u8], out: &mut Vec<u8>) {
+        strategy::apply(strategy, &self.engine.key, b"[REDACTED]", value, out);
+    }
+
+    /// The most bytes a stream ever holds back beyond what it has written (excluding a
+    /// pending match, which is at most the longest detector's `max_len`).
+    pub fn max_holdback(&self) -> usize {
+        self.engine.lag + BACK_TOTAL
+    }
+}
+
+/// Per-stream state: owned by the caller, one per connection or response body.
+///
+/// ```
+/// let masker = guard_mask::Masker::builder().build()?;
+/// let mut s = masker.stream();
+/// let mut out = Vec::new();
+/// s.push(b"card 4111 1111 ", &mut out);
+/// s.push(b"1111 1111 ok", &mut out);
+/// s.finish(&mut out);
+/// assert_eq!(out, b"card [CREDIT_CARD] ok");
+/// # Ok::<(), guard_mask::BuildError>(())
+/// ```
+pub struct MaskStream<M: Deref<Target = Masker>> {
+    masker: M,
+    st: ScanState,
+    buf: Vec<u8>,
+    base: usize,
+    scratch: Scratch,
+}
+
+impl<M: Deref<Target = Masker>> std::fmt::Debug for MaskStream<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaskStream")
+            .field("offset", &self.base)
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl<M: Deref<Target = Masker>> MaskStream<M> {
+    /// New stream state over `masker` (a `&Masker` or an `Arc<Masker>`).
+    pub fn new(masker: M) -> Self {
+        let scratch = Scratch::new(&masker.engine);
+        MaskStream {
+            masker,
+            st: ScanState::default(),
+            buf: Vec::new(),
+            base: 0,
+            scratch,
+        }
+    }
+
+    /// Masks `chunk`, appending to `out` everything that can no longer change.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.feed(chunk, false, &mut Sink::Bytes(out));
+    }
+
+    /// Ends the input: appends the rest to `out` and resets the stream for reuse.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.feed(&[], true, &mut Sink::Bytes(out));
+        self.reset();
+    }
+
+    /// Like [`push`](Self::push) but appends findings (absolute offsets) instead of bytes.
+    pub fn push_findings(&mut self, chunk: &[u8], out: &mut Vec<Finding>) {
+        self.feed(chunk, false, &mut Sink::Findings(out));
+    }
+
+    /// Like [`finish`](Self::finish) for findings.
+    pub fn finish_findings(&mut self, out: &mut Vec<Finding>) {
+        self.feed(&[], true, &mut Sink::Findings(out));
+        self.reset();
+    }
+
+    /// Forgets everything pushed so far.
+    pub fn reset(&mut self) {
+        self.st.pos = 0;
+        self.st.emitted = 0;
+        self.st.deferred.clear();
+        self.st.clusters.clear();
+        self.buf.clear();
+        self.base = 0;
+    }
+
+    /// Bytes pushed but not yet written out.
+    pub fn pending(&self) -> usize {
+        self.base + self.buf.len() - self.st.emitted
+    }
+
+    fn feed(&mut self, chunk: &[u8], fin: bool, sink: &mut Sink<'_>) {
+        let engine = &self.masker.engine;
+        let keep = engine.keep_from(&self.st).max(self.base);
+        if keep > self.base {
+            self.buf.drain(..keep - self.base);
+            self.base = keep;
+        }
+        self.buf.extend_from_slice(chunk);
+        engine.advance(
+            &mut self.st,
+            &self.buf,
+            self.base,
+            fin,
+            &mut Caches::Own(&mut self.scratch),
+        );
+        engine.drain(&mut self.st, &self.buf, self.base, fin, sink);
+    }
+}
+
+impl MaskStream<Arc<Masker>> {
+    /// New stream state owning a share of `masker`.
+    pub fn shared(masker: Arc<Masker>) -> Self {
+        MaskStream::new(masker)
+    }
+}
+
+fn byte_syntax() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
+    // Which built-ins run.
+    let known = |n: &str| CATALOG.iter().any(|s| s.name == n);
+    for n in p.detectors.iter().flatten().chain(&p.disable) {
+        if !known(n) {
+            return Err(BuildError::UnknownDetector { name: n.clone() });
+        }
+    }
+    let enabled = |n: &str| {
+        p.detectors
+            .as_ref()
+            .is_none_or(|d| d.iter().any(|x| x == n))
+            && !p.disable.iter().any(|x| x == n)
+    };
+    let mut dets: Vec<Det> = Vec::new();
+    let mut builtin_lits: Vec<(Vec<u8>, u16)> = Vec::new();
+    let mut e = Engine {
+        dets: Vec::new(),
+        class: [0; 256],
+        class_ahead: [0; 7],
+        digit_dets: Vec::new(),
+        letter_digit_dets: Vec::new(),
+        phone_dets: Vec::new(),
+        at_dets: Vec::new(),
+        colon_dets: Vec::new(),
+        mac_dets: Vec::new(),
+        custom_byte: Vec::new(),
+        lits: Vec::new(),
+        lag: 0,
+        key: key.to_vec(),
+    };
+    let strategy_for = |name: &str| {
+        p.strategies
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| p.default_strategy.clone())
+    };
+    for spec in CATALOG.iter().filter(|s| enabled(s.name)) {
+        let idx = u16::try_from(dets.len()).map_err(|_| BuildError::TooManyDetectors)?;
+        let re = meta::Builder::new()
+            .syntax(byte_syntax())
+            .configure(meta::Config::new().utf8_empty(false))
+            .build(spec.regex)
+            .map_err(|source| BuildError::Regex {
+                name: spec.name.to_owned(),
+                source: Box::new(source),
+            })?;
+        let vgroup = if spec.value_group {
+            re.group_info().to_index(PatternID::ZERO, "v")
+        } else {
+            None
+        };
+        dets.push(Det {
+            name: spec.name.into(),
+            label: label_of(spec.name),
+            priority: spec.priority,
+            max_len: spec.max_len,
+            verify: Verify::Regex { re, vgroup },
+            validator: spec.validator,
+            context: None,
+            start_boundary: spec.start_boundary,
+            end_boundary: spec.end_boundary,
+            strategy: strategy_for(spec.name),
+        });
+        match spec.trig {
+            Trig::Digit(shape) => e.digit_dets.push((idx, DigitRole::Shape(shape))),
+            Trig::Phone => {
+                e.phone_dets.push(idx);
+                e.digit_dets.push((idx, DigitRole::Phone));
+            }
+            Trig::LetterDigit => e.letter_digit_dets.push(idx),
+            Trig::At => e.at_dets.push(idx),
+            Trig::Colon => e.colon_dets.push(idx),
+            Trig::Mac => {
+                e.colon_dets.push(idx);
+                e.mac_dets.push(idx);
+            }
+            Trig::Lit(lits) => {
+                builtin_lits.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), idx)))
+            }
+        }
+    }
+    let mut custom_first: Vec<(u8, u16)> = Vec::new();
+    for c in &p.custom {
+        let idx = u16::try_from(dets.len()).map_err(|_| BuildError::TooManyDetectors)?;
+        let name = &c.name;
+        check_name(&dets, name)?;
+        if c.max_len == 0 || c.max_len > MAX_DETECTOR_LEN {
+            return Err(BuildError::MaxLen {
+                name: name.clone(),
+                declared: c.max_len,
+                needed: None,
+            });
+        }
+        check_context(name, c.context_window)?;
+        let hir = regex_syntax::ParserBuilder::new()
+            .build()
+            .parse(&c.regex)
+            .map_err(|source| BuildError::Syntax {
+                name: name.clone(),
+                source: Box::new(source),
+            })?;
+        let props = hir.properties();
+        if props.minimum_len().is_none_or(|m| m == 0) {
+            return Err(BuildError::EmptyMatch { name: name.clone() });
+        }
+        if let Some(m) = props.maximum_len()
+            && m > c.max_len
+        {
+            return Err(BuildError::MaxLen {
+                name: name.clone(),
+                declared: c.max_len,
+                needed: Some(m),
+            });
+        }
+        let re = meta::Builder::new()
+            .build(&c.regex)
+            .map_err(|source| BuildError::Regex {
+                name: name.clone(),
+                source: Box::new(source),
+            })?;
+        // Triggers: literal prefixes when the regex has a small set of them, otherwise the
+        // set of possible first bytes.
+        let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+        match seq.literals() {
+            Some(ls) if !ls.is_empty() && ls.len() <= 64 && ls.iter().all(|l| l.len() >= 2) => {
+                builtin_lits.extend(ls.iter().map(|l| (l.as_bytes().to_vec(), idx)));
+            }
+            _ => {
+                let mut ex = Extractor::new();
+                ex.kind(ExtractKind::Prefix)
+                    .limit_literal_len(1)
+                    .limit_class(256)
+                    .limit_total(512);
+                match ex.extract(&hir).literals() {
+                    Some(ls) if ls.iter().all(|l| !l.is_empty()) => {
+                        custom_first.extend(ls.iter().map(|l| (l.as_bytes()[0], idx)));
+                    }
+                    _ => custom_first.extend((0..=255u8).map(|b| (b, idx))),
+                }
+            }
+        }
+        dets.push(Det {
+            name: name.as_str().into(),
+            label: label_of(name),
+            priority: c.priority,
+            max_len: c.max_len,
+            verify: Verify::Regex { re, vgroup: None },
+            validator: Validator::None,
+            context: context_of(&c.context, c.context_window),
+            start_boundary: false,
+            end_boundary: false,
+            strategy: strategy_for(name),
+        });
+    }
+    let mut kw_sets: Vec<(Vec<Vec<u8>>, bool, u16)> = Vec::new();
+    for k in &p.keywords {
+        let idx = u16::try_from(dets.len()).map_err(|_| BuildError::TooManyDetectors)?;
+        check_name(&dets, &k.name)?;
+        check_context(&k.name, k.context_window)?;
+        let words: Vec<Vec<u8>> = k
+            .words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        let max_len = words.iter().map(Vec::len).max().unwrap_or(0);
+        if words.is_empty() || max_len > MAX_DETECTOR_LEN {
+            return Err(BuildError::MaxLen {
+                name: k.name.clone(),
+                declared: max_len,
+                needed: None,
+            });
+        }
+        dets.push(Det {
+            name: k.name.as_str().into(),
+            label: label_of(&k.name),
+            priority: k.priority,
+            max_len,
+            verify: Verify::Keyword,
+            validator: Validator::None,
+            context: context_of(&k.context, k.context_window),
+            start_boundary: k.whole_word,
+            end_boundary: k.whole_word,
+            strategy: strategy_for(&k.name),
+        });
+        kw_sets.push((words, k.case_insensitive, idx));
+    }
+    // Strategies that need a key.
+    for name in p.strategies.keys() {
+        if !dets.iter().any(|d| &*d.name == name.as_str()) && !known(name) {
+            return Err(BuildError::UnknownDetector { name: name.clone() });
+        }
+    }
+    if key.is_empty() {
+        let needs = dets
+            .iter()
+            .map(|d| (&*d.name, &d.strategy))
+            .chain(p.columns.iter().map(|c| (c.column.as_str(), &c.strategy)))
+            .chain(p.json.iter().map(|j| (j.path.as_str(), &j.strategy)))
+            .find(|(_, s)| s.needs_key());
+        if let Some((name, _)) = needs {
+            return Err(BuildError::MissingKey {
+                name: name.to_owned(),
+            });
+        }
+    }
+
+    // Class table and how far ahead each class's window reaches.
+    let ahead = |ids: &mut dyn Iterator<Item = u16>| {
+        ids.map(|i| dets[usize::from(i)].max_len + 1)
+            .max()
+            .unwrap_or(0)
+    };
+    let set = |e: &mut Engine, bytes: &mut dyn Iterator<Item = u8>, bit: u8| {
+        for b in bytes {
+            e.class[usize::from(b)] |= bit;
+        }
+    };
+    if !e.digit_dets.is_empty() || !e.letter_digit_dets.is_empty() {
+        set(&mut e, &mut (b'0'..=b'9'), C_DIGIT);
+        let a = ahead(
+            &mut e
+                .digit_dets
+                .iter()
+                .map(|d| d.0)
+                .chain(e.letter_digit_dets.iter().copied()),
+        );
+        e.class_ahead[0] = a.max(50);
+    }
+    if !e.phone_dets.is_empty() {
+        set(&mut e, &mut [b'+'].into_iter(), C_PLUS);
+        set(&mut e, &mut [b'('].into_iter(), C_PAREN);
+        let a = ahead(&mut e.phone_dets.iter().copied());
+        e.class_ahead[1] = a;
+        e.class_ahead[2] = a;
+    }
+    if !e.at_dets.is_empty() {
+        set(&mut e, &mut [b'@'].into_iter(), C_AT);
+        e.class_ahead[3] = ahead(&mut e.at_dets.iter().copied());
+    }
+    if !e.colon_dets.is_empty() {
+        set(&mut e, &mut [b':'].into_iter(), C_COLON);
+        e.class_ahead[4] = ahead(&mut e.colon_dets.iter().copied());
+    }
+    if !e.mac_dets.is_empty() {
+        set(&mut e, &mut [b'-'].into_iter(), C_DASH);
+        e.class_ahead[5] = ahead(&mut e.mac_dets.iter().copied());
+    }
+    if !custom_first.is_empty() {
+        e.custom_byte = vec![Vec::new(); 256];
+        for &(b, d) in &custom_first {
+            e.class[usize::from(b)] |= C_CUSTOM;
+            if !e.custom_byte[usize::from(b)].contains(&d) {
+                e.custom_byte[usize::from(b)].push(d);
+            }
+        }
+        e.class_ahead[6] = ahead(&mut custom_first.iter().map(|x| x.1));
+    }
+    // Literal sets: the built-in and custom-regex prefixes (case-sensitive), then one set per
+    // keyword list.
+    let mut lit_groups: Vec<LitGroup> = Vec::new();
+    if !builtin_lits.is_empty() {
+        lit_groups.push((builtin_lits, false, false));
+    }
+    for (words, ci, idx) in kw_sets {
+        lit_groups.push((words.into_iter().map(|w| (w, idx)).collect(), ci, true));
+    }
+    for (lits, ci, keyword) in lit_groups {
+        let mut pats: Vec<Vec<u8>> = Vec::new();
+        let mut pat_dets: Vec<Vec<u16>> = Vec::new();
+        for (l, d) in lits {
+            match pats.iter().position(|p| *p == l) {
+                Some(i) => {
+                    if !pat_dets[i].contains(&d) {
+                        pat_dets[i].push(d);
+                    }
+                }
+                None => {
+                    pats.push(l);
+                    pat_dets.push(vec![d]);
+                }
+            }
+        }
+        // A literal that is a prefix of another also triggers at the longer one's start; the
+        // overlapping search reports both, so nothing more is needed here.
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(ci)
+            .build(&pats)
+            .map_err(|source| BuildError::Literals {
+                source: Box::new(source),
+            })?;
+        let pat_len: Vec<usize> = pats.iter().map(Vec::len).collect();
+        let pat_ahead: Vec<usize> = pat_dets
+            .iter()
+            .zip(&pat_len)
+            .map(|(ds, &l)| {
+                let m = ds
+                    .iter()
+                    .map(|&d| dets[usize::from(d)].max_len)
+                    .max()
+                    .unwrap_or(0);
+                if keyword { l + 1 } else { m.max(l) + 1 }
+            })
+            .collect();
+        let max_lit = pat_len.iter().copied().max().unwrap_or(0);
+        e.lits.push(LitSet {
+            ac,
+            pat_dets,
+            pat_len,
+            pat_ahead,
+            max_lit,
+        });
+    }
+    // Discovery lag: enough for every window up to 1 KiB (longer ones wait in `deferred`).
+    let mut lag = e.class_ahead.iter().copied().max().unwrap_or(0);
+    for s in &e.lits {
+        lag = lag.max(s.max_lit);
+        lag = lag.max(
+            s.pat_ahead
+                .iter()
+                .copied()
+                .filter(|&a| a <= 1024)
+                .max()
+                .unwrap_or(0),
+        );
+    }
+    e.lag = lag.max(1);
+    e.dets = dets;
+    Ok(Masker {
+        engine: e,
+        columns: p.columns.clone(),
+        json: p.json.clone(),
+    })
+}
+
+/// Literals with their detector, case-insensitive?, keyword list?
+type LitGroup = (Vec<(Vec<u8>, u16)>, bool, bool);
+
+fn check_name(dets: &[Det], name: &str) -> Result<(), BuildError> {
+    if name.is_empty() || dets.iter().any(|d| &*d.name == name) {
+        return Err(BuildError::DuplicateName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn check_context(name: &str, window: usize) -> Result<(), BuildError> {
+    if window > MAX_CONTEXT_BYTES {
+        return Err(BuildError::ContextWindow {
+            name: name.to_owned(),
+            window,
+            limit: MAX_CONTEXT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn context_of(words: &[String], window: usize) -> Option<(Vec<Vec<u8>>, usize)> {
+    let w: Vec<Vec<u8>> = words
+        .iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase().into_bytes())
+        .collect();
+    (!w.is_empty()).then_some((w, window))
+}
+
+fn label_of(name: &str) -> Vec<u8> {
+    let mut l = Vec::with_capacity(name.len() + 2);
+    l.push(b'[');
+    l.extend(name.bytes().map(|b| b.to_ascii_uppercase()));
+    l.push(b']');
+    l
+}

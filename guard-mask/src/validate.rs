@@ -1,0 +1,601 @@
+//! Validators: the checks that regexes cannot express (checksums, number ranges, shapes).
+//!
+//! Each validator sees the whole trigger window and the span the detector's regex matched (or
+//! its `v` group), and returns the span to mask, possibly shortened (a card number followed by
+//! a year is cut back to the last group that makes a valid number), or `None`.
+
+/// What a validator sees: the trigger window and the matched span inside it.
+pub(crate) struct VCtx<'a> {
+    pub(crate) win: &'a [u8],
+    pub(crate) s: usize,
+    pub(crate) e: usize,
+}
+
+impl VCtx<'_> {
+    fn value(&self) -> &[u8] {
+        &self.win[self.s..self.e]
+    }
+}
+
+/// The validators of the built-in catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Validator {
+    None,
+    Card,
+    Ssn,
+    Itin,
+    Aba,
+    Ein,
+    Iban,
+    Nino,
+    Phone,
+    Ipv6,
+    Jwt,
+    SecretValue,
+    UriPassword,
+}
+
+pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let ok = |b: bool| if b { Some((cx.s, cx.e)) } else { None };
+    match v {
+        Validator::None => Some((cx.s, cx.e)),
+        Validator::Card => card(cx),
+        Validator::Ssn => nine(cx, ssn_ok, SSN_CONTEXT),
+        Validator::Itin => nine(cx, itin_ok, ITIN_CONTEXT),
+        Validator::Aba => ok(aba_ok(cx.value()) && has_context(cx.win, cx.s, ABA_CONTEXT, 48)),
+        Validator::Ein => ok(ein_ok(cx.value()) && has_context(cx.win, cx.s, EIN_CONTEXT, 48)),
+        Validator::Iban => iban(cx),
+        Validator::Nino => ok(nino_ok(cx.value())),
+        Validator::Phone => ok(phone_ok(cx.value())),
+        Validator::Ipv6 => ipv6(cx),
+        Validator::Jwt => ok(jwt_ok(cx.value())),
+        Validator::SecretValue => ok(secret_value_ok(cx.value())),
+        Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
+    }
+}
+
+const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"social_security"];
+const ITIN_CONTEXT: &[&[u8]] = &[b"itin", b"taxpayer"];
+const ABA_CONTEXT: &[&[u8]] = &[b"routing", b"aba", b"rtn", b"transit"];
+const EIN_CONTEXT: &[&[u8]] = &[b"ein", b"employer identification", b"tax id", b"fein"];
+
+/// Whether one of `words` (lowercase) occurs, ASCII case-insensitively, in the `window` bytes
+/// before `s`.
+pub(crate) fn has_context<W: AsRef<[u8]>>(
+    win: &[u8],
+    s: usize,
+    words: &[W],
+    window: usize,
+) -> bool {
+    let from = s.saturating_sub(window);
+    let hay = &win[from..s];
+    words.iter().any(|w| {
+        let w = w.as_ref();
+        !w.is_empty()
+            && hay.len() >= w.len()
+            && hay.windows(w.len()).any(|h| h.eq_ignore_ascii_case(w))
+    })
+}
+
+fn all_digits(v: &[u8]) -> bool {
+    v.iter().all(u8::is_ascii_digit)
+}
+
+fn digits_of(v: &[u8], out: &mut [u8; 40]) -> usize {
+    let mut n = 0;
+    for &b in v {
+        if b.is_ascii_digit() && n < out.len() {
+            out[n] = b - b'0';
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The Luhn checksum over digit values.
+pub(crate) fn luhn(d: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, &x) in d.iter().rev().enumerate() {
+        let mut x = u32::from(x);
+        if i % 2 == 1 {
+            x *= 2;
+            if x > 9 {
+                x -= 9;
+            }
+        }
+        sum += x;
+    }
+    sum.is_multiple_of(10)
+}
+
+fn prefix_num(d: &[u8], n: usize) -> u32 {
+    d.iter().take(n).fold(0u32, |a, &x| a * 10 + u32::from(x))
+}
+
+/// Issuer ranges and lengths of the card brands in the catalog.
+pub(crate) fn card_brand_ok(d: &[u8]) -> bool {
+    let n = d.len();
+    let p1 = prefix_num(d, 1);
+    let p2 = prefix_num(d, 2);
+    let p3 = prefix_num(d, 3);
+    let p4 = prefix_num(d, 4);
+    let p6 = prefix_num(d, 6);
+    // Visa
+    (p1 == 4 && matches!(n, 13 | 16 | 19))
+        // Mastercard
+        || ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && n == 16
+        // Amex
+        || (p2 == 34 || p2 == 37) && n == 15
+        // Discover
+        || (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6))
+            && (16..=19).contains(&n)
+        // JCB
+        || (3528..=3589).contains(&p4) && (16..=19).contains(&n)
+        || (p4 == 2131 || p4 == 1800) && n == 15
+        // UnionPay
+        || p2 == 62 && (16..=19).contains(&n)
+        // Maestro
+        || (p2 == 50 || (56..=69).contains(&p2)) && (12..=19).contains(&n)
+        // Diners Club
+        || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=16).contains(&n)
+}
+
+/// Card numbers: plain, or grouped with one kind of separator (space or dash) in groups of
+/// three to six digits. Tries the longest prefix that ends at a group boundary first, so a
+/// number followed by more digit groups (an expiry year, say) is still found.
+fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let v = cx.value();
+    let sep = v.iter().copied().find(|b| !b.is_ascii_digit());
+    // Group ends (exclusive offsets into v), in order.
+    let mut ends = [0usize; 20];
+    let mut nends = 0;
+    let mut group_lens = [0usize; 20];
+    let mut cur = 0;
+    for (i, &b) in v.iter().enumerate() {
+        if b.is_ascii_digit() {
+            cur += 1;
+        } else {
+            if Some(b) != sep || cur == 0 || nends >= 20 {
+                return None;
+            }
+            group_lens[nends] = cur;
+            ends[nends] = i;
+            nends += 1;
+            cur = 0;
+        }
+    }
+    if nends < 20 {
+        group_lens[nends] = cur;
+        ends[nends] = v.len();
+        nends += 1;
+    }
+    let mut d = [0u8; 40];
+    for k in (0..nends).rev() {
+        let end = ends[k];
+        if sep.is_some() {
+            // The first group has four digits (every brand prints it so), the others 3..=6,
+            // the last 1..=6.
+            if group_lens[0] != 4 || k == 0 {
+                continue;
+            }
+            if group_lens[1..k].iter().any(|&g| !(3..=6).contains(&g)) {
+                continue;
+            }
+        }
+        let n = digits_of(&v[..end], &mut d);
+        if (12..=19).contains(&n) && card_brand_ok(&d[..n]) && luhn(&d[..n]) {
+            return Some((cx.s, cx.s + end));
+        }
+        if sep.is_none() {
+            break;
+        }
+    }
+    None
+}
+
+/// Nine-digit identifiers (SSN, ITIN): `ddd-dd-dddd`, `ddd dd dddd`, or nine plain digits
+/// with a context word before them.
+fn nine(cx: &VCtx<'_>, ok: fn(&[u8; 40]) -> bool, ctx: &[&[u8]]) -> Option<(usize, usize)> {
+    let v = cx.value();
+    let mut d = [0u8; 40];
+    if digits_of(v, &mut d) != 9 {
+        return None;
+    }
+    if v.len() == 9 && !has_context(cx.win, cx.s, ctx, 48) {
+        return None;
+    }
+    ok(&d).then_some((cx.s, cx.e))
+}
+
+fn ssn_ok(d: &[u8; 40]) -> bool {
+    let area = prefix_num(d, 3);
+    let group = prefix_num(&d[3..], 2);
+    let serial = prefix_num(&d[5..], 4);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+fn itin_ok(d: &[u8; 40]) -> bool {
+    let group = prefix_num(&d[3..], 2);
+    d[0] == 9 && matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+fn aba_ok(v: &[u8]) -> bool {
+    let mut d = [0u8; 40];
+    if v.len() != 9 || digits_of(v, &mut d) != 9 {
+        return false;
+    }
+    let p = prefix_num(&d, 2);
+    let prefix_ok = matches!(p, 0..=12 | 21..=32 | 61..=72 | 80);
+    let w = [3u32, 7, 1, 3, 7, 1, 3, 7, 1];
+    let sum: u32 = d[..9].iter().zip(w).map(|(&x, w)| u32::from(x) * w).sum();
+    prefix_ok && sum.is_multiple_of(10) && d[..9].iter().any(|&x| x != 0)
+}
+
+fn ein_ok(v: &[u8]) -> bool {
+    let mut d = [0u8; 40];
+    if digits_of(v, &mut d) != 9 {
+        return false;
+    }
+    // IRS campus prefixes; 00, 07-09, 17-19, 28-29, 49, 69-70, 78-79, 89, 96-97 are unused.
+    !matches!(prefix_num(&d, 2), 0 | 7..=9 | 17..=19 | 28 | 29 | 49 | 69 | 70 | 78 | 79 | 89 | 96 | 97)
+}
+
+/// IBAN lengths by country (ISO 13616 registry).
+const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
+    (b"AD", 24),
+    (b"AE", 23),
+    (b"AL", 28),
+    (b"AT", 20),
+    (b"AZ", 28),
+    (b"BA", 20),
+    (b"BE", 16),
+    (b"BG", 22),
+    (b"BH", 22),
+    (b"BR", 29),
+    (b"BY", 28),
+    (b"CH", 21),
+    (b"CR", 22),
+    (b"CY", 28),
+    (b"CZ", 24),
+    (b"DE", 22),
+    (b"DK", 18),
+    (b"DO", 28),
+    (b"EE", 20),
+    (b"EG", 29),
+    (b"ES", 24),
+    (b"FI", 18),
+    (b"FO", 18),
+    (b"FR", 27),
+    (b"GB", 22),
+    (b"GE", 22),
+    (b"GI", 23),
+    (b"GL", 18),
+    (b"GR", 27),
+    (b"GT", 28),
+    (b"HR", 21),
+    (b"HU", 28),
+    (b"IE", 22),
+    (b"IL", 23),
+    (b"IQ", 23),
+    (b"IS", 26),
+    (b"IT", 27),
+    (b"JO", 30),
+    (b"KW", 30),
+    (b"KZ", 20),
+    (b"LB", 28),
+    (b"LC", 32),
+    (b"LI", 21),
+    (b"LT", 20),
+    (b"LU", 20),
+    (b"LV", 21),
+    (b"MC", 27),
+    (b"MD", 24),
+    (b"ME", 22),
+    (b"MK", 19),
+    (b"MR", 27),
+    (b"MT", 31),
+    (b"MU", 30),
+    (b"NL", 18),
+    (b"NO", 15),
+    (b"PK", 24),
+    (b"PL", 28),
+    (b"PS", 29),
+    (b"PT", 25),
+    (b"QA", 29),
+    (b"RO", 24),
+    (b"RS", 22),
+    (b"SA", 24),
+    (b"SC", 31),
+    (b"SE", 24),
+    (b"SI", 19),
+    (b"SK", 24),
+    (b"SM", 27),
+    (b"ST", 25),
+    (b"SV", 28),
+    (b"TL", 23),
+    (b"TN", 24),
+    (b"TR", 26),
+    (b"UA", 29),
+    (b"VA", 22),
+    (b"VG", 24),
+    (b"XK", 20),
+];
+
+fn iban_len(cc: &[u8]) -> Option<usize> {
+    IBAN_LENGTHS
+        .iter()
+        .find(|(c, _)| &c[..] == cc)
+        .map(|&(_, n)| n)
+}
+
+/// mod-97 over the rearranged IBAN (ISO 7064).
+pub(crate) fn iban_mod97(compact: &[u8]) -> bool {
+    if compact.len() < 5 {
+        return false;
+    }
+    let mut rem: u32 = 0;
+    for &b in compact[4..].iter().chain(&compact[..4]) {
+        match b {
+            b'0'..=b'9' => rem = (rem * 10 + u32::from(b - b'0')) % 97,
+            b'A'..=b'Z' => rem = (rem * 100 + u32::from(b - b'A' + 10)) % 97,
+            _ => return false,
+        }
+    }
+    rem == 1
+}
+
+fn iban(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let v = cx.value();
+    let want = iban_len(v.get(..2)?)?;
+    let mut compact = [0u8; 40];
+    let mut n = 0;
+    for (i, &b) in v.iter().enumerate() {
+        if b == b' ' {
+            continue;
+        }
+        if n == compact.len() {
+            return None;
+        }
+        compact[n] = b;
+        n += 1;
+        if n == want {
+            let end = i + 1;
+            // Must end at a group boundary: the end of the match or before a space.
+            if end == v.len() || v[end] == b' ' {
+                return iban_mod97(&compact[..n]).then_some((cx.s, cx.s + end));
+            }
+            return None;
+        }
+    }
+    None
+}
+
+fn nino_ok(v: &[u8]) -> bool {
+    let p = [v[0], v[1]];
+    let bad_first = b"DFIQUV";
+    let bad_second = b"DFIOQUV";
+    !bad_first.contains(&p[0])
+        && !bad_second.contains(&p[1])
+        && !matches!(&p, b"BG" | b"GB" | b"NK" | b"KN" | b"TN" | b"NT" | b"ZZ")
+        // Spaced forms use spaces everywhere or nowhere.
+        && {
+            let spaces = v.iter().filter(|&&b| b == b' ').count();
+            spaces == 0 || spaces == 4
+        }
+}
+
+fn phone_ok(v: &[u8]) -> bool {
+    // The main number ends where an extension starts.
+    let main_end = v
+        .iter()
+        .position(|&b| b == b'x' || b == b'e')
+        .unwrap_or(v.len());
+    let main = &v[..main_end];
+    let mut d = [0u8; 40];
+    let n = digits_of(main, &mut d);
+    let intl = main.first() == Some(&b'+') && main.get(1) != Some(&b'1');
+    if intl {
+        return (8..=15).contains(&n) && d[0] != 0;
+    }
+    // NANP: optional country code 1, then NPA-NXX-XXXX with N in 2..=9.
+    let d = match n {
+        10 => &d[..10],
+        11 if d[0] == 1 => &d[1..11],
+        _ => return false,
+    };
+    d[0] >= 2 && d[3] >= 2 && !(d[1] == 1 && d[2] == 1)
+}
+
+fn ipv6(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let mut e = cx.e;
+    // A trailing colon is punctuation ("addr fe80::1: unreachable"), except in "::".
+    for _ in 0..2 {
+        let v = &cx.win[cx.s..e];
+        let hex = v.iter().filter(|b| b.is_ascii_hexdigit()).count();
+        if hex >= 5
+            && let Ok(s) = std::str::from_utf8(v)
+            && s.parse::<std::net::Ipv6Addr>().is_ok()
+        {
+            return Some((cx.s, e));
+        }
+        if e > cx.s + 2 && cx.win[e - 1] == b':' && cx.win[e - 2] != b':' {
+            e -= 1;
+        } else {
+            break;
+        }
+    }
+    None
+}
+
+fn b64url_val(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'-' | b'+' => Some(62),
+        b'_' | b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Decodes up to 96 bytes of unpadded base64url into `out`, returning the count.
+pub(crate) fn b64url_prefix(src: &[u8], out: &mut [u8; 96]) -> usize {
+    let mut n = 0;
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &b in src {
+        let Some(v) = b64url_val(b) else { break };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n == out.len() {
+                break;
+            }
+            out[n] = (acc >> bits) as u8;
+            n += 1;
+        }
+    }
+    n
+}
+
+fn jwt_ok(v: &[u8]) -> bool {
+    let header = v.split(|&b| b == b'.').next().unwrap_or(v);
+    let mut buf = [0u8; 96];
+    let n = b64url_prefix(header, &mut buf);
+    let h = &buf[..n];
+    h.starts_with(b"{") && h.windows(5).any(|w| w == b"\"alg\"" || w == b"\"typ\"")
+}
+
+/// Rejects values that are obviously not secrets: placeholders, templates, masks.
+fn secret_value_ok(v: &[u8]) -> bool {
+    if v.len() < 4 {
+        return false;
+    }
+    let lower_is = |w: &[u8]| v.eq_ignore_ascii_case(w);
+    if lower_is(b"null")
+        || lower_is(b"none")
+        || lower_is(b"true")
+        || lower_is(b"false")
+        || lower_is(b"undefined")
+        || lower_is(b"redacted")
+        || lower_is(b"[redacted]")
+    {
+        return false;
+    }
+    if v.starts_with(b"${")
+        || v.starts_with(b"{{")
+        || v.starts_with(b"%(")
+        || v.starts_with(b"<")
+        || v.starts_with(b"$(")
+    {
+        return false;
+    }
+    let first = v[0];
+    if matches!(first, b'*' | b'x' | b'X' | b'.' | b'#') && v.iter().all(|&b| b == first) {
+        return false;
+    }
+    // A function call (`password=get_password()`).
+    !(v.ends_with(b")") && v.contains(&b'('))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(v: &[u8]) -> VCtx<'_> {
+        VCtx {
+            win: v,
+            s: 0,
+            e: v.len(),
+        }
+    }
+
+    #[test]
+    fn luhn_and_brands() {
+        for good in [
+            &b"4111111111111111"[..],
+            b"5555555555554444",
+            b"378282246310005",
+            b"6011111111111117",
+            b"3530111333300000",
+            b"2223003122003222",
+            b"36227206271667",
+            b"6200000000000005",
+            b"4111 1111 1111 1111",
+            b"3782-822463-10005",
+        ] {
+            assert!(
+                card(&cx(good)).is_some(),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for bad in [
+            &b"4111111111111112"[..],
+            b"1234567812345678",
+            b"4111 1111 1111 11 11",
+            b"4111-1111 1111-1111",
+            b"9111111111111111",
+        ] {
+            assert!(card(&cx(bad)).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+        // A trailing group is cut off.
+        assert_eq!(card(&cx(b"4111 1111 1111 1111 2024")), Some((0, 19)));
+    }
+
+    #[test]
+    fn ssn_rules() {
+        assert!(nine(&cx(b"123-45-6789"), ssn_ok, SSN_CONTEXT).is_some());
+        for bad in [
+            &b"000-12-3456"[..],
+            b"666-12-3456",
+            b"912-12-3456",
+            b"123-00-4567",
+            b"123-45-0000",
+            b"123456789",
+        ] {
+            assert!(nine(&cx(bad), ssn_ok, SSN_CONTEXT).is_none());
+        }
+        let w = b"SSN: 123456789";
+        assert!(
+            nine(
+                &VCtx {
+                    win: w,
+                    s: 5,
+                    e: 14
+                },
+                ssn_ok,
+                SSN_CONTEXT
+            )
+            .is_some()
+        );
+        assert!(nine(&cx(b"912-70-1234"), itin_ok, ITIN_CONTEXT).is_some());
+    }
+
+    #[test]
+    fn aba_iban_nino() {
+        assert!(aba_ok(b"021000021"));
+        assert!(!aba_ok(b"021000022"));
+        assert!(iban(&cx(b"DE89370400440532013000")).is_some());
+        assert!(iban(&cx(b"DE89 3704 0044 0532 0130 00")).is_some());
+        assert!(iban(&cx(b"GB82 WEST 1234 5698 7654 32")).is_some());
+        assert!(iban(&cx(b"DE89370400440532013001")).is_none());
+        assert!(nino_ok(b"AB123456C"));
+        assert!(!nino_ok(b"GB123456C"));
+    }
+
+    #[test]
+    fn phones_ipv6_jwt() {
+        assert!(phone_ok(b"(415) 555-0132"));
+        assert!(phone_ok(b"+1 415 555 0132 ext. 12"));
+        assert!(phone_ok(b"+44 20 7946 0958"));
+        assert!(!phone_ok(b"123-456-7890"));
+        assert!(ipv6(&cx(b"2001:db8::8a2e:370:7334")).is_some());
+        assert!(ipv6(&cx(b"10:23:45")).is_none());
+        assert!(jwt_ok(b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc"));
+        assert!(!secret_value_ok(b"********"));
+        assert!(!secret_value_ok(b"${DB_PASSWORD}"));
+        assert!(secret_value_ok(b"hunter22"));
+    }
+}
