@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Captures golden PostgreSQL wire bytes for guard-sql's codec tests (tests/pg_golden.rs).
+#
+# Starts a throwaway PostgreSQL 15 cluster in /tmp (initdb as the `postgres` user when run as
+# root, SCRAM-SHA-256 passwords for TCP, TLS off), then runs real clients through tee.py, a
+# relay that saves each direction of each connection to <session>.c<N>.frontend.bin and
+# <session>.c<N>.backend.bin in this directory (N counts the session's connections from 0):
+#   psql_simple   psql (sslmode=prefer: SSLRequest answered 'N'), SCRAM login, simple queries:
+#                 CREATE TABLE, INSERT, SELECT (RowDescription with table OIDs, DataRows with a
+#                 NULL), a NOTICE, an error (ErrorResponse 42P01), a transaction, COPY TO STDOUT
+#   pgbench_extended  pgbench -M extended: Parse/Bind/Describe/Execute/Sync batches
+# pgbench opens two connections: c0 only checks the server, c1 runs the script.
+# Usage: testdata/pg/capture.sh   (needs postgresql-15 server binaries, psql, pgbench, python3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+work=$(mktemp -d /tmp/guard-pgcap.XXXXXX)
+chmod 755 "$work"
+as_pg=()
+if [[ $(id -u) -eq 0 ]]; then
+    chown postgres "$work"
+    as_pg=(runuser -u postgres --)
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pgport=$(free_port)
+cleanup() {
+    "${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo secret-pw >"$work/pwfile"
+chmod 644 "$work/pwfile"
+"${as_pg[@]}" "$bindir/initdb" -D "$work/data" -U postgres --auth-local=trust \
+    --auth-host=scram-sha-256 --pwfile="$work/pwfile" -E UTF8 --locale=C.UTF-8 >/dev/null
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$work/data" -w -l "$work/log" \
+    -o "-p $pgport -k $work -c listen_addresses=127.0.0.1 -c ssl=off" start >/dev/null
+"$bindir/psql" -h "$work" -p "$pgport" -U postgres -d postgres -q \
+    -c "CREATE ROLE alice LOGIN PASSWORD 'alice-pw'" -c "CREATE DATABASE app OWNER alice"
+
+tee_session() { # name, then the client command with PORT in place of the port
+    local name=$1; shift
+    local port; port=$(free_port)
+    rm -f "$here/$name".*.bin
+    python3 "$here/tee.py" "$port" "$pgport" "$here/$name" >"$work/tee.out" &
+    local tee_pid=$!
+    for _ in $(seq 50); do grep -q listening "$work/tee.out" 2>/dev/null && break; sleep 0.1; done
+    "${@//PORT/$port}" || true
+    sleep 1 # let the relay threads finish writing after the client closed
+    kill "$tee_pid"
+    wait "$tee_pid" 2>/dev/null || true
+}
+
+cat >"$work/simple.sql" <<'SQL'
+CREATE TABLE users (id int PRIMARY KEY, name text, email text);
+INSERT INTO users VALUES (1, 'ada', 'ada@example.com'), (2, 'bob', NULL);
+SELECT id, name, email FROM users ORDER BY id;
+DROP TABLE IF EXISTS not_there;
+SELECT * FROM missing_table;
+BEGIN;
+UPDATE users SET name = 'bobby' WHERE id = 2;
+COMMIT;
+COPY users TO STDOUT;
+SQL
+PGPASSWORD=alice-pw tee_session psql_simple "$bindir/psql" -X -q \
+    "host=127.0.0.1 port=PORT user=alice dbname=app sslmode=prefer gssencmode=disable application_name=golden" \
+    -f "$work/simple.sql" >/dev/null 2>&1
+
+cat >"$work/bench.sql" <<'SQL'
+\set id 1
+SELECT id, name FROM users WHERE id = :id;
+SQL
+PGPASSWORD=alice-pw tee_session pgbench_extended "$bindir/pgbench" -n -M extended -t 2 -c 1 \
+    -h 127.0.0.1 -p PORT -U alice -f "$work/bench.sql" app >/dev/null
+
+ls -l "$here"/*.bin
