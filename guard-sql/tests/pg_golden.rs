@@ -312,8 +312,6 @@ fn captured_scram_exchange_replays() {
         .unwrap()
         .parse()
         .unwrap();
-    let secret = ScramSecret::parse(&format!("SCRAM-SHA-256${iterations}:{salt}$AAAA:AAAA")).err();
-    assert!(secret.is_some(), "keys must be 32 bytes");
     let salt_bytes = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
