@@ -12,6 +12,8 @@ mod facts;
 mod glob;
 pub mod grant;
 mod identity;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 mod policy;
 mod time;
 mod verdict;
