@@ -9,14 +9,14 @@
 //!
 //! What this crate does not do: it reads no clock (callers pass microsecond offsets from the
 //! session start), opens no sockets and runs no threads. The [`FileSink`] writes files;
-//! the `ObjectStoreSink` (feature `object-store`) is the only part that uses an async
+//! the [`ObjectStoreSink`] (feature `object-store`) is the only part that uses an async
 //! runtime (tokio, for the upload task).
 //!
 //! Primary types:
 //! - [`Event`] and its payloads ([`SessionStart`], [`Input`], [`DecisionEvent`],
 //!   [`Output`], ...): the event model, in guard-core's vocabulary.
 //! - [`Recorder`]: the trait a gateway feeds; [`SessionRecorder`] implements it over any
-//!   [`Sink`] ([`MemorySink`], [`FileSink`], `ObjectStoreSink`), strict (write-ahead,
+//!   [`Sink`] ([`MemorySink`], [`FileSink`], [`ObjectStoreSink`]), strict (write-ahead,
 //!   fail closed) or best-effort ([`Mode`]).
 //! - [`verify`] and [`Summary`] / [`VerifyError`]; [`read_events`], [`write_timeline`],
 //!   [`write_cast`] (asciinema v2) for replay.
@@ -92,6 +92,8 @@ mod event;
 #[cfg(feature = "file")]
 mod file;
 mod keys;
+#[cfg(feature = "object-store")]
+mod object;
 mod recorder;
 mod redact;
 mod replay;
@@ -106,6 +108,8 @@ pub use event::{
 #[cfg(feature = "file")]
 pub use file::FileSink;
 pub use keys::{KeyError, format_verifying_key, parse_signing_key, parse_verifying_key};
+#[cfg(feature = "object-store")]
+pub use object::{ObjectStoreConfig, ObjectStoreSink, UploadHandle, UploadStatus};
 pub use recorder::{Mode, RecordError, RecordStats, Recorder, RecorderConfig, SessionRecorder};
 pub use redact::{REDACTED, credential_parameters, redact_sql_credentials};
 pub use replay::{
@@ -138,5 +142,9 @@ mod tests {
         check::<TimelineEntry>();
         #[cfg(feature = "file")]
         check::<SessionRecorder<FileSink>>();
+        #[cfg(feature = "object-store")]
+        check::<ObjectStoreSink>();
+        #[cfg(feature = "object-store")]
+        check::<UploadHandle>();
     }
 }
