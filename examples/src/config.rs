@@ -216,12 +216,9 @@ pub struct OidcIssuerConfig {
     pub issuer: String,
     /// Expected `aud`.
     pub audience: String,
-    /// JWKS document on disk.
-    #[serde(default)]
-    pub jwks_file: Option<Spanned<PathBuf>>,
-    /// JWKS document URL (fetched at start and at reload).
-    #[serde(default)]
-    pub jwks_url: Option<String>,
+    /// The issuer's JWKS document on disk (re-read at every reload; fetching it over HTTPS is
+    /// left to the deployment, for example a sidecar that refreshes the file).
+    pub jwks_file: Spanned<PathBuf>,
     /// Claim holding the groups list.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -495,18 +492,6 @@ impl Config {
                 );
             }
         }
-        for o in &cfg.identity.oidc {
-            if o.jwks_file.is_some() == o.jwks_url.is_some() {
-                let span = o.jwks_file.as_ref().map(|s| s.span()).unwrap_or(0..0);
-                err(
-                    span,
-                    format!(
-                        "issuer `{}` needs exactly one of `jwks_file` or `jwks_url`",
-                        o.issuer
-                    ),
-                );
-            }
-        }
         if let Some(a) = &cfg.admin
             && a.address.get_ref().parse::<SocketAddr>().is_err()
         {
@@ -536,9 +521,7 @@ impl Config {
             }
         }
         for o in &cfg.identity.oidc {
-            if let Some(p) = &o.jwks_file {
-                must_exist(p, "JWKS file");
-            }
+            must_exist(&o.jwks_file, "JWKS file");
         }
         for r in &cfg.resources {
             if let Some(p) = &r.tls_ca {

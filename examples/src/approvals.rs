@@ -1,0 +1,130 @@
+//! Holding a statement for approval: open it in the guard-core store, tell the client how to
+//! approve it, wait (without blocking other sessions) until it is approved, denied or expired.
+
+use std::time::Duration;
+
+use guard_core::approval::{ApprovalRequest, ApprovalState, ApprovalStore};
+use guard_core::{Facts, Verdict};
+use guard_sql::pg::{ErrorBuilder, Severity};
+use tokio::sync::mpsc;
+
+use crate::decide::{Decider, Outcome};
+use crate::gateway::now_ts;
+
+/// Waits for a human. `Ok(masks)`: approved, forward with these masks. `Err(message)`: refuse.
+pub(crate) async fn hold(
+    decider: &Decider,
+    outcome: &Outcome,
+    sql: &str,
+    notices: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Result<Vec<String>, String> {
+    let Outcome::Hold {
+        rules,
+        approvers,
+        needed,
+        timeout,
+        masks,
+    } = outcome
+    else {
+        return Err("guard: internal error: hold without an approval verdict".to_owned());
+    };
+    let shared = &decider.shared;
+    let timeout = if timeout.is_zero() {
+        shared.config.approvals.timeout
+    } else {
+        *timeout
+    };
+    let timeout = timeout.min(crate::pgproxy::MAX_HOLD);
+    let verdict = Verdict::Approve {
+        rules: rules.clone(),
+        approvers: approvers.clone(),
+        needed: *needed,
+        timeout,
+    };
+    let now = now_ts();
+    let summary = crate::record::redact_sql(sql);
+    let Some(request) = ApprovalRequest::from_verdict(
+        &decider.identity,
+        &decider.resource,
+        &Facts::new(),
+        summary,
+        &verdict,
+        now,
+    ) else {
+        return Err("guard: internal error: no approval request".to_owned());
+    };
+    let approval = match shared.approvals.open(request, now) {
+        Ok(a) => a,
+        // Fail closed: no store, no approval.
+        Err(e) => {
+            return Err(format!(
+                "guard: statement needs approval but the approval store failed: {e}"
+            ));
+        }
+    };
+    let id = approval.id;
+    let api = shared
+        .config
+        .admin
+        .as_ref()
+        .map(|a| format!("http://{}", a.address.get_ref()))
+        .unwrap_or_else(|| "<admin api>".to_owned());
+    let mut notice = Vec::new();
+    ErrorBuilder::new(
+        Severity::Notice,
+        "01000",
+        &format!(
+            "guard: statement held for approval {id} (rule {}; approvers: {}); waiting up to {}s",
+            rules.join(", "),
+            approvers.join(", "),
+            timeout.as_secs()
+        ),
+    )
+    .hint(&format!(
+        "an approver runs: guard-gateway approvals approve {id} --api {api} --token <their token>"
+    ))
+    .encode_notice(&mut notice);
+    let _ = notices.send(notice);
+    shared.audit(&serde_json::json!({
+        "time_us": crate::gateway::now_us(),
+        "session": decider.session_id,
+        "subject": decider.identity.subject,
+        "resource": decider.resource.name,
+        "approval": id.0,
+        "event": "approval_opened",
+    }));
+
+    let deadline = tokio::time::Instant::now() + timeout + Duration::from_millis(50);
+    loop {
+        let notified = shared.approval_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let current = match shared.approvals.get(id) {
+            Ok(a) => a,
+            Err(e) => return Err(format!("guard: approval {id} cannot be read: {e}")),
+        };
+        match current.state_at(now_ts()) {
+            ApprovalState::Approved => return Ok(masks.clone()),
+            ApprovalState::Denied => {
+                let by = current.decided_by.unwrap_or_default();
+                let why = current.reason.map(|r| format!(": {r}")).unwrap_or_default();
+                return Err(format!("guard: approval {id} was denied by {by}{why}"));
+            }
+            ApprovalState::Cancelled => return Err(format!("guard: approval {id} was cancelled")),
+            ApprovalState::Expired => {
+                let _ = shared.approvals.expire(id, now_ts());
+                return Err(format!(
+                    "guard: approval {id} timed out after {}s",
+                    timeout.as_secs()
+                ));
+            }
+            _ => {}
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(deadline) => {
+                // Loop once more: state_at reports the expiry.
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Resolving a RowDescription's (table OID, attribute number) to `schema.table.column` through
+//! a side connection to the upstream, with a cache shared by every session.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use bytes::Buf;
+use guard_sql::pg::{BackendDecoder, BackendMessage, Decoded, Limits, PgStr, Query};
+use tokio::io::AsyncWriteExt;
+
+use crate::gateway::{Shared, lock};
+use crate::io::fill;
+
+/// A side connection per resource, and the names found so far.
+#[derive(Default)]
+pub(crate) struct CatalogCache {
+    pub(crate) names: std::sync::Mutex<HashMap<(String, u32, i16), Option<String>>>,
+    pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
+}
+
+/// The qualified names of `keys` on the upstream of `resource`. Keys that cannot be resolved
+/// (the side connection failed) are absent: column rules with qualified patterns then do not
+/// match them, name-only rules and detectors still apply.
+pub(crate) async fn qualified_names(
+    shared: &Arc<Shared>,
+    resource: &str,
+    keys: &[(u32, i16)],
+) -> HashMap<(u32, i16), String> {
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    {
+        let names = lock(&shared.catalog.names);
+        for k in keys {
+            match names.get(&(resource.to_owned(), k.0, k.1)) {
+                Some(Some(n)) => {
+                    found.insert(*k, n.clone());
+                }
+                Some(None) => {}
+                None => missing.push(*k),
+            }
+        }
+    }
+    if missing.is_empty() {
+        return found;
+    }
+    match lookup(shared, resource, &missing).await {
+        Ok(resolved) => {
+            let mut names = lock(&shared.catalog.names);
+            for k in &missing {
+                let n = resolved.get(k).cloned();
+                if let Some(n) = &n {
+                    found.insert(*k, n.clone());
+                }
+                names.insert((resource.to_owned(), k.0, k.1), n);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), resource, "catalog lookup failed");
+        }
+    }
+    found
+}
+
+async fn lookup(
+    shared: &Arc<Shared>,
+    resource: &str,
+    keys: &[(u32, i16)],
+) -> anyhow::Result<HashMap<(u32, i16), String>> {
+    let mut conns = shared.catalog.conns.lock().await;
+    if !conns.contains_key(resource) {
+        let rt = shared.runtime();
+        let up = rt
+            .resources
+            .get(resource)
+            .ok_or_else(|| anyhow::anyhow!("no resource {resource}"))?;
+        let c = crate::upstream::connect(up, "guard:catalog", &[]).await?;
+        conns.insert(resource.to_owned(), c);
+    }
+    let result = run_lookup(
+        conns
+            .get_mut(resource)
+            .ok_or_else(|| anyhow::anyhow!("no connection"))?,
+        keys,
+    )
+    .await;
+    if result.is_err() {
+        conns.remove(resource);
+    }
+    result
+}
+
+async fn run_lookup(
+    conn: &mut crate::upstream::Upstream,
+    keys: &[(u32, i16)],
+) -> anyhow::Result<HashMap<(u32, i16), String>> {
+    // Only integers are interpolated.
+    let mut sql = String::from(
+        "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE (a.attrelid, a.attnum) IN (",
+    );
+    for (i, (oid, col)) in keys.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let _ = write!(sql, "({oid}::oid,{col}::int2)");
+    }
+    sql.push(')');
+    let mut out = Vec::new();
+    Query {
+        sql: PgStr::try_new(sql.as_bytes())?,
+    }
+    .encode(&mut out);
+    conn.stream.write_all(&out).await?;
+    let mut dec = BackendDecoder::new(Limits::default());
+    let mut buf = std::mem::take(&mut conn.buf);
+    let mut result = HashMap::new();
+    let mut error = None;
+    loop {
+        let len = match dec.decode(&buf)? {
+            Decoded::NeedMore { at_least } => {
+                if !fill(&mut conn.stream, &mut buf, at_least).await? {
+                    anyhow::bail!("catalog connection closed");
+                }
+                continue;
+            }
+            Decoded::Message { len, msg } => {
+                match msg {
+                    BackendMessage::DataRow(r) => {
+                        let v: Vec<Option<&[u8]>> = r.values.iter().collect();
+                        if let [Some(oid), Some(col), Some(name)] = v[..] {
+                            let oid: u32 = std::str::from_utf8(oid)?.parse()?;
+                            let col: i16 = std::str::from_utf8(col)?.parse()?;
+                            result.insert((oid, col), String::from_utf8_lossy(name).into_owned());
+                        }
+                    }
+                    BackendMessage::ErrorResponse(e) => {
+                        error = Some(
+                            e.fields
+                                .message()
+                                .map(|m| m.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                        );
+                    }
+                    BackendMessage::ReadyForQuery(_) => {
+                        buf.advance(len);
+                        break;
+                    }
+                    _ => {}
+                }
+                len
+            }
+        };
+        buf.advance(len);
+    }
+    conn.buf = buf;
+    match error {
+        Some(e) => anyhow::bail!("catalog query failed: {e}"),
+        None => Ok(result),
+    }
+}

@@ -1,0 +1,172 @@
+//! One decision per statement: classify (guard-sql), evaluate (guard-core) with the grants
+//! active now, log, count. Policy logic itself lives in guard-core; this only combines the
+//! per-statement verdicts of one message the way CONTRACTS.md says.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use guard_core::{Decision, Facts, Identity, Request, Resource, Verdict};
+
+use crate::gateway::{Shared, now_ts, now_us};
+
+/// What to do with one client message.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// Forward it; apply these mask profiles to what comes back.
+    Go { masks: Vec<String> },
+    /// Refuse it with this message.
+    Refuse { message: String },
+    /// Ask a human first.
+    Hold {
+        rules: Vec<String>,
+        approvers: Vec<String>,
+        needed: u32,
+        timeout: Duration,
+        masks: Vec<String>,
+    },
+}
+
+/// Per-session decision state.
+pub(crate) struct Decider {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) identity: Identity,
+    pub(crate) resource: Resource,
+    pub(crate) session_id: u64,
+    /// Prepared statements and portals (guard-sql keeps this protocol state).
+    pub(crate) sql: guard_sql::Session,
+}
+
+impl Decider {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        identity: Identity,
+        resource: Resource,
+        session_id: u64,
+    ) -> Self {
+        Decider {
+            shared,
+            identity,
+            resource,
+            session_id,
+            sql: guard_sql::Session::new(),
+        }
+    }
+
+    /// The facts of each statement of a classification (an unparsable string yields one entry
+    /// with `sql.unparsable = true`; an empty one none).
+    pub(crate) fn facts(c: &guard_sql::classify::Classification) -> Vec<Facts> {
+        (0..c.statements.len())
+            .filter_map(|i| c.statement_facts(i))
+            .collect()
+    }
+
+    /// Decides the statements of one message.
+    pub(crate) fn decide(&self, facts: &[Facts], sql: &str, via: &'static str) -> Outcome {
+        let started = Instant::now();
+        let rt = self.shared.runtime();
+        let now = now_ts();
+        let grants = self.shared.active_grants(&self.identity.subject, now);
+        let decisions: Vec<Decision> = facts
+            .iter()
+            .map(|f| {
+                rt.policy.evaluate(
+                    &Request::new(&self.identity, &self.resource, f, now).with_grants(&grants),
+                )
+            })
+            .collect();
+        let outcome = combine(&decisions);
+        let kind = match &outcome {
+            Outcome::Go { .. } => "allow",
+            Outcome::Refuse { .. } => "deny",
+            Outcome::Hold { .. } => "approve",
+        };
+        self.shared.metrics.decision(kind, started.elapsed());
+        let audit_only = self.shared.config.policy.audit_only;
+        self.shared.audit(&serde_json::json!({
+            "time_us": now_us(),
+            "session": self.session_id,
+            "subject": self.identity.subject,
+            "groups": self.identity.groups,
+            "resource": self.resource.name,
+            "via": via,
+            "sql": crate::record::redact_sql(sql),
+            "verdict": kind,
+            "enforced": !audit_only,
+            "decisions": decisions,
+        }));
+        tracing::info!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
+        if audit_only {
+            let masks = match outcome {
+                Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks,
+                Outcome::Refuse { .. } => union_masks(&decisions),
+            };
+            return Outcome::Go { masks };
+        }
+        outcome
+    }
+}
+
+fn union_masks(decisions: &[Decision]) -> Vec<String> {
+    let mut masks: Vec<String> = Vec::new();
+    for d in decisions {
+        for m in &d.masks {
+            if !masks.contains(m) {
+                masks.push(m.clone());
+            }
+        }
+    }
+    masks
+}
+
+/// Deny beats approve beats allow; masks are the union.
+fn combine(decisions: &[Decision]) -> Outcome {
+    for d in decisions {
+        if let Verdict::Deny { rules, message } = &d.verdict {
+            let who = if rules.is_empty() {
+                "the default policy".to_owned()
+            } else {
+                format!("rule {}", rules.join(", "))
+            };
+            return Outcome::Refuse {
+                message: format!("guard: denied by {who}: {message}"),
+            };
+        }
+    }
+    let masks = union_masks(decisions);
+    let mut hold: Option<Outcome> = None;
+    for d in decisions {
+        if let Verdict::Approve {
+            rules,
+            approvers,
+            needed,
+            timeout,
+        } = &d.verdict
+        {
+            match &mut hold {
+                None => {
+                    hold = Some(Outcome::Hold {
+                        rules: rules.clone(),
+                        approvers: approvers.clone(),
+                        needed: *needed,
+                        timeout: *timeout,
+                        masks: masks.clone(),
+                    });
+                }
+                Some(Outcome::Hold {
+                    rules: r,
+                    approvers: a,
+                    needed: n,
+                    timeout: t,
+                    ..
+                }) => {
+                    r.extend(rules.iter().cloned());
+                    a.extend(approvers.iter().cloned());
+                    *n = (*n).max(*needed);
+                    *t = (*t).min(*timeout);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    hold.unwrap_or(Outcome::Go { masks })
+}

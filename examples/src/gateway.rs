@@ -1,0 +1,426 @@
+//! The gateway: shared state built once from a [`Config`], the accept loop, reloads.
+//!
+//! ```no_run
+//! # async fn demo(config: guard_gateway::config::Config) -> anyhow::Result<()> {
+//! let gateway = guard_gateway::gateway::build_gateway(config)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! gateway.run(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use guard_core::approval::{ApprovalStore, MemoryApprovalStore};
+use guard_core::{Grant, GrantStore, Identity, MemoryGrantStore, Policy, Resource, Timestamp};
+use guard_sql::pg::auth::ScramSecret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, ListenerConfig, ResourceConfig, Secret, UpstreamTls};
+
+/// A running gateway's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").finish_non_exhaustive()
+    }
+}
+
+/// What every session shares.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) rt: RwLock<Arc<Runtime>>,
+    pub(crate) listener: ListenerConfig,
+    pub(crate) client_tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) cancel: Mutex<HashMap<i32, CancelTarget>>,
+    pub(crate) sessions: Mutex<BTreeMap<u64, SessionEntry>>,
+    pub(crate) next_session: AtomicU64,
+    pub(crate) metrics: crate::metrics::Metrics,
+    pub(crate) audit: Option<Mutex<std::fs::File>>,
+    pub(crate) approvals: Arc<MemoryApprovalStore>,
+    pub(crate) approval_changed: Arc<tokio::sync::Notify>,
+    pub(crate) grants: Arc<dyn GrantStore>,
+    /// Pending grant requests: approval id -> the grant to start when it is approved.
+    pub(crate) grant_requests: Mutex<HashMap<u64, Grant>>,
+    pub(crate) catalog: crate::catalog::CatalogCache,
+    pub(crate) classifier: guard_sql::classify::Classifier,
+}
+
+/// The parts of the configuration that a reload replaces.
+pub(crate) struct Runtime {
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) resources: HashMap<String, Arc<UpstreamRt>>,
+    pub(crate) users: HashMap<String, StaticUser>,
+    pub(crate) verifiers: Vec<guard_core::oidc::TokenVerifier>,
+    pub(crate) maskers: HashMap<String, Arc<guard_mask::Masker>>,
+}
+
+/// A resource with its credentials resolved.
+pub(crate) struct UpstreamRt {
+    pub(crate) resource: Resource,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) database: String,
+    pub(crate) user: String,
+    pub(crate) password: Option<Secret>,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A static user.
+pub(crate) struct StaticUser {
+    pub(crate) groups: Vec<String>,
+    pub(crate) secret: ScramSecret,
+}
+
+/// Where a client's CancelRequest goes.
+#[derive(Clone)]
+pub(crate) struct CancelTarget {
+    pub(crate) secret: Vec<u8>,
+    pub(crate) upstream: Arc<UpstreamRt>,
+    pub(crate) upstream_pid: i32,
+    pub(crate) upstream_secret: Vec<u8>,
+}
+
+/// A live session, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: u64,
+    /// Who.
+    pub subject: String,
+    /// Which resource.
+    pub resource: String,
+    /// Client address.
+    pub peer: String,
+    /// Start, microseconds since the Unix epoch.
+    pub started_us: i64,
+}
+
+pub(crate) struct SessionEntry {
+    pub(crate) info: SessionInfo,
+    pub(crate) kill: watch::Sender<bool>,
+}
+
+/// Builds a gateway from a validated configuration: compiles the policy, resolves credentials,
+/// loads TLS material. Binds nothing.
+///
+/// # Errors
+/// The policy does not compile, a secret cannot be read, TLS files are invalid.
+pub fn build_gateway(config: Config) -> Result<Gateway> {
+    let rt = load_runtime(&config)?;
+    let listener = config
+        .listeners
+        .iter()
+        .find(|l| l.protocol.get_ref() == "postgres")
+        .cloned()
+        .context("the configuration has no postgres listener")?;
+    let client_tls = match (&listener.tls_cert, &listener.tls_key) {
+        (Some(c), Some(k)) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
+            &config.path(c),
+            &config.path(k),
+        )?)),
+        _ => None,
+    };
+    let audit = match &config.audit {
+        Some(a) => {
+            let p = config.path(&a.file);
+            Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .with_context(|| format!("opening audit log {}", p.display()))?,
+            ))
+        }
+        None => None,
+    };
+    let approvals = Arc::new(MemoryApprovalStore::new());
+    let approval_changed = Arc::new(tokio::sync::Notify::new());
+    let waker = approval_changed.clone();
+    approvals
+        .subscribe(Arc::new(move |_, _| waker.notify_waiters()))
+        .map_err(|e| anyhow::anyhow!("approval store: {e}"))?;
+    Ok(Gateway {
+        shared: Arc::new(Shared {
+            config,
+            rt: RwLock::new(Arc::new(rt)),
+            listener,
+            client_tls,
+            cancel: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(BTreeMap::new()),
+            next_session: AtomicU64::new(1),
+            metrics: crate::metrics::Metrics::default(),
+            audit,
+            approvals,
+            approval_changed,
+            grants: Arc::new(MemoryGrantStore::new()),
+            grant_requests: Mutex::new(HashMap::new()),
+            catalog: crate::catalog::CatalogCache::default(),
+            classifier: guard_sql::classify::Classifier::new(),
+        }),
+    })
+}
+
+/// Builds the gateway from `config` and serves `listener` until `shutdown` completes.
+///
+/// # Errors
+/// As [`build_gateway`], or accepting failed.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    build_gateway(config)?.run(listener, shutdown).await
+}
+
+impl Gateway {
+    /// Serves Postgres clients on `listener` until `shutdown` completes. Sessions already
+    /// running are told to end when it does.
+    ///
+    /// # Errors
+    /// Accepting failed in a way that is not per-connection.
+    pub async fn run(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                acc = listener.accept() => {
+                    let (sock, peer) = match acc {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = sock.set_nodelay(true);
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = crate::pgproxy::serve(shared, sock, peer).await {
+                            tracing::debug!(%peer, error = %format!("{e:#}"), "session ended with an error");
+                        }
+                    });
+                }
+            }
+        }
+        let sessions: Vec<watch::Sender<bool>> = lock(&self.shared.sessions)
+            .values()
+            .map(|s| s.kill.clone())
+            .collect();
+        for k in sessions {
+            let _ = k.send(true);
+        }
+        Ok(())
+    }
+
+    /// Re-reads the policy, static users and upstream credentials; live sessions keep running
+    /// and use the new runtime from their next statement.
+    ///
+    /// # Errors
+    /// The new configuration does not load; the old one stays in force.
+    pub fn reload(&self) -> Result<()> {
+        let rt = load_runtime(&self.shared.config)?;
+        *self
+            .shared
+            .rt
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rt);
+        tracing::info!("reloaded policy, users and credentials");
+        Ok(())
+    }
+
+    /// The live sessions.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        lock(&self.shared.sessions)
+            .values()
+            .map(|s| s.info.clone())
+            .collect()
+    }
+
+    /// Ends a session; returns whether it existed.
+    pub fn kill_session(&self, id: u64) -> bool {
+        lock(&self.shared.sessions)
+            .get(&id)
+            .map(|s| s.kill.send(true).is_ok())
+            .unwrap_or(false)
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Prometheus text exposition of the gateway's metrics.
+    pub fn metrics_text(&self) -> String {
+        self.shared
+            .metrics
+            .render(lock(&self.shared.sessions).len())
+    }
+}
+
+impl Shared {
+    pub(crate) fn runtime(&self) -> Arc<Runtime> {
+        self.rt
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn register_session(
+        &self,
+        identity: &Identity,
+        resource: &str,
+        peer: SocketAddr,
+    ) -> (u64, watch::Receiver<bool>) {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(false);
+        lock(&self.sessions).insert(
+            id,
+            SessionEntry {
+                info: SessionInfo {
+                    id,
+                    subject: identity.subject.clone(),
+                    resource: resource.to_owned(),
+                    peer: peer.to_string(),
+                    started_us: now_us(),
+                },
+                kill: tx,
+            },
+        );
+        (id, rx)
+    }
+
+    /// The grants of `subject` active at `now`; none when the store fails (fail closed: a
+    /// grant only ever adds permissions).
+    pub(crate) fn active_grants(&self, subject: &str, now: Timestamp) -> Vec<Grant> {
+        match self.grants.active(subject, now) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(error = %e, "grant store failed; evaluating without grants");
+                Vec::new()
+            }
+        }
+    }
+
+    pub(crate) fn unregister_session(&self, id: u64) {
+        lock(&self.sessions).remove(&id);
+    }
+
+    /// Appends one line to the audit log (if configured).
+    pub(crate) fn audit(&self, line: &serde_json::Value) {
+        if let Some(f) = &self.audit {
+            use std::io::Write;
+            let mut s = line.to_string();
+            s.push('\n');
+            let mut f = lock(f);
+            if let Err(e) = f.write_all(s.as_bytes()) {
+                tracing::error!(error = %e, "audit log write failed");
+            }
+        }
+    }
+}
+
+fn load_runtime(config: &Config) -> Result<Runtime> {
+    let policy_path = config.path(&config.policy.file);
+    let src = std::fs::read_to_string(&policy_path)
+        .with_context(|| format!("reading policy {}", policy_path.display()))?;
+    let mut b = Policy::builder();
+    b.fact_schema(guard_sql::FACTS);
+    if let Some(f) = guard_core::Format::from_path(&policy_path) {
+        b.format(f);
+    }
+    let policy = b
+        .build(&src)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
+    let mut resources = HashMap::new();
+    for r in &config.resources {
+        resources.insert(r.name.get_ref().clone(), Arc::new(upstream_rt(config, r)?));
+    }
+    let mut users = HashMap::new();
+    for u in &config.identity.users {
+        let secret = ScramSecret::parse(u.password_hash.get_ref()).map_err(|e| {
+            anyhow::anyhow!("user {}: invalid password_hash: {e}", u.name.get_ref())
+        })?;
+        users.insert(
+            u.name.get_ref().clone(),
+            StaticUser {
+                groups: u.groups.clone(),
+                secret,
+            },
+        );
+    }
+    let verifiers = crate::identity::load_verifiers(config)?;
+    let maskers = crate::masking::load_maskers(config)?;
+    Ok(Runtime {
+        policy: Arc::new(policy),
+        resources,
+        users,
+        verifiers,
+        maskers,
+    })
+}
+
+fn upstream_rt(config: &Config, r: &ResourceConfig) -> Result<UpstreamRt> {
+    let mut resource = Resource::new(r.name.get_ref().clone(), "postgres");
+    for (k, v) in &r.labels {
+        resource = resource.with_label(k.clone(), v.clone());
+    }
+    let password = match &r.password {
+        Some(p) => Some(
+            p.resolve(&config.base_dir)
+                .with_context(|| format!("resource {}", r.name.get_ref()))?,
+        ),
+        None => None,
+    };
+    let tls = match r.tls {
+        UpstreamTls::Disable => None,
+        UpstreamTls::DangerousRequireNoVerify => Some(crate::tls::client_config_no_verify()?),
+        UpstreamTls::VerifyFull => {
+            let ca = r.tls_ca.as_ref().context("verify-full needs tls_ca")?;
+            let pem = std::fs::read(config.path(ca))?;
+            Some(crate::tls::client_config_verify(&pem)?)
+        }
+    };
+    Ok(UpstreamRt {
+        resource,
+        host: r.host.clone(),
+        port: r.port,
+        database: r.database.clone(),
+        user: r.user.clone(),
+        password,
+        tls,
+    })
+}
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The current time for policy evaluation.
+pub(crate) fn now_ts() -> Timestamp {
+    Timestamp::from_unix_micros(now_us())
+}
+
+/// Locks a mutex, continuing after a poisoning panic (every critical section here leaves its
+/// map consistent: single inserts and removes).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

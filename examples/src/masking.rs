@@ -1,0 +1,304 @@
+//! Applying guard-mask profiles to result sets: RowDescription picks a plan per column,
+//! DataRows are re-encoded, COPY TO STDOUT rows are masked too.
+//!
+//! # Per column
+//!
+//! - A column rule (by column name, or by `schema.table.column` of the source column, resolved
+//!   from the RowDescription's table OID and attribute number through the catalog) replaces
+//!   every value with the rule's strategy. The column's type is rewritten to `text` in the
+//!   RowDescription the client sees, so clients decode the masked value as a string.
+//! - Other text-like columns (text, varchar, char, name, json, xml, unknown) are scanned by
+//!   the profile's detectors.
+//! - Other types (numbers, dates, bytea, ...) pass unchanged: detectors look for patterns in
+//!   text, and a column rule is how a non-text column is masked.
+//!
+//! # Binary format
+//!
+//! In binary format a text-like value is its UTF-8 bytes, so detectors apply to it as in text
+//! format (jsonb: after its version byte). A column-rule column in binary format has been
+//! retyped to `text`, whose binary form is again its bytes, so the masked bytes are a valid
+//! binary text value; when the source value was not text the strategy is applied to nothing
+//! (for example `[REDACTED]`), never to the raw binary bytes. `null` strategies send NULL.
+//!
+//! # COPY TO STDOUT
+//!
+//! PostgreSQL sends one CopyData per row; in text and CSV format each row is masked with the
+//! detectors of every profile that applies (COPY carries no column names, so column rules
+//! cannot apply; the detectors still catch the patterns). A binary COPY of a result that
+//! needs masking is refused: its framing cannot be kept after values change length.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use guard_mask::{Masker, Strategy};
+use guard_sql::pg::{DataRow, FieldDescription, RowDescription};
+
+use crate::gateway::Shared;
+
+/// Type OIDs whose text is scanned by detectors (pg_type.h).
+const TEXT_LIKE: [u32; 8] = [25, 1043, 1042, 19, 114, 3802, 142, 705];
+const JSONB_OID: u32 = 3802;
+const TEXT_OID: u32 = 25;
+
+/// Why a result could not be passed on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MaskError {
+    #[error(
+        "guard: a binary COPY of data that must be masked is refused; use COPY ... TO STDOUT in text or CSV format"
+    )]
+    BinaryCopy,
+}
+
+enum Col {
+    Pass,
+    Rule {
+        masker: Arc<Masker>,
+        strategy: Strategy,
+        source_is_text: bool,
+        binary: bool,
+    },
+    Detect {
+        maskers: Vec<Arc<Masker>>,
+        skip: usize,
+    },
+}
+
+/// Per-session result masking state.
+pub(crate) struct ResultMasker {
+    shared: Arc<Shared>,
+    resource: String,
+    plan: Option<Vec<Col>>,
+    copy: Option<Vec<Arc<Masker>>>,
+    values: Vec<Option<Vec<u8>>>,
+}
+
+impl ResultMasker {
+    pub(crate) fn new(shared: Arc<Shared>, resource: String) -> Self {
+        ResultMasker {
+            shared,
+            resource,
+            plan: None,
+            copy: None,
+            values: Vec::new(),
+        }
+    }
+
+    /// Forgets the current plans (at ReadyForQuery).
+    pub(crate) fn reset(&mut self) {
+        self.plan = None;
+        self.copy = None;
+    }
+
+    fn maskers(&self, masks: &[String]) -> Vec<Arc<Masker>> {
+        if !self.shared.config.masking.enabled || masks.is_empty() {
+            return Vec::new();
+        }
+        let rt = self.shared.runtime();
+        masks
+            .iter()
+            .filter_map(|m| rt.maskers.get(m).cloned())
+            .collect()
+    }
+
+    /// A RowDescription: decides the plan and writes what the client sees.
+    pub(crate) async fn row_description(
+        &mut self,
+        rd: &RowDescription<'_>,
+        raw: &[u8],
+        masks: &[String],
+        out: &mut BytesMut,
+        emit: bool,
+    ) {
+        let maskers = self.maskers(masks);
+        if maskers.is_empty() {
+            self.plan = None;
+            if emit {
+                out.extend_from_slice(raw);
+            }
+            return;
+        }
+        let fields: Vec<FieldDescription<'_>> = rd.fields.iter().collect();
+        let keys: Vec<(u32, i16)> = fields
+            .iter()
+            .filter(|f| f.table_oid != 0 && f.column_id > 0)
+            .map(|f| (f.table_oid, f.column_id))
+            .collect();
+        let names = crate::catalog::qualified_names(&self.shared, &self.resource, &keys).await;
+        let mut plan = Vec::with_capacity(fields.len());
+        let mut retyped = Vec::with_capacity(fields.len());
+        let mut changed = false;
+        for f in &fields {
+            let name = f.name.to_string_lossy();
+            let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
+            let rule = maskers.iter().find_map(|m| {
+                m.column_rule(&name, qualified)
+                    .map(|s| (m.clone(), s.clone()))
+            });
+            let text_like = TEXT_LIKE.contains(&f.type_oid);
+            let mut nf = *f;
+            let col = match rule {
+                Some((masker, strategy)) => {
+                    if f.type_oid != TEXT_OID {
+                        nf.type_oid = TEXT_OID;
+                        nf.type_size = -1;
+                        nf.type_modifier = -1;
+                        changed = true;
+                    }
+                    Col::Rule {
+                        masker,
+                        strategy,
+                        source_is_text: text_like,
+                        binary: f.format == 1,
+                    }
+                }
+                None if text_like => Col::Detect {
+                    maskers: maskers.clone(),
+                    skip: usize::from(f.format == 1 && f.type_oid == JSONB_OID),
+                },
+                None => Col::Pass,
+            };
+            plan.push(col);
+            retyped.push(nf);
+        }
+        if emit {
+            if changed {
+                RowDescription::encode_fields(retyped, out);
+            } else {
+                out.extend_from_slice(raw);
+            }
+        }
+        self.plan = if plan.iter().all(|c| matches!(c, Col::Pass)) {
+            None
+        } else {
+            Some(plan)
+        };
+    }
+
+    /// A DataRow under the current plan.
+    pub(crate) fn data_row(&mut self, row: &DataRow<'_>, raw: &[u8], out: &mut BytesMut) {
+        let Some(plan) = &self.plan else {
+            out.extend_from_slice(raw);
+            return;
+        };
+        self.values.clear();
+        let mut masked = 0u64;
+        for (i, v) in row.values.iter().enumerate() {
+            let col = plan.get(i).unwrap_or(&Col::Pass);
+            let nv = match (col, v) {
+                (_, None) => None,
+                (Col::Pass, Some(v)) => Some(v.to_vec()),
+                (
+                    Col::Rule {
+                        masker,
+                        strategy,
+                        source_is_text,
+                        binary,
+                    },
+                    Some(v),
+                ) => {
+                    masked += 1;
+                    if strategy.is_null() {
+                        None
+                    } else if *binary && !*source_is_text {
+                        Some(masker.apply_strategy(strategy, b""))
+                    } else {
+                        Some(masker.apply_strategy(strategy, v))
+                    }
+                }
+                (Col::Detect { maskers, skip }, Some(v)) => {
+                    let (head, body) = v.split_at((*skip).min(v.len()));
+                    let mut cur: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(body);
+                    for m in maskers {
+                        if let std::borrow::Cow::Owned(o) = m.mask_value(&cur) {
+                            cur = std::borrow::Cow::Owned(o);
+                        }
+                    }
+                    if matches!(cur, std::borrow::Cow::Owned(_)) {
+                        masked += 1;
+                    }
+                    let mut nv = head.to_vec();
+                    nv.extend_from_slice(&cur);
+                    Some(nv)
+                }
+            };
+            self.values.push(nv);
+        }
+        if masked == 0 {
+            out.extend_from_slice(raw);
+            return;
+        }
+        self.shared
+            .metrics
+            .masked_values
+            .fetch_add(masked, std::sync::atomic::Ordering::Relaxed);
+        DataRow::encode_values(self.values.iter().map(|v| v.as_deref()), out);
+    }
+
+    /// CopyOutResponse: sets up row masking.
+    pub(crate) fn copy_out(&mut self, format: i8, masks: &[String]) -> Result<(), MaskError> {
+        let maskers = self.maskers(masks);
+        if maskers.is_empty() {
+            self.copy = None;
+            return Ok(());
+        }
+        if format != 0 {
+            return Err(MaskError::BinaryCopy);
+        }
+        self.copy = Some(maskers);
+        Ok(())
+    }
+
+    /// One CopyData of a COPY TO STDOUT.
+    pub(crate) fn copy_data(&mut self, data: &[u8], raw: &[u8], out: &mut BytesMut) {
+        let Some(maskers) = &self.copy else {
+            out.extend_from_slice(raw);
+            return;
+        };
+        let mut cur: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(data);
+        for m in maskers {
+            if let std::borrow::Cow::Owned(o) = m.mask_value(&cur) {
+                cur = std::borrow::Cow::Owned(o);
+            }
+        }
+        match cur {
+            std::borrow::Cow::Borrowed(_) => out.extend_from_slice(raw),
+            std::borrow::Cow::Owned(o) => {
+                self.shared
+                    .metrics
+                    .masked_values
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                guard_sql::pg::CopyData { data: &o }.encode(out);
+            }
+        }
+    }
+
+    /// CopyDone: the COPY is over.
+    pub(crate) fn copy_done(&mut self) {
+        self.copy = None;
+    }
+}
+
+/// Loads the configured mask profiles.
+pub(crate) fn load_maskers(
+    config: &crate::config::Config,
+) -> anyhow::Result<HashMap<String, Arc<Masker>>> {
+    let mut out = HashMap::new();
+    for (name, path) in &config.masking.profiles {
+        let p = config.path(path);
+        let src = std::fs::read_to_string(&p)
+            .map_err(|e| anyhow::anyhow!("reading mask profile {}: {e}", p.display()))?;
+        let profile: guard_mask::Profile = toml::from_str(&src)
+            .map_err(|e| anyhow::anyhow!("mask profile {}: {e}", p.display()))?;
+        let mut b = Masker::builder();
+        b.profile(profile);
+        // A per-process key for hash strategies: pseudonyms are stable within one run.
+        let key: [u8; 32] = rand::random();
+        b.hash_key(&key);
+        let m = b
+            .build()
+            .map_err(|e| anyhow::anyhow!("mask profile {}: {e}", p.display()))?;
+        out.insert(name.clone(), Arc::new(m));
+    }
+    Ok(out)
+}

@@ -1,0 +1,915 @@
+//! One Postgres client session: startup and TLS, client authentication, upstream login, then
+//! two pumps: client -> upstream (decide every statement) and upstream -> client (replace the
+//! errors of refused statements, mask results).
+//!
+//! # How a refusal reaches the client in order
+//!
+//! Responses must reach the client in the order of its messages, and client and upstream must
+//! agree on the transaction state. So a refused statement is not answered by the gateway
+//! directly: in its place the gateway sends the upstream a statement that fails to parse
+//! (`guard_denied_<session>_<n>`, a syntax error). The upstream answers it in order, with the
+//! right ReadyForQuery status, and really aborts an open transaction block; in the extended
+//! protocol it then discards until Sync, as for any error. The upstream -> client pump
+//! recognises the error by its token and replaces it with the gateway's ErrorResponse
+//! (SQLSTATE 42501, naming the rule). Nothing of the refused statement reaches the upstream.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use bytes::{Buf, BytesMut};
+use guard_core::{AuthMethod, Identity};
+use guard_sql::pg::auth::{SCRAM_SHA_256, ScramServer, nonce_from_bytes};
+use guard_sql::pg::{
+    AuthKind, Authentication, BackendDecoder, BackendKeyData, BackendMessage, Decoded,
+    ErrorBuilder, FrontendDecoder, FrontendMessage, Limits, Parse, PgStr, Query, ReadyForQuery,
+    Severity, TransactionStatus,
+};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use crate::decide::{Decider, Outcome};
+use crate::gateway::{CancelTarget, Runtime, Shared, lock};
+use crate::io::{Stream, fill};
+
+/// Startup parameters never passed upstream as the client sent them.
+const RESERVED_PARAMS: [&str; 5] = [
+    "user",
+    "database",
+    "application_name",
+    "replication",
+    "options",
+];
+
+/// Serves one client connection to its end.
+pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) -> Result<()> {
+    let limits = Limits::default();
+    let mut dec = FrontendDecoder::new(limits);
+    let mut client = Stream::Plain(sock);
+    let mut buf = BytesMut::with_capacity(8192);
+
+    // ---- startup: SSLRequest, GSSENCRequest, CancelRequest, StartupMessage
+    let startup = loop {
+        enum Step {
+            Ssl,
+            Gss,
+            Cancel(i32, Vec<u8>),
+            Startup(Vec<(String, String)>, u16),
+            Other,
+        }
+        let (len, step) = match dec.decode(&buf) {
+            Err(e) => {
+                let _ = client.write_all(&fatal(e.sqlstate(), &e.to_string())).await;
+                return Err(e.into());
+            }
+            Ok(Decoded::NeedMore { at_least }) => {
+                if !fill(&mut client, &mut buf, at_least).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            Ok(Decoded::Message { len, msg }) => {
+                let step = match msg {
+                    FrontendMessage::SslRequest => Step::Ssl,
+                    FrontendMessage::GssEncRequest => Step::Gss,
+                    FrontendMessage::CancelRequest(c) => {
+                        Step::Cancel(c.process_id, c.secret_key.to_vec())
+                    }
+                    FrontendMessage::Startup(s) => Step::Startup(
+                        s.params
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.to_string_lossy().into_owned(),
+                                    v.to_string_lossy().into_owned(),
+                                )
+                            })
+                            .collect(),
+                        s.version.minor,
+                    ),
+                    _ => Step::Other,
+                };
+                (len, step)
+            }
+        };
+        buf.advance(len);
+        match step {
+            Step::Ssl => {
+                let Some(acceptor) = shared.client_tls.clone() else {
+                    client.write_all(b"N").await?;
+                    continue;
+                };
+                client.write_all(b"S").await?;
+                if !buf.is_empty() {
+                    // Bytes sent before the handshake would be outside the encryption.
+                    bail!("client sent data after SSLRequest before the TLS handshake");
+                }
+                let Stream::Plain(tcp) = client else {
+                    bail!("a second SSLRequest")
+                };
+                client = Stream::ServerTls(Box::new(
+                    acceptor.accept(tcp).await.context("TLS handshake")?,
+                ));
+            }
+            Step::Gss => client.write_all(b"N").await?,
+            Step::Cancel(pid, secret) => {
+                handle_cancel(&shared, pid, &secret).await;
+                return Ok(());
+            }
+            Step::Startup(params, minor) => break (params, minor),
+            Step::Other => bail!("unexpected message during startup"),
+        }
+    };
+    let (params, minor) = startup;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+
+    // Protocol 3.2 clients (PostgreSQL 18) and protocol options: negotiate down to 3.0, which
+    // is what the upstream session speaks.
+    let unrecognized: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k.starts_with("_pq_."))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if minor > 0 || !unrecognized.is_empty() {
+        let mut out = Vec::new();
+        let names: Vec<PgStr<'_>> = unrecognized
+            .iter()
+            .filter_map(|n| PgStr::try_new(n.as_bytes()).ok())
+            .collect();
+        guard_sql::pg::NegotiateProtocolVersion::encode_parts(0, &names, &mut out);
+        client.write_all(&out).await?;
+    }
+
+    let Some(user) = param("user") else {
+        client
+            .write_all(&fatal("28000", "no user name in the startup packet"))
+            .await?;
+        return Ok(());
+    };
+    let database = param("database").unwrap_or_else(|| user.clone());
+    let rt = shared.runtime();
+    let Some(up) = rt.resources.get(&database).cloned() else {
+        client
+            .write_all(&fatal(
+                "3D000",
+                &format!("guard: no resource named \"{database}\""),
+            ))
+            .await?;
+        return Ok(());
+    };
+    if let Some(r) = param("replication")
+        && !matches!(
+            r.to_ascii_lowercase().as_str(),
+            "false" | "off" | "no" | "0"
+        )
+    {
+        client
+            .write_all(&fatal(
+                "42501",
+                "guard: replication connections are refused by the gateway",
+            ))
+            .await?;
+        return Ok(());
+    }
+    if param("options").is_some_and(|o| !o.trim().is_empty()) {
+        client
+            .write_all(&fatal(
+                "42501",
+                "guard: startup options (PGOPTIONS, -c ...) are refused; set parameters with SET \
+                 statements, which the policy decides",
+            ))
+            .await?;
+        return Ok(());
+    }
+
+    // ---- client authentication
+    let identity = match authenticate(&shared, &rt, &mut client, &mut dec, &mut buf, &user).await? {
+        Some(id) => id,
+        None => {
+            shared
+                .metrics
+                .auth_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
+    };
+
+    // ---- upstream login
+    let pass_on: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_str()) && !k.starts_with("_pq_."))
+        .cloned()
+        .collect();
+    let app = format!("guard:{}", identity.subject);
+    let upstream = match crate::upstream::connect(&up, &app, &pass_on).await {
+        Ok(u) => u,
+        Err(e) => {
+            let msg = match e.downcast_ref::<crate::upstream::UpstreamError>() {
+                Some(u) => format!("guard: {u}"),
+                None => format!("guard: cannot reach the upstream of \"{database}\""),
+            };
+            tracing::warn!(error = %format!("{e:#}"), resource = %database, "upstream login failed");
+            client.write_all(&fatal("08006", &msg)).await?;
+            return Ok(());
+        }
+    };
+
+    // ---- the client's own cancel key, mapped to the upstream's
+    let (pid, secret) = {
+        let mut cancel = lock(&shared.cancel);
+        let mut pid: i32;
+        loop {
+            pid = rand::random::<i32>() & 0x7fff_ffff;
+            if pid != 0 && !cancel.contains_key(&pid) {
+                break;
+            }
+        }
+        let secret: [u8; 4] = rand::random();
+        cancel.insert(
+            pid,
+            CancelTarget {
+                secret: secret.to_vec(),
+                upstream: up.clone(),
+                upstream_pid: upstream.process_id,
+                upstream_secret: upstream.secret_key.clone(),
+            },
+        );
+        (pid, secret)
+    };
+    let mut hello = Vec::new();
+    Authentication::Ok.encode(&mut hello);
+    hello.extend_from_slice(&upstream.parameter_status);
+    BackendKeyData {
+        process_id: pid,
+        secret_key: &secret,
+    }
+    .encode(&mut hello);
+    ReadyForQuery {
+        status: TransactionStatus::Idle,
+    }
+    .encode(&mut hello);
+    client.write_all(&hello).await?;
+
+    let (session_id, kill) = shared.register_session(&identity, &database, peer);
+    shared
+        .metrics
+        .sessions_total
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(session = session_id, subject = %identity.subject, resource = %database, %peer, "session started");
+    let resource = up.resource.clone();
+    let result = relay(
+        shared.clone(),
+        Decider::new(shared.clone(), identity, resource, session_id),
+        client,
+        buf,
+        upstream,
+        kill,
+    )
+    .await;
+    shared.unregister_session(session_id);
+    lock(&shared.cancel).remove(&pid);
+    tracing::info!(session = session_id, "session ended");
+    result
+}
+
+/// Authenticates the client. `Ok(None)`: refused (the client was told).
+async fn authenticate(
+    shared: &Shared,
+    rt: &Runtime,
+    client: &mut Stream,
+    dec: &mut FrontendDecoder,
+    buf: &mut BytesMut,
+    user: &str,
+) -> Result<Option<Identity>> {
+    if let Some(su) = rt.users.get(user) {
+        // SCRAM-SHA-256 against the stored secret: the password never crosses the wire, so
+        // this is safe without TLS too.
+        let mut out = Vec::new();
+        Authentication::encode_sasl(&[PgStr::from_static(SCRAM_SHA_256)], &mut out);
+        client.write_all(&out).await?;
+        dec.expect_auth(Some(AuthKind::SaslInitial));
+        let nonce: [u8; 18] = rand::random();
+        let mut server = ScramServer::new(su.secret.clone(), &nonce_from_bytes(&nonce))
+            .context("SCRAM server set-up")?;
+        let first = read_auth(client, dec, buf).await?;
+        let reply = match first {
+            AuthMsg::SaslInitial(mech, data) if mech == SCRAM_SHA_256 => {
+                server.handle_client_first(&data)
+            }
+            _ => {
+                client
+                    .write_all(&fatal(
+                        "28000",
+                        "expected a SCRAM-SHA-256 SASLInitialResponse",
+                    ))
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let Ok(server_first) = reply else {
+            client.write_all(&auth_failed(user)).await?;
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        Authentication::SaslContinue {
+            data: server_first.as_bytes(),
+        }
+        .encode(&mut out);
+        client.write_all(&out).await?;
+        let AuthMsg::Sasl(data) = read_auth(client, dec, buf).await? else {
+            client
+                .write_all(&fatal("28000", "expected a SASLResponse"))
+                .await?;
+            return Ok(None);
+        };
+        let Ok(server_final) = server.handle_client_final(&data) else {
+            client.write_all(&auth_failed(user)).await?;
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        Authentication::SaslFinal {
+            data: server_final.as_bytes(),
+        }
+        .encode(&mut out);
+        client.write_all(&out).await?;
+        return Ok(Some(
+            Identity::new(user, AuthMethod::Password).with_groups(su.groups.clone()),
+        ));
+    }
+
+    // A bearer token (OIDC JWT) as the password: only over TLS unless explicitly allowed.
+    if !client.is_tls() && !shared.listener.dangerous_allow_plaintext_auth {
+        client
+            .write_all(&fatal(
+                "28000",
+                "guard: connect with TLS (sslmode=require) to send a token; plaintext password \
+                 authentication is refused",
+            ))
+            .await?;
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    Authentication::CleartextPassword.encode(&mut out);
+    client.write_all(&out).await?;
+    dec.expect_auth(Some(AuthKind::Password));
+    let AuthMsg::Password(token) = read_auth(client, dec, buf).await? else {
+        client
+            .write_all(&fatal("28000", "expected a PasswordMessage"))
+            .await?;
+        return Ok(None);
+    };
+    match crate::identity::verify_token(shared, &token) {
+        Ok(id) => Ok(Some(id)),
+        Err(e) => {
+            tracing::info!(user, error = %e, "token refused");
+            client.write_all(&auth_failed(user)).await?;
+            Ok(None)
+        }
+    }
+}
+
+enum AuthMsg {
+    SaslInitial(String, Vec<u8>),
+    Sasl(Vec<u8>),
+    Password(String),
+    Other,
+}
+
+async fn read_auth(
+    client: &mut Stream,
+    dec: &mut FrontendDecoder,
+    buf: &mut BytesMut,
+) -> Result<AuthMsg> {
+    loop {
+        let (len, m) = match dec.decode(buf)? {
+            Decoded::NeedMore { at_least } => {
+                if !fill(client, buf, at_least).await? {
+                    bail!("client closed the connection during authentication");
+                }
+                continue;
+            }
+            Decoded::Message { len, msg } => {
+                let m = match msg {
+                    FrontendMessage::SaslInitialResponse(s) => AuthMsg::SaslInitial(
+                        s.mechanism.to_string_lossy().into_owned(),
+                        s.data.unwrap_or_default().to_vec(),
+                    ),
+                    FrontendMessage::SaslResponse(s) => AuthMsg::Sasl(s.data.to_vec()),
+                    FrontendMessage::Password(p) => {
+                        AuthMsg::Password(p.password.to_string_lossy().into_owned())
+                    }
+                    _ => AuthMsg::Other,
+                };
+                (len, m)
+            }
+        };
+        buf.advance(len);
+        return Ok(m);
+    }
+}
+
+async fn handle_cancel(shared: &Shared, pid: i32, secret: &[u8]) {
+    let target = lock(&shared.cancel).get(&pid).cloned();
+    let Some(t) = target else { return };
+    if !constant_time_eq(&t.secret, secret) {
+        return;
+    }
+    if let Err(e) = crate::upstream::cancel(&t.upstream, t.upstream_pid, &t.upstream_secret).await {
+        tracing::warn!(error = %format!("{e:#}"), "forwarding a cancel request failed");
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A FATAL ErrorResponse.
+pub(crate) fn fatal(code: &str, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    ErrorBuilder::new(Severity::Fatal, code, message).encode_error(&mut out);
+    out
+}
+
+fn auth_failed(user: &str) -> Vec<u8> {
+    fatal(
+        "28P01",
+        &format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+// ------------------------------------------------------------------------------------------
+// The relay
+
+/// Responses expected from the upstream up to one ReadyForQuery: the unit of ordering.
+#[derive(Default)]
+struct Unit {
+    /// Mask profiles of the statements of this unit.
+    masks: Vec<String>,
+    /// Tokens of injected failing statements and the errors that replace theirs.
+    denials: Vec<(String, Vec<u8>)>,
+    /// One entry per Describe sent upstream, in order: `true` when the gateway added it (to
+    /// learn a portal's result formats for masking), so its answer is not shown.
+    describes: VecDeque<bool>,
+}
+
+#[derive(Default)]
+struct Pipe {
+    units: VecDeque<Unit>,
+    open: bool,
+}
+
+impl Pipe {
+    fn current(&mut self) -> &mut Unit {
+        if !self.open || self.units.is_empty() {
+            self.units.push_back(Unit::default());
+            self.open = true;
+        }
+        // Just ensured non-empty.
+        self.units.back_mut().expect("a unit was pushed above")
+    }
+    fn close(&mut self) {
+        self.open = false;
+    }
+}
+
+async fn relay(
+    shared: Arc<Shared>,
+    decider: Decider,
+    client: Stream,
+    client_buf: BytesMut,
+    upstream: crate::upstream::Upstream,
+    mut kill: watch::Receiver<bool>,
+) -> Result<()> {
+    let (cr, cw) = tokio::io::split(client);
+    let (ur, uw) = tokio::io::split(upstream.stream);
+    let pipe = Arc::new(Mutex::new(Pipe::default()));
+    let (notice_tx, notice_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let session_id = decider.session_id;
+    let resource_name = decider.resource.name.clone();
+    let front = Front {
+        decider,
+        pipe: pipe.clone(),
+        notices: notice_tx,
+        stmt_sql: HashMap::new(),
+        portal_sql: HashMap::new(),
+        discarding: false,
+        denied: 0,
+        describe_portal: None,
+    };
+    let back = Back {
+        shared: shared.clone(),
+        resource: resource_name,
+        pipe,
+    };
+    let mut f = tokio::spawn(front.run(cr, client_buf, uw));
+    let mut b = tokio::spawn(back.run(ur, upstream.buf, cw, notice_rx));
+    let res = tokio::select! {
+        r = &mut f => { b.abort(); r }
+        r = &mut b => { f.abort(); r }
+        _ = kill.wait_for(|k| *k) => {
+            tracing::info!(session = session_id, "session killed");
+            f.abort(); b.abort();
+            return Ok(());
+        }
+    };
+    match res {
+        Ok(r) => r,
+        Err(e) if e.is_cancelled() => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("session task failed: {e}")),
+    }
+}
+
+/// Client -> upstream.
+struct Front {
+    decider: Decider,
+    pipe: Arc<Mutex<Pipe>>,
+    notices: mpsc::UnboundedSender<Vec<u8>>,
+    /// Statement name -> its text (for audit lines and approval summaries at Execute).
+    stmt_sql: HashMap<String, String>,
+    /// Portal name -> statement name.
+    portal_sql: HashMap<String, String>,
+    /// After a refusal in the extended protocol: drop messages until Sync.
+    discarding: bool,
+    denied: u64,
+    /// Set by an Execute whose results are masked: send a Describe of this portal first, so
+    /// the result formats are known.
+    describe_portal: Option<String>,
+}
+
+enum Act {
+    Forward,
+    Drop,
+    Refuse {
+        message: String,
+        extended: bool,
+    },
+    Hold {
+        outcome: Outcome,
+        sql: String,
+        extended: bool,
+    },
+    ForwardThenEnd,
+}
+
+impl Front {
+    async fn run(
+        mut self,
+        mut cr: ReadHalf<Stream>,
+        mut buf: BytesMut,
+        mut uw: WriteHalf<Stream>,
+    ) -> Result<()> {
+        let mut dec = FrontendDecoder::new_after_startup(Limits::default());
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        loop {
+            let (len, act) = match dec.decode(&buf) {
+                Err(e) => {
+                    let _ = self.notices.send(fatal(e.sqlstate(), &e.to_string()));
+                    return Err(e.into());
+                }
+                Ok(Decoded::NeedMore { at_least }) => {
+                    if !out.is_empty() {
+                        uw.write_all(&out).await?;
+                        out.clear();
+                    }
+                    if !fill(&mut cr, &mut buf, at_least).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(Decoded::Message { len, msg }) => (len, self.on_message(&msg)),
+            };
+            if let Some(portal) = self.describe_portal.take() {
+                let p = PgStr::try_new(portal.as_bytes()).unwrap_or(PgStr::EMPTY);
+                guard_sql::pg::Describe {
+                    target: guard_sql::pg::Target::Portal,
+                    name: p,
+                }
+                .encode(&mut out);
+                lock(&self.pipe).current().describes.push_back(true);
+            }
+            match act {
+                Act::Forward => out.extend_from_slice(&buf[..len]),
+                Act::Drop => {}
+                Act::ForwardThenEnd => {
+                    out.extend_from_slice(&buf[..len]);
+                    uw.write_all(&out).await?;
+                    return Ok(());
+                }
+                Act::Refuse { message, extended } => {
+                    self.inject_denial(&message, extended, &mut out)
+                }
+                Act::Hold {
+                    outcome,
+                    sql,
+                    extended,
+                } => {
+                    // Everything before the held statement goes out first.
+                    if !out.is_empty() {
+                        uw.write_all(&out).await?;
+                        out.clear();
+                    }
+                    match crate::approvals::hold(&self.decider, &outcome, &sql, &self.notices).await
+                    {
+                        Ok(masks) => {
+                            lock(&self.pipe).current().masks.extend(masks);
+                            out.extend_from_slice(&buf[..len]);
+                            if !extended {
+                                lock(&self.pipe).close();
+                            }
+                        }
+                        Err(message) => self.inject_denial(&message, extended, &mut out),
+                    }
+                }
+            }
+            buf.advance(len);
+        }
+    }
+
+    /// Sends the upstream a statement that fails to parse in place of a refused one, and
+    /// remembers the error that replaces its answer.
+    fn inject_denial(&mut self, message: &str, extended: bool, out: &mut BytesMut) {
+        self.denied += 1;
+        let token = format!("guard_denied_{}_{}", self.decider.session_id, self.denied);
+        let mut err = Vec::new();
+        ErrorBuilder::new(Severity::Error, "42501", message)
+            .hint("ask an approver, or request a grant: guard-gateway grants request --help")
+            .encode_error(&mut err);
+        let t = PgStr::try_new(token.as_bytes()).unwrap_or(PgStr::EMPTY);
+        {
+            let mut pipe = lock(&self.pipe);
+            pipe.current().denials.push((token.clone(), err));
+            if extended {
+                // A named statement, so the client's unnamed statement is left alone.
+                Parse::encode_parts(t, t, &[], out);
+                self.discarding = true;
+            } else {
+                Query { sql: t }.encode(out);
+                pipe.close();
+            }
+        }
+    }
+
+    fn on_message(&mut self, msg: &FrontendMessage<'_>) -> Act {
+        match msg {
+            FrontendMessage::Sync => {
+                self.discarding = false;
+                lock(&self.pipe).current();
+                lock(&self.pipe).close();
+                Act::Forward
+            }
+            _ if self.discarding => match msg {
+                FrontendMessage::Terminate => Act::ForwardThenEnd,
+                _ => Act::Drop,
+            },
+            FrontendMessage::Query(q) => {
+                let sql = q.sql.to_string_lossy().into_owned();
+                let c = self
+                    .decider
+                    .sql
+                    .on_message(&self.decider.shared.classifier, msg);
+                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let outcome = self.decider.decide(&facts, &sql, "query");
+                self.act(outcome, sql, false)
+            }
+            FrontendMessage::Parse(p) => {
+                let sql = p.query.to_string_lossy().into_owned();
+                self.stmt_sql
+                    .insert(p.name.to_string_lossy().into_owned(), sql.clone());
+                let c = self
+                    .decider
+                    .sql
+                    .on_message(&self.decider.shared.classifier, msg);
+                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let outcome = self.decider.decide(&facts, &sql, "parse");
+                match outcome {
+                    // Approval is asked for at Execute, when the statement would run.
+                    Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
+                        lock(&self.pipe).current().masks.extend(masks);
+                        Act::Forward
+                    }
+                    Outcome::Refuse { message } => Act::Refuse {
+                        message,
+                        extended: true,
+                    },
+                }
+            }
+            FrontendMessage::Bind(b) => {
+                let stmt = b.statement.to_string_lossy().into_owned();
+                self.portal_sql
+                    .insert(b.portal.to_string_lossy().into_owned(), stmt);
+                let _ = self
+                    .decider
+                    .sql
+                    .on_message(&self.decider.shared.classifier, msg);
+                lock(&self.pipe).current();
+                Act::Forward
+            }
+            FrontendMessage::Execute(e) => {
+                let portal = e.portal.to_string_lossy().into_owned();
+                let c = self
+                    .decider
+                    .sql
+                    .on_message(&self.decider.shared.classifier, msg);
+                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let sql = self
+                    .portal_sql
+                    .get(&portal)
+                    .and_then(|s| self.stmt_sql.get(s))
+                    .cloned()
+                    .unwrap_or_default();
+                // Decided again: grants may have expired or been revoked since Parse.
+                let outcome = self.decider.decide(&facts, &sql, "execute");
+                let masked = match &outcome {
+                    Outcome::Go { masks } | Outcome::Hold { masks, .. } => !masks.is_empty(),
+                    Outcome::Refuse { .. } => false,
+                };
+                if masked && self.decider.shared.config.masking.enabled {
+                    self.describe_portal = Some(portal);
+                }
+                self.act(outcome, sql, true)
+            }
+            FrontendMessage::Describe(_) => {
+                lock(&self.pipe).current().describes.push_back(false);
+                Act::Forward
+            }
+            FrontendMessage::Close(_) => {
+                let _ = self
+                    .decider
+                    .sql
+                    .on_message(&self.decider.shared.classifier, msg);
+                lock(&self.pipe).current();
+                Act::Forward
+            }
+            FrontendMessage::FunctionCall(_) => Act::Refuse {
+                message:
+                    "guard: the fastpath FunctionCall message is refused (its effect cannot be \
+                          classified); call the function in a statement"
+                        .to_owned(),
+                extended: false,
+            },
+            FrontendMessage::Terminate => Act::ForwardThenEnd,
+            _ => {
+                lock(&self.pipe).current();
+                Act::Forward
+            }
+        }
+    }
+
+    fn act(&mut self, outcome: Outcome, sql: String, extended: bool) -> Act {
+        match outcome {
+            Outcome::Go { masks } => {
+                let mut pipe = lock(&self.pipe);
+                pipe.current().masks.extend(masks);
+                if !extended {
+                    pipe.close();
+                }
+                Act::Forward
+            }
+            Outcome::Refuse { message } => Act::Refuse { message, extended },
+            hold @ Outcome::Hold { .. } => Act::Hold {
+                outcome: hold,
+                sql,
+                extended,
+            },
+        }
+    }
+}
+
+/// Upstream -> client.
+struct Back {
+    shared: Arc<Shared>,
+    resource: String,
+    pipe: Arc<Mutex<Pipe>>,
+}
+
+impl Back {
+    async fn run(
+        self,
+        mut ur: ReadHalf<Stream>,
+        mut buf: BytesMut,
+        mut cw: WriteHalf<Stream>,
+        mut notices: mpsc::UnboundedReceiver<Vec<u8>>,
+    ) -> Result<()> {
+        let mut dec = BackendDecoder::new(Limits::default());
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        let mut masking =
+            crate::masking::ResultMasker::new(self.shared.clone(), self.resource.clone());
+        loop {
+            let len = match dec.decode(&buf) {
+                Err(e) => {
+                    let _ = cw
+                        .write_all(&fatal("08P01", &format!("guard: upstream: {e}")))
+                        .await;
+                    return Err(e.into());
+                }
+                Ok(Decoded::NeedMore { at_least }) => {
+                    if !out.is_empty() {
+                        cw.write_all(&out).await?;
+                        out.clear();
+                    }
+                    tokio::select! {
+                        n = fill(&mut ur, &mut buf, at_least) => {
+                            if !n? {
+                                let _ = cw.write_all(&fatal(
+                                    "08006",
+                                    "guard: the upstream server closed the connection",
+                                )).await;
+                                return Ok(());
+                            }
+                        }
+                        Some(n) = notices.recv() => {
+                            cw.write_all(&n).await?;
+                        }
+                    }
+                    continue;
+                }
+                Ok(Decoded::Message { len, msg }) => {
+                    match &msg {
+                        BackendMessage::ErrorResponse(e) => {
+                            let text = e.fields.message().map(|m| m.to_string_lossy().into_owned());
+                            let replaced = text.and_then(|t| {
+                                let mut pipe = lock(&self.pipe);
+                                let unit = pipe.units.front_mut()?;
+                                let i = unit
+                                    .denials
+                                    .iter()
+                                    .position(|(tok, _)| t.contains(tok.as_str()))?;
+                                Some(unit.denials.remove(i).1)
+                            });
+                            match replaced {
+                                Some(err) => out.extend_from_slice(&err),
+                                None => out.extend_from_slice(&buf[..len]),
+                            }
+                        }
+                        BackendMessage::ReadyForQuery(_) => {
+                            lock(&self.pipe).units.pop_front();
+                            masking.reset();
+                            out.extend_from_slice(&buf[..len]);
+                        }
+                        BackendMessage::RowDescription(_) | BackendMessage::NoData => {
+                            let (masks, hidden) = {
+                                let mut pipe = lock(&self.pipe);
+                                match pipe.units.front_mut() {
+                                    Some(u) => {
+                                        (u.masks.clone(), u.describes.pop_front().unwrap_or(false))
+                                    }
+                                    None => (Vec::new(), false),
+                                }
+                            };
+                            if let BackendMessage::RowDescription(rd) = &msg {
+                                masking
+                                    .row_description(rd, &buf[..len], &masks, &mut out, !hidden)
+                                    .await;
+                            } else if !hidden {
+                                out.extend_from_slice(&buf[..len]);
+                            }
+                        }
+                        BackendMessage::CopyOutResponse(c) => {
+                            let masks = {
+                                let pipe = lock(&self.pipe);
+                                pipe.units
+                                    .front()
+                                    .map(|u| u.masks.clone())
+                                    .unwrap_or_default()
+                            };
+                            if let Err(e) = masking.copy_out(c.format, &masks) {
+                                out.extend_from_slice(&fatal("42501", &e.to_string()));
+                                cw.write_all(&out).await?;
+                                return Ok(());
+                            }
+                            out.extend_from_slice(&buf[..len]);
+                        }
+                        BackendMessage::DataRow(row) => {
+                            masking.data_row(row, &buf[..len], &mut out)
+                        }
+                        BackendMessage::CopyData(d) => {
+                            masking.copy_data(d.data, &buf[..len], &mut out)
+                        }
+                        BackendMessage::CopyDone => {
+                            masking.copy_done();
+                            out.extend_from_slice(&buf[..len]);
+                        }
+                        _ => out.extend_from_slice(&buf[..len]),
+                    }
+                    len
+                }
+            };
+            buf.advance(len);
+            if out.len() > 64 * 1024 {
+                cw.write_all(&out).await?;
+                out.clear();
+            }
+        }
+    }
+}
+
+/// How long a held statement may wait at most, whatever the policy says.
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);

@@ -1,0 +1,306 @@
+//! End to end with the real `psql` against a real PostgreSQL 15 through the gateway.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn static_user_scram_login_and_queries() {
+    let db = fresh_database("psql_login");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["SELECT 1 + 1", "SELECT current_user"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "2\npostgres\n");
+}
+
+#[test]
+fn application_name_upstream_names_the_identity() {
+    let db = fresh_database("psql_appname");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "guard:alice\n");
+}
+
+#[test]
+fn wrong_password_is_refused() {
+    let db = fresh_database("psql_wrongpw");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(&gw.user_url("alice", "nope"), &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("password authentication failed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn token_login_over_tls() {
+    let db = fresh_database("psql_token");
+    let gw = TestGateway::start(&db, Opts::default());
+    let t = gw.token("carol", &["agents"]);
+    let o = psql(
+        &gw.token_url(&t),
+        &[
+            "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            "SHOW ssl",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("guard:carol\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn token_without_tls_is_refused() {
+    let db = fresh_database("psql_token_plain");
+    let gw = TestGateway::start(&db, Opts::default());
+    let t = gw.token("carol", &["agents"]);
+    let url = format!(
+        "postgresql://agent:{t}@127.0.0.1:{}/app?sslmode=disable",
+        gw.port
+    );
+    let o = psql(&url, &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("TLS"), "{}", stderr(&o));
+}
+
+#[test]
+fn expired_or_forged_token_is_refused() {
+    let db = fresh_database("psql_token_bad");
+    let gw = TestGateway::start(&db, Opts::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let expired = gw
+        .issuer
+        .mint_claims("carol", &["agents"], now - 7200, now - 3600);
+    let o = psql(&gw.token_url(&expired), &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("authentication failed"),
+        "{}",
+        stderr(&o)
+    );
+    let other = guard_gateway::jwt::DemoIssuer::generate("https://idp.test", "guard");
+    let forged = other.mint("carol", &["dba"], std::time::Duration::from_secs(60));
+    let o = psql(&gw.token_url(&forged), &["SELECT 1"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn unknown_resource_is_refused() {
+    let db = fresh_database("psql_nores");
+    let gw = TestGateway::start(&db, Opts::default());
+    let url = format!(
+        "postgresql://alice:{ALICE_PW}@127.0.0.1:{}/nope?sslmode=disable",
+        gw.port
+    );
+    let o = psql(&url, &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no resource named"), "{}", stderr(&o));
+}
+
+#[test]
+fn denied_statement_keeps_session_usable_outside_a_transaction() {
+    let db = fresh_database("psql_deny");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["DELETE FROM customers", "SELECT count(*) FROM customers"],
+    );
+    let err = stderr(&o);
+    assert!(err.contains("no-unbounded-writes"), "{err}");
+    assert!(err.contains("42501") || err.contains("denied"), "{err}");
+    assert!(stdout(&o).contains('2'), "{}", stdout(&o));
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT count(*) FROM customers")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+    let audit = gw.audit_log();
+    assert!(
+        audit.lines().any(|l| l.contains("\"verdict\":\"deny\"")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn denied_statement_inside_a_transaction_aborts_it_on_both_sides() {
+    let db = fresh_database("psql_deny_tx");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    // One psql session, one string per -c: BEGIN; insert; denied; select (fails: aborted);
+    // ROLLBACK; then the insert must be gone and the session usable.
+    let script = "BEGIN;\n\
+                  INSERT INTO customers (id, name) VALUES (3, 'Cy');\n\
+                  DROP TABLE customers;\n\
+                  SELECT 'after-deny';\n\
+                  ROLLBACK;\n\
+                  SELECT 'usable', count(*) FROM customers;\n";
+    let mut child = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &gw.user_url("alice", ALICE_PW)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(err.contains("no-drop"), "{err}");
+    assert!(
+        err.contains("current transaction is aborted"),
+        "the upstream must be aborted too: {err}"
+    );
+    assert!(!out.contains("after-deny"), "{out}");
+    assert!(out.contains("usable|2"), "{out}");
+}
+
+#[test]
+fn multi_statement_string_is_refused_whole() {
+    let db = fresh_database("psql_multi");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["INSERT INTO customers (id, name) VALUES (9, 'Zed'); TRUNCATE customers"],
+    );
+    assert!(stderr(&o).contains("no-drop"), "{}", stderr(&o));
+    // Nothing of the string ran: the INSERT is not there either.
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT count(*) FROM customers")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+}
+
+#[test]
+fn audit_only_mode_refuses_nothing_but_logs_the_denial() {
+    let db = fresh_database("psql_shadow");
+    seed_customers(&db);
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            audit_only: true,
+            ..Opts::default()
+        },
+    );
+    let o = psql(&gw.user_url("alice", ALICE_PW), &["DELETE FROM customers"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT count(*) FROM customers")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    let audit = gw.audit_log();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"verdict\":\"deny\"") && l.contains("\"enforced\":false")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn masking_in_rows_by_column_rule_and_detector() {
+    let db = fresh_database("psql_mask");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["SELECT id, email, ssn, card_number, note FROM customers ORDER BY id"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains("ada@example.com"), "{out}");
+    assert!(!out.contains("123-45-6789"), "{out}");
+    assert!(!out.contains("4111 1111 1111 1111"), "{out}");
+    assert!(out.contains("1111"), "partial keeps the last four: {out}");
+    assert!(!out.contains("bob@example.org"), "{out}");
+    // Admins (dba) see everything.
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &["SELECT email, ssn FROM customers WHERE id = 1"],
+    );
+    assert_eq!(
+        stdout(&o),
+        "ada@example.com|123-45-6789\n",
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn masking_in_copy_output() {
+    let db = fresh_database("psql_copy_mask");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["COPY customers TO STDOUT"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        !out.contains("ada@example.com") && !out.contains("123-45-6789"),
+        "{out}"
+    );
+}
+
+#[test]
+fn upstream_password_never_reaches_client_or_logs() {
+    let db = fresh_database("psql_secret");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(&gw.user_url("alice", ALICE_PW), &["SHOW ALL"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pw = cluster().password();
+    assert!(!stdout(&o).contains(pw));
+    assert!(!stderr(&o).contains(pw));
+    assert!(!gw.audit_log().contains(pw));
+    assert!(!format!("{:?}", gw.gateway.config()).contains(pw));
+}
+
+#[test]
+fn hold_then_timeout_refuses() {
+    let db = fresh_database("psql_hold_timeout");
+    let gw = TestGateway::start(&db, Opts::default());
+    let started = std::time::Instant::now();
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["CREATE TABLE t_hold (id int)", "SELECT 'still-usable'"],
+    );
+    let err = stderr(&o);
+    assert!(err.contains("held for approval"), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+    assert!(stdout(&o).contains("still-usable"));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert!(
+        cluster()
+            .psql(&db, "SELECT to_regclass('t_hold') IS NULL")
+            .unwrap()
+            .trim()
+            == "t"
+    );
+}
