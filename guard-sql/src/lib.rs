@@ -4,5 +4,13 @@
 //! every message of the PostgreSQL 15-17 protocol documentation, plus sans-IO authentication
 //! helpers) and the `classify` module (statement classification through `pg_query`, producing
 //! guard-core `Facts` under `sql.*`). It does no IO and has no runtime.
+//!
+#![doc = include_str!("../FACTS.md")]
 
+pub mod classify;
+mod facts;
 pub mod pg;
+mod session;
+
+pub use facts::FACTS;
+pub use session::Session;

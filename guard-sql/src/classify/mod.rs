@@ -1,0 +1,299 @@
+//! SQL classification: what a statement does, as facts a policy can trust.
+//!
+//! A [`Classifier`] turns a (possibly multi-statement) SQL string into a [`Classification`]:
+//! per statement its kind, effect, tables read and written, functions called, dangerous and
+//! opaque functions, and flags such as `unbounded` or `role_change`; for the whole string the
+//! most consequential effect. [`Classification::statement_facts`] and
+//! [`Classification::facts`] render them as guard-core [`Facts`](guard_core::Facts) under
+//! `sql.*` (the names are listed in [`crate::FACTS`] and the crate documentation).
+//!
+//! PostgreSQL text goes through `pg_query` (PostgreSQL's own parser); MySQL through
+//! `sqlparser` (kind, effect, tables, functions, unbounded; see [`Dialect::MySql`]). Text that
+//! does not parse is classified too: kind `unparsable`, effect `unknown`, `sql.unparsable=true`,
+//! so a policy denies it unless it says otherwise.
+//!
+//! Classifications are cached (bounded, shared, keyed on a constant-free form of the text
+//! whenever constants cannot change the facts; see DESIGN.md), so a repeated statement costs a
+//! hash lookup and no parse.
+//!
+//! # Examples
+//!
+//! ```
+//! use guard_sql::classify::{Classifier, Effect, StatementKind};
+//! use guard_core::FactValue;
+//!
+//! let classifier = Classifier::new();
+//! let c = classifier.classify("DELETE FROM users");
+//! let st = &c.statements[0];
+//! assert_eq!(st.kind, StatementKind::Delete);
+//! assert_eq!(st.effect, Effect::Write);
+//! assert_eq!(st.tables_written, ["users"]);
+//! assert!(st.unbounded);
+//!
+//! let facts = c.statement_facts(0).unwrap();
+//! assert_eq!(facts.get("sql.statement"), Some(&FactValue::from("delete")));
+//! assert_eq!(facts.get("sql.unbounded"), Some(&FactValue::Bool(true)));
+//! ```
+
+use std::sync::Arc;
+
+mod cache;
+mod depth;
+mod functions;
+mod key;
+mod kind;
+mod mysql;
+mod pg;
+#[allow(clippy::all, unreachable_pub, dead_code)]
+mod pg_walk;
+mod statement;
+
+pub use kind::{Effect, StatementKind};
+pub use statement::{Classification, Statement};
+
+use cache::{Cache, Entry};
+
+/// The SQL dialect a [`Classifier`] parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// PostgreSQL, through `pg_query` (the server's own parser, version 17 grammar). Complete:
+    /// every fact in the table.
+    #[default]
+    Postgres,
+    /// MySQL, through `sqlparser`. Reports kind, effect, tables read and written, functions
+    /// (dangerous: `load_file`, `sleep`, `benchmark`), `unbounded`, `settings` for `SET`; it
+    /// does not report `sql.copy.target`, `sql.lock.mode` or `sql.prepared`, and every function
+    /// not in the small MySQL built-in list is opaque.
+    MySql,
+}
+
+impl Dialect {
+    /// The name reported in `sql.dialect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+}
+
+/// Settings of a [`Classifier`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClassifierBuilder {
+    dialect: Dialect,
+    cache_entries: usize,
+    max_cached_bytes: usize,
+}
+
+impl Default for ClassifierBuilder {
+    fn default() -> Self {
+        ClassifierBuilder {
+            dialect: Dialect::Postgres,
+            cache_entries: Classifier::DEFAULT_CACHE_ENTRIES,
+            max_cached_bytes: Classifier::DEFAULT_MAX_CACHED_BYTES,
+        }
+    }
+}
+
+impl ClassifierBuilder {
+    /// The dialect (default PostgreSQL).
+    pub fn dialect(&mut self, dialect: Dialect) -> &mut Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// How many classifications the cache keeps (default
+    /// [`Classifier::DEFAULT_CACHE_ENTRIES`]; 0 disables the cache).
+    pub fn cache_entries(&mut self, entries: usize) -> &mut Self {
+        self.cache_entries = entries;
+        self
+    }
+
+    /// Strings longer than this are classified but not cached (default
+    /// [`Classifier::DEFAULT_MAX_CACHED_BYTES`]), which bounds the cache's memory to about
+    /// `cache_entries * max_cached_bytes` plus the classifications.
+    pub fn max_cached_bytes(&mut self, bytes: usize) -> &mut Self {
+        self.max_cached_bytes = bytes;
+        self
+    }
+
+    /// Builds the classifier.
+    pub fn build(&self) -> Classifier {
+        Classifier {
+            dialect: self.dialect,
+            cache: Cache::new(self.cache_entries),
+            max_cached_bytes: self.max_cached_bytes,
+        }
+    }
+}
+
+/// Classifies SQL strings; holds the shared cache. `Send + Sync`: build one and share it
+/// (for example in an `Arc`) between all connections.
+///
+/// The parser needs stack: classify on threads with at least 1 MiB of stack (Rust's and
+/// tokio's default is 2 MiB). Statements nested deeply enough to threaten that are refused as
+/// unparsable before they reach the parser.
+pub struct Classifier {
+    dialect: Dialect,
+    cache: Cache,
+    max_cached_bytes: usize,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("dialect", &self.dialect)
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier::new()
+    }
+}
+
+impl Classifier {
+    /// Default number of cached classifications.
+    pub const DEFAULT_CACHE_ENTRIES: usize = 8192;
+    /// Default size limit of a cached string, in bytes.
+    pub const DEFAULT_MAX_CACHED_BYTES: usize = 16 * 1024;
+
+    /// A PostgreSQL classifier with the default cache.
+    pub fn new() -> Self {
+        ClassifierBuilder::default().build()
+    }
+
+    /// Settings for a classifier.
+    pub fn builder() -> ClassifierBuilder {
+        ClassifierBuilder::default()
+    }
+
+    /// The dialect this classifier parses.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Classifies `sql`, from the cache when it was seen before (exactly, or with other
+    /// constants where constants cannot change the facts). Never fails: text that does not
+    /// parse is classified as unparsable.
+    pub fn classify(&self, sql: &str) -> Arc<Classification> {
+        if sql.len() > self.max_cached_bytes {
+            return Arc::new(self.classify_uncached(sql));
+        }
+        let norm = key::normalize(sql);
+        if let Some(n) = &norm {
+            match self.cache.get(&norm_key(n)) {
+                Some(Entry::Value(v)) => return v,
+                Some(Entry::ExactOnly) | None => {}
+            }
+        }
+        let exact = exact_key(sql);
+        if let Some(Entry::Value(v)) = self.cache.get(&exact) {
+            return v;
+        }
+        let c = Arc::new(self.classify_uncached(sql));
+        match norm {
+            Some(n) if !c.const_sensitive && !c.is_unparsable() => {
+                self.cache
+                    .insert(norm_key(&n), Entry::Value(Arc::clone(&c)));
+            }
+            Some(n) => {
+                self.cache.insert(norm_key(&n), Entry::ExactOnly);
+                self.cache.insert(exact, Entry::Value(Arc::clone(&c)));
+            }
+            None => self.cache.insert(exact, Entry::Value(Arc::clone(&c))),
+        }
+        c
+    }
+
+    /// Classifies `sql` without looking at or filling the cache.
+    pub fn classify_uncached(&self, sql: &str) -> Classification {
+        match self.dialect {
+            Dialect::Postgres => pg::classify(sql),
+            Dialect::MySql => mysql::classify(sql),
+        }
+    }
+
+    /// How many entries the cache holds.
+    pub fn cached(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Empties the cache.
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+}
+
+fn norm_key(n: &str) -> String {
+    let mut k = String::with_capacity(n.len() + 1);
+    k.push('N');
+    k.push_str(n);
+    k
+}
+
+fn exact_key(sql: &str) -> String {
+    let mut k = String::with_capacity(sql.len() + 1);
+    k.push('E');
+    k.push_str(sql);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Classifier>();
+        check::<Classification>();
+        check::<Statement>();
+        check::<StatementKind>();
+        check::<Effect>();
+        check::<Dialect>();
+        check::<ClassifierBuilder>();
+    }
+
+    #[test]
+    fn cache_never_mixes_constants_that_matter() {
+        let c = Classifier::new();
+        for _ in 0..2 {
+            assert!(!c.classify("DELETE FROM t WHERE 1 = 0").statements[0].unbounded);
+            assert!(c.classify("DELETE FROM t WHERE 1 = 1").statements[0].unbounded);
+            assert!(
+                !c.classify("SET default_transaction_read_only = 'on'")
+                    .statements[0]
+                    .read_write
+            );
+            assert!(
+                c.classify("SET default_transaction_read_only = 'off'")
+                    .statements[0]
+                    .read_write
+            );
+            assert!(
+                c.classify("SELECT set_config('role', 'x', false)")
+                    .statements[0]
+                    .role_change
+            );
+            assert!(
+                !c.classify("SELECT set_config('work_mem', 'x', false)")
+                    .statements[0]
+                    .role_change
+            );
+        }
+    }
+
+    #[test]
+    fn cache_shares_constant_free_forms() {
+        let c = Classifier::new();
+        let a = c.classify("SELECT * FROM t WHERE id = 1");
+        let b = c.classify("SELECT * FROM t WHERE id = 2");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, c.classify_uncached("SELECT * FROM t WHERE id = 2"));
+    }
+}

@@ -1,0 +1,1277 @@
+//! PostgreSQL classification: pg_query's parse tree, walked completely.
+
+use pg_query::NodeEnum;
+use pg_query::protobuf::{
+    self as pb, AExprKind, BoolExprType, BoolTestType, FuncCall, MergeMatchKind, Node,
+    NullTestType, ObjectType, RangeVar, TransactionStmtKind, VariableSetKind, WithClause,
+    a_const::Val,
+};
+
+use super::functions;
+use super::pg_walk::{self, Visitor};
+use super::statement::push_unique;
+use super::{Classification, Dialect, Effect, Statement, StatementKind};
+
+/// How deep the walker goes before it stops and reports the statement opaque. pg_query's
+/// protobuf decoder already refuses trees deeper than about 100 messages, so this is a second
+/// line of defence only.
+const MAX_WALK_DEPTH: u32 = 400;
+
+/// Classifies a PostgreSQL string.
+pub(crate) fn classify(sql: &str) -> Classification {
+    if let Some(reason) = super::depth::too_deep(sql) {
+        return Classification::unparsable(Dialect::Postgres, reason);
+    }
+    let parsed = match pg_query::parse(sql) {
+        Ok(p) => p,
+        Err(e) => return Classification::unparsable(Dialect::Postgres, e.to_string()),
+    };
+    let mut out = Classification {
+        dialect: Dialect::Postgres,
+        statements: Vec::with_capacity(parsed.protobuf.stmts.len()),
+        error: None,
+        const_sensitive: false,
+    };
+    for raw in &parsed.protobuf.stmts {
+        let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
+            continue;
+        };
+        let (st, sensitive) = classify_node(node);
+        out.const_sensitive |= sensitive;
+        out.statements.push(st);
+    }
+    out
+}
+
+/// Classifies one top-level statement node; the flag says whether constants were consulted.
+fn classify_node(node: &NodeEnum) -> (Statement, bool) {
+    let (kind, effect) = kind_of(node);
+    let mut w = Walker::new(Statement::new(kind, effect));
+    w.top(node);
+    let sensitive = w.const_sensitive;
+    (w.st, sensitive)
+}
+
+/// The kind and base effect of a statement node.
+fn kind_of(node: &NodeEnum) -> (StatementKind, Effect) {
+    use Effect::*;
+    use StatementKind as K;
+    match node {
+        NodeEnum::SelectStmt(s) if s.into_clause.is_some() => (K::SelectInto, Ddl),
+        NodeEnum::SelectStmt(_) => (K::Select, Read),
+        NodeEnum::InsertStmt(_) => (K::Insert, Write),
+        NodeEnum::UpdateStmt(_) => (K::Update, Write),
+        NodeEnum::DeleteStmt(_) => (K::Delete, Write),
+        NodeEnum::MergeStmt(_) => (K::Merge, Write),
+        NodeEnum::TruncateStmt(_) => (K::Truncate, Write),
+        NodeEnum::CopyStmt(c) => {
+            let e = if c.is_program || !c.filename.is_empty() {
+                Admin
+            } else if c.is_from {
+                Write
+            } else {
+                Read
+            };
+            (K::Copy, e)
+        }
+        NodeEnum::CreateStmt(_) => (K::CreateTable, Ddl),
+        NodeEnum::CreateTableAsStmt(c) => {
+            if c.objtype == ObjectType::ObjectMatview as i32 {
+                (K::CreateMaterializedView, Ddl)
+            } else if c.is_select_into {
+                (K::SelectInto, Ddl)
+            } else {
+                (K::CreateTableAs, Ddl)
+            }
+        }
+        NodeEnum::RefreshMatViewStmt(_) => (K::RefreshMaterializedView, Write),
+        NodeEnum::ViewStmt(_) => (K::CreateView, Ddl),
+        NodeEnum::IndexStmt(_) => (K::CreateIndex, Ddl),
+        NodeEnum::CreateSchemaStmt(_) => (K::CreateSchema, Ddl),
+        NodeEnum::CreateSeqStmt(_) => (K::CreateSequence, Ddl),
+        NodeEnum::CreateFunctionStmt(f) if f.is_procedure => (K::CreateProcedure, Ddl),
+        NodeEnum::CreateFunctionStmt(_) => (K::CreateFunction, Ddl),
+        NodeEnum::CreateTrigStmt(_) => (K::CreateTrigger, Ddl),
+        NodeEnum::CreateEventTrigStmt(_) => (K::CreateEventTrigger, Ddl),
+        NodeEnum::RuleStmt(_) => (K::CreateRule, Ddl),
+        NodeEnum::CreateExtensionStmt(_) => (K::CreateExtension, Admin),
+        NodeEnum::CreatedbStmt(_) => (K::CreateDatabase, Ddl),
+        NodeEnum::CreateRoleStmt(_) => (K::CreateRole, Dcl),
+        NodeEnum::CreatePolicyStmt(_) => (K::CreatePolicy, Dcl),
+        NodeEnum::CreateUserMappingStmt(_) => (K::CreateOther, Dcl),
+        NodeEnum::CreateTableSpaceStmt(_)
+        | NodeEnum::CreatePlangStmt(_)
+        | NodeEnum::CreateSubscriptionStmt(_) => (K::CreateOther, Admin),
+        NodeEnum::CreateFdwStmt(_)
+        | NodeEnum::CreateForeignServerStmt(_)
+        | NodeEnum::CreateForeignTableStmt(_)
+        | NodeEnum::ImportForeignSchemaStmt(_)
+        | NodeEnum::CreateAmStmt(_)
+        | NodeEnum::DefineStmt(_)
+        | NodeEnum::CreateDomainStmt(_)
+        | NodeEnum::CreateOpClassStmt(_)
+        | NodeEnum::CreateOpFamilyStmt(_)
+        | NodeEnum::CreateStatsStmt(_)
+        | NodeEnum::CompositeTypeStmt(_)
+        | NodeEnum::CreateEnumStmt(_)
+        | NodeEnum::CreateRangeStmt(_)
+        | NodeEnum::CreateConversionStmt(_)
+        | NodeEnum::CreateCastStmt(_)
+        | NodeEnum::CreateTransformStmt(_)
+        | NodeEnum::CreatePublicationStmt(_) => (K::CreateOther, Ddl),
+        NodeEnum::AlterTableStmt(_)
+        | NodeEnum::AlterTableMoveAllStmt(_)
+        | NodeEnum::ReplicaIdentityStmt(_) => (K::AlterTable, Ddl),
+        NodeEnum::AlterRoleStmt(_) | NodeEnum::AlterRoleSetStmt(_) => (K::AlterRole, Dcl),
+        NodeEnum::AlterSystemStmt(_) => (K::AlterSystem, Admin),
+        NodeEnum::AlterDatabaseStmt(_)
+        | NodeEnum::AlterDatabaseSetStmt(_)
+        | NodeEnum::AlterDatabaseRefreshCollStmt(_) => (K::AlterDatabase, Ddl),
+        NodeEnum::AlterFunctionStmt(_) => (K::AlterFunction, Ddl),
+        NodeEnum::AlterDefaultPrivilegesStmt(_) => (K::AlterDefaultPrivileges, Dcl),
+        NodeEnum::AlterOwnerStmt(_) => (K::AlterOwner, Dcl),
+        NodeEnum::AlterPolicyStmt(_) | NodeEnum::AlterUserMappingStmt(_) => (K::AlterOther, Dcl),
+        NodeEnum::AlterExtensionStmt(_)
+        | NodeEnum::AlterSubscriptionStmt(_)
+        | NodeEnum::AlterTableSpaceOptionsStmt(_) => (K::AlterOther, Admin),
+        NodeEnum::AlterCollationStmt(_)
+        | NodeEnum::AlterDomainStmt(_)
+        | NodeEnum::AlterFdwStmt(_)
+        | NodeEnum::AlterForeignServerStmt(_)
+        | NodeEnum::AlterEventTrigStmt(_)
+        | NodeEnum::AlterSeqStmt(_)
+        | NodeEnum::AlterOpFamilyStmt(_)
+        | NodeEnum::AlterStatsStmt(_)
+        | NodeEnum::AlterObjectSchemaStmt(_)
+        | NodeEnum::AlterOperatorStmt(_)
+        | NodeEnum::AlterTypeStmt(_)
+        | NodeEnum::AlterEnumStmt(_)
+        | NodeEnum::AlterTsdictionaryStmt(_)
+        | NodeEnum::AlterTsconfigurationStmt(_)
+        | NodeEnum::AlterPublicationStmt(_) => (K::AlterOther, Ddl),
+        NodeEnum::RenameStmt(_) => (K::Rename, Ddl),
+        NodeEnum::DropStmt(_) => (K::Drop, Ddl),
+        NodeEnum::DropTableSpaceStmt(_) | NodeEnum::DropSubscriptionStmt(_) => (K::Drop, Admin),
+        NodeEnum::DropUserMappingStmt(_) => (K::Drop, Dcl),
+        NodeEnum::DropdbStmt(_) => (K::DropDatabase, Ddl),
+        NodeEnum::DropRoleStmt(_) => (K::DropRole, Dcl),
+        NodeEnum::CommentStmt(_) => (K::Comment, Ddl),
+        NodeEnum::GrantStmt(g) if g.is_grant => (K::Grant, Dcl),
+        NodeEnum::GrantStmt(_) => (K::Revoke, Dcl),
+        NodeEnum::GrantRoleStmt(g) if g.is_grant => (K::GrantRole, Dcl),
+        NodeEnum::GrantRoleStmt(_) => (K::RevokeRole, Dcl),
+        NodeEnum::ReassignOwnedStmt(_) | NodeEnum::DropOwnedStmt(_) => (K::ReassignOwned, Dcl),
+        NodeEnum::SecLabelStmt(_) => (K::SecurityLabel, Dcl),
+        NodeEnum::TransactionStmt(t) => {
+            let k = match TransactionStmtKind::try_from(t.kind) {
+                Ok(TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart) => {
+                    K::Begin
+                }
+                Ok(TransactionStmtKind::TransStmtCommit) => K::Commit,
+                Ok(TransactionStmtKind::TransStmtRollback) => K::Rollback,
+                Ok(TransactionStmtKind::TransStmtSavepoint) => K::Savepoint,
+                Ok(TransactionStmtKind::TransStmtRelease) => K::ReleaseSavepoint,
+                Ok(TransactionStmtKind::TransStmtRollbackTo) => K::RollbackToSavepoint,
+                Ok(TransactionStmtKind::TransStmtPrepare) => K::PrepareTransaction,
+                Ok(TransactionStmtKind::TransStmtCommitPrepared) => K::CommitPrepared,
+                Ok(TransactionStmtKind::TransStmtRollbackPrepared) => K::RollbackPrepared,
+                _ => K::Other,
+            };
+            (k, Transaction)
+        }
+        NodeEnum::ConstraintsSetStmt(_) => (K::SetTransaction, Transaction),
+        NodeEnum::VariableSetStmt(v) => match VariableSetKind::try_from(v.kind) {
+            Ok(VariableSetKind::VarSetMulti) => (K::SetTransaction, Transaction),
+            Ok(VariableSetKind::VarReset | VariableSetKind::VarResetAll) => (K::Reset, Session),
+            _ => (K::Set, Session),
+        },
+        NodeEnum::VariableShowStmt(_) => (K::Show, Read),
+        NodeEnum::DiscardStmt(_) => (K::Discard, Session),
+        NodeEnum::PrepareStmt(_) => (K::Prepare, Session),
+        NodeEnum::ExecuteStmt(_) => (K::Execute, Unknown),
+        NodeEnum::DeallocateStmt(_) => (K::Deallocate, Session),
+        NodeEnum::DeclareCursorStmt(_) => (K::Declare, Read),
+        NodeEnum::FetchStmt(_) => (K::Fetch, Read),
+        NodeEnum::ClosePortalStmt(_) => (K::Close, Session),
+        NodeEnum::ExplainStmt(_) => (K::Explain, Read),
+        NodeEnum::DoStmt(_) => (K::Do, Unknown),
+        NodeEnum::CallStmt(_) => (K::Call, Unknown),
+        NodeEnum::LockStmt(_) => (K::Lock, Read),
+        NodeEnum::VacuumStmt(v) if v.is_vacuumcmd => (K::Vacuum, Admin),
+        NodeEnum::VacuumStmt(_) => (K::Analyze, Admin),
+        NodeEnum::ClusterStmt(_) => (K::Cluster, Admin),
+        NodeEnum::ReindexStmt(_) => (K::Reindex, Admin),
+        NodeEnum::CheckPointStmt(_) => (K::Checkpoint, Admin),
+        NodeEnum::LoadStmt(_) => (K::Load, Admin),
+        NodeEnum::ListenStmt(_) => (K::Listen, Session),
+        NodeEnum::UnlistenStmt(_) => (K::Unlisten, Session),
+        NodeEnum::NotifyStmt(_) => (K::Notify, Write),
+        _ => (K::Other, Unknown),
+    }
+}
+
+/// Whether a node is a statement (as opposed to an expression or clause).
+fn is_statement(node: &NodeEnum) -> bool {
+    !matches!(kind_of(node), (StatementKind::Other, Effect::Unknown))
+}
+
+struct Walker {
+    st: Statement,
+    /// Whether nested statements run now (false inside PREPARE, plain EXPLAIN, view and
+    /// function bodies, rule actions).
+    executes: bool,
+    /// Nesting of queries: table references inside are reads.
+    in_query: u32,
+    /// Table references outside queries in a utility statement are the statement's targets.
+    utility_targets_write: bool,
+    /// Names of CTEs in scope, innermost last.
+    ctes: Vec<Vec<String>>,
+    /// RangeVars already recorded as write targets.
+    targets: Vec<*const RangeVar>,
+    /// WithClauses already walked with proper scoping.
+    withs_done: Vec<*const WithClause>,
+    const_sensitive: bool,
+    depth: u32,
+}
+
+impl Walker {
+    fn new(st: Statement) -> Self {
+        Walker {
+            st,
+            executes: true,
+            in_query: 0,
+            utility_targets_write: true,
+            ctes: Vec::new(),
+            targets: Vec::new(),
+            withs_done: Vec::new(),
+            const_sensitive: false,
+            depth: 0,
+        }
+    }
+
+    fn raise(&mut self, e: Effect) {
+        if self.executes {
+            self.st.effect = self.st.effect.max(e);
+        }
+    }
+
+    fn danger(&mut self, category: &'static str) {
+        if !self.st.danger.contains(&category) {
+            self.st.danger.push(category);
+        }
+    }
+
+    /// Walks `n` with `executes` set to `executes && self.executes`.
+    fn walk_with(&mut self, n: Option<&Node>, executes: bool) {
+        let saved = self.executes;
+        self.executes = saved && executes;
+        if let Some(n) = n {
+            pg_walk::node(n, self);
+        }
+        self.executes = saved;
+    }
+
+    /// Records a table a statement writes (its target).
+    fn target(&mut self, r: Option<&RangeVar>) {
+        let Some(r) = r else { return };
+        self.targets.push(r as *const RangeVar);
+        let name = qualified(r);
+        if self.executes {
+            push_unique(&mut self.st.tables_written, &name);
+        } else {
+            push_unique(&mut self.st.tables_read, &name);
+        }
+    }
+
+    fn is_cte(&self, r: &RangeVar) -> bool {
+        r.schemaname.is_empty()
+            && r.catalogname.is_empty()
+            && self
+                .ctes
+                .iter()
+                .any(|scope| scope.contains(&r.relname))
+    }
+
+    /// The top-level statement: statement-specific facts, then the walk.
+    fn top(&mut self, node: &NodeEnum) {
+        match node {
+            NodeEnum::CopyStmt(c) => {
+                self.st.copy_target = Some(if c.is_program {
+                    self.danger("program_execution");
+                    "program"
+                } else if !c.filename.is_empty() {
+                    self.danger("file_access");
+                    "file"
+                } else {
+                    "stdio"
+                });
+                if c.is_from {
+                    self.target(c.relation.as_ref());
+                    self.raise(Effect::Write);
+                } else if let Some(r) = &c.relation {
+                    push_unique(&mut self.st.tables_read, &qualified(r));
+                    self.targets.push(r as *const RangeVar);
+                }
+                pg_walk::children(node, self);
+            }
+            NodeEnum::TruncateStmt(t) => {
+                self.st.unbounded = true;
+                for r in &t.relations {
+                    if let Some(NodeEnum::RangeVar(r)) = &r.node {
+                        self.target(Some(r));
+                    }
+                }
+            }
+            NodeEnum::DropStmt(d) => {
+                self.drop_targets(d);
+                pg_walk::children(node, self);
+            }
+            NodeEnum::VariableSetStmt(v) => {
+                self.variable_set(v);
+                pg_walk::children(node, self);
+            }
+            NodeEnum::AlterSystemStmt(a) => {
+                self.danger("server_control");
+                if let Some(v) = &a.setstmt {
+                    self.variable_set(v);
+                }
+            }
+            NodeEnum::AlterRoleSetStmt(a) => {
+                if let Some(v) = &a.setstmt {
+                    self.variable_set(v);
+                }
+                // Settings of a role apply at its next login, not now.
+                self.st.role_change = false;
+            }
+            NodeEnum::AlterDatabaseSetStmt(a) => {
+                if let Some(v) = &a.setstmt {
+                    self.variable_set(v);
+                }
+                self.st.role_change = false;
+            }
+            NodeEnum::TransactionStmt(t) => {
+                self.transaction_options(&t.options);
+            }
+            NodeEnum::ExplainStmt(e) => {
+                let analyze = self.explain_analyze(&e.options);
+                let inner = e.query.as_deref().and_then(|n| n.node.as_ref());
+                if analyze {
+                    if let Some(inner) = inner {
+                        self.nested_statement(inner);
+                    }
+                    self.walk_with(e.query.as_deref(), true);
+                } else {
+                    self.walk_with(e.query.as_deref(), false);
+                }
+            }
+            NodeEnum::PrepareStmt(p) => {
+                self.st.prepared = Some(p.name.clone());
+                if let Some(body) = p.query.as_deref().and_then(|n| n.node.as_ref()) {
+                    let (b, sensitive) = classify_node(body);
+                    self.const_sensitive |= sensitive;
+                    self.st.prepare_body = Some(Box::new(b));
+                }
+                self.walk_with(p.query.as_deref(), false);
+            }
+            NodeEnum::ExecuteStmt(e) => {
+                self.st.prepared = Some(e.name.clone());
+                // Resolved against the session's prepared statements (see `Session`).
+                self.st.opaque = true;
+                pg_walk::children(node, self);
+            }
+            NodeEnum::DeallocateStmt(d) => {
+                self.st.prepared = Some(if d.isall {
+                    "all".to_owned()
+                } else {
+                    d.name.clone()
+                });
+            }
+            NodeEnum::DiscardStmt(d) => {
+                if d.target == pb::DiscardMode::DiscardAll as i32 {
+                    // DISCARD ALL deallocates every prepared statement too.
+                    self.st.prepared = Some("all".to_owned());
+                    self.st.read_write = true;
+                    self.st.role_change = true;
+                    push_unique(&mut self.st.settings, "all");
+                }
+            }
+            NodeEnum::DoStmt(_) => {
+                self.st.opaque = true;
+                self.danger("dynamic_sql");
+            }
+            NodeEnum::CallStmt(c) => {
+                self.st.opaque = true;
+                if let Some(f) = &c.funccall {
+                    self.func_call(f);
+                }
+            }
+            NodeEnum::CreateFunctionStmt(f) => {
+                self.function_language(&f.options);
+                self.walk_with(f.sql_body.as_deref(), false);
+                for p in &f.parameters {
+                    self.walk_with(Some(p), false);
+                }
+            }
+            NodeEnum::RuleStmt(r) => {
+                self.target(r.relation.as_ref());
+                let saved = self.executes;
+                self.executes = false;
+                pg_walk::walk_rule_stmt(r, self);
+                self.executes = saved;
+            }
+            NodeEnum::ViewStmt(v) => {
+                self.target(v.view.as_ref());
+                self.walk_with(v.query.as_deref(), false);
+            }
+            NodeEnum::CreateTableAsStmt(c) => {
+                if let Some(into) = &c.into {
+                    self.target(into.rel.as_ref());
+                }
+                let runs = c.into.as_ref().is_none_or(|i| !i.skip_data);
+                if let Some(q) = c.query.as_deref().and_then(|n| n.node.as_ref())
+                    && runs
+                {
+                    self.nested_statement(q);
+                }
+                self.walk_with(c.query.as_deref(), runs);
+            }
+            NodeEnum::LockStmt(l) => {
+                let mode = lock_mode(l.mode);
+                self.st.lock_mode = Some(mode);
+                let writes = l.mode >= 3;
+                if writes {
+                    self.raise(Effect::Write);
+                }
+                for r in &l.relations {
+                    if let Some(NodeEnum::RangeVar(r)) = &r.node {
+                        if writes {
+                            self.target(Some(r));
+                        } else {
+                            push_unique(&mut self.st.tables_read, &qualified(r));
+                        }
+                    }
+                }
+            }
+            NodeEnum::VacuumStmt(v) => {
+                if v.is_vacuumcmd && self.option_enabled(&v.options, "full") {
+                    self.st.lock_mode = Some("access_exclusive");
+                } else {
+                    self.st.lock_mode = Some("share_update_exclusive");
+                }
+                if !v.is_vacuumcmd {
+                    self.utility_targets_write = false;
+                }
+                pg_walk::children(node, self);
+            }
+            NodeEnum::ClusterStmt(_) => {
+                self.st.lock_mode = Some("access_exclusive");
+                pg_walk::children(node, self);
+            }
+            NodeEnum::ReindexStmt(r) => {
+                self.st.lock_mode = Some(if self.option_enabled(&r.params, "concurrently") {
+                    "share_update_exclusive"
+                } else {
+                    "access_exclusive"
+                });
+                pg_walk::children(node, self);
+            }
+            NodeEnum::CheckPointStmt(_) => self.danger("server_control"),
+            NodeEnum::LoadStmt(_) => self.danger("code_loading"),
+            NodeEnum::CreateExtensionStmt(_) => self.danger("code_loading"),
+            NodeEnum::CreatePlangStmt(_) => self.danger("code_loading"),
+            NodeEnum::CreateSubscriptionStmt(_) | NodeEnum::AlterSubscriptionStmt(_) => {
+                self.danger("remote");
+                pg_walk::children(node, self);
+            }
+            NodeEnum::DeclareCursorStmt(_) | NodeEnum::VariableShowStmt(_) => {
+                self.in_query += 1;
+                pg_walk::children(node, self);
+                self.in_query -= 1;
+            }
+            _ => self.node(node),
+        }
+    }
+
+    /// Records a statement nested in another that runs with it.
+    fn nested_statement(&mut self, n: &NodeEnum) {
+        if !self.executes || !is_statement(n) {
+            return;
+        }
+        let (kind, effect) = kind_of(n);
+        self.st.push_command(kind);
+        self.raise(effect);
+    }
+
+    fn select(&mut self, n: &NodeEnum, s: &pb::SelectStmt) {
+        if let Some(into) = &s.into_clause {
+            if self.executes {
+                self.st.push_command(StatementKind::SelectInto);
+                self.raise(Effect::Ddl);
+            }
+            self.target(into.rel.as_ref());
+        }
+        self.query_scope(n, s.with_clause.as_ref());
+    }
+
+    /// Walks a query's children with its CTEs in scope and its table references as reads.
+    fn query_scope(&mut self, n: &NodeEnum, with: Option<&WithClause>) {
+        if let Some(w) = with {
+            self.scoped_with(w);
+            self.ctes.push(cte_names(w));
+        }
+        self.in_query += 1;
+        pg_walk::children(n, self);
+        self.in_query -= 1;
+        if with.is_some() {
+            self.ctes.pop();
+        }
+    }
+
+    /// Walks the CTE bodies, each seeing only the CTEs it may reference.
+    fn scoped_with(&mut self, w: &WithClause) {
+        self.withs_done.push(w as *const WithClause);
+        let names = cte_names(w);
+        for (i, cte) in w.ctes.iter().enumerate() {
+            let visible = if w.recursive {
+                names.clone()
+            } else {
+                names[..i].to_vec()
+            };
+            self.ctes.push(visible);
+            if let Some(NodeEnum::CommonTableExpr(c)) = &cte.node {
+                if let Some(q) = c.ctequery.as_deref().and_then(|n| n.node.as_ref()) {
+                    self.nested_statement(q);
+                }
+                self.in_query += 1;
+                pg_walk::walk_common_table_expr(c, self);
+                self.in_query -= 1;
+            }
+            self.ctes.pop();
+        }
+    }
+
+    fn dml(&mut self, n: &NodeEnum) {
+        let (kind, effect) = kind_of(n);
+        if self.executes {
+            self.st.push_command(kind);
+            self.raise(effect);
+        }
+        match n {
+            NodeEnum::InsertStmt(s) => {
+                self.target(s.relation.as_ref());
+                self.query_scope(n, s.with_clause.as_ref());
+            }
+            NodeEnum::UpdateStmt(s) => {
+                self.target(s.relation.as_ref());
+                if self.executes && self.truth(s.where_clause.as_deref()) == Truth::Always {
+                    self.st.unbounded = true;
+                }
+                self.query_scope(n, s.with_clause.as_ref());
+            }
+            NodeEnum::DeleteStmt(s) => {
+                self.target(s.relation.as_ref());
+                if self.executes && self.truth(s.where_clause.as_deref()) == Truth::Always {
+                    self.st.unbounded = true;
+                }
+                self.query_scope(n, s.with_clause.as_ref());
+            }
+            NodeEnum::MergeStmt(s) => {
+                self.target(s.relation.as_ref());
+                if self.executes && merge_unbounded(self, s) {
+                    self.st.unbounded = true;
+                }
+                self.query_scope(n, s.with_clause.as_ref());
+            }
+            _ => pg_walk::children(n, self),
+        }
+    }
+
+    fn drop_targets(&mut self, d: &pb::DropStmt) {
+        let tableish = [
+            ObjectType::ObjectTable,
+            ObjectType::ObjectView,
+            ObjectType::ObjectMatview,
+            ObjectType::ObjectSequence,
+            ObjectType::ObjectForeignTable,
+            ObjectType::ObjectIndex,
+        ];
+        let on_table = [
+            ObjectType::ObjectRule,
+            ObjectType::ObjectTrigger,
+            ObjectType::ObjectPolicy,
+        ];
+        let Ok(t) = ObjectType::try_from(d.remove_type) else {
+            return;
+        };
+        for o in &d.objects {
+            let Some(NodeEnum::List(l)) = &o.node else {
+                continue;
+            };
+            let parts: Vec<&str> = l
+                .items
+                .iter()
+                .filter_map(|i| match &i.node {
+                    Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                    _ => None,
+                })
+                .collect();
+            let name = if tableish.contains(&t) {
+                parts.join(".")
+            } else if on_table.contains(&t) && parts.len() >= 2 {
+                parts[..parts.len() - 1].join(".")
+            } else {
+                continue;
+            };
+            push_unique(&mut self.st.tables_written, &name);
+        }
+    }
+
+    fn variable_set(&mut self, v: &pb::VariableSetStmt) {
+        let kind = VariableSetKind::try_from(v.kind).unwrap_or(VariableSetKind::Undefined);
+        let name = v.name.to_ascii_lowercase();
+        match kind {
+            VariableSetKind::VarResetAll => {
+                push_unique(&mut self.st.settings, "all");
+                // The server default may be read-write.
+                self.st.read_write = true;
+            }
+            VariableSetKind::VarSetMulti => {
+                // SET TRANSACTION / SET SESSION CHARACTERISTICS AS TRANSACTION.
+                let prefix = if name == "transaction" {
+                    ""
+                } else {
+                    "default_"
+                };
+                for a in &v.args {
+                    if let Some(NodeEnum::DefElem(d)) = &a.node {
+                        push_unique(&mut self.st.settings, &format!("{prefix}{}", d.defname));
+                        if d.defname == "transaction_read_only" && !self.read_only_value(d) {
+                            self.st.read_write = true;
+                        }
+                    }
+                }
+            }
+            _ => {
+                push_unique(&mut self.st.settings, &name);
+                if name == "role" || name == "session_authorization" {
+                    self.st.role_change = true;
+                }
+                if name == "default_transaction_read_only" || name == "transaction_read_only" {
+                    let stays_read_only = kind == VariableSetKind::VarSetValue
+                        && v.args.len() == 1
+                        && self.const_bool(&v.args[0]) == Some(true);
+                    if !stays_read_only {
+                        self.st.read_write = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn transaction_options(&mut self, options: &[Node]) {
+        for o in options {
+            if let Some(NodeEnum::DefElem(d)) = &o.node
+                && d.defname == "transaction_read_only"
+            {
+                push_unique(&mut self.st.settings, "transaction_read_only");
+                if !self.read_only_value(d) {
+                    self.st.read_write = true;
+                }
+            }
+        }
+    }
+
+    /// The boolean value of a `transaction_read_only` option (true = read only).
+    fn read_only_value(&mut self, d: &pb::DefElem) -> bool {
+        match d.arg.as_deref() {
+            Some(n) => self.const_bool(n) == Some(true),
+            None => true,
+        }
+    }
+
+    /// A constant's boolean reading, the way PostgreSQL's `parse_bool` reads settings.
+    fn const_bool(&mut self, n: &Node) -> Option<bool> {
+        self.const_sensitive = true;
+        match &n.node {
+            Some(NodeEnum::AConst(c)) => match &c.val {
+                Some(Val::Boolval(b)) => Some(b.boolval),
+                Some(Val::Ival(i)) => Some(i.ival != 0),
+                Some(Val::Sval(s)) => parse_bool(&s.sval),
+                _ => None,
+            },
+            Some(NodeEnum::String(s)) => parse_bool(&s.sval),
+            Some(NodeEnum::Integer(i)) => Some(i.ival != 0),
+            Some(NodeEnum::Boolean(b)) => Some(b.boolval),
+            Some(NodeEnum::TypeCast(t)) => t.arg.as_deref().and_then(|a| self.const_bool(a)),
+            _ => None,
+        }
+    }
+
+    /// Whether a boolean option (`FULL`, `ANALYZE`, `CONCURRENTLY`) is on.
+    fn option_enabled(&mut self, options: &[Node], name: &str) -> bool {
+        options.iter().any(|o| match &o.node {
+            Some(NodeEnum::DefElem(d)) if d.defname == name => match d.arg.as_deref() {
+                None => true,
+                // Unknown values count as on: the conservative reading.
+                Some(a) => self.const_bool(a) != Some(false),
+            },
+            _ => false,
+        })
+    }
+
+    fn explain_analyze(&mut self, options: &[Node]) -> bool {
+        self.option_enabled(options, "analyze")
+    }
+
+    fn function_language(&mut self, options: &[Node]) {
+        for o in options {
+            if let Some(NodeEnum::DefElem(d)) = &o.node
+                && d.defname == "language"
+                && let Some(Node {
+                    node: Some(NodeEnum::String(s)),
+                }) = d.arg.as_deref()
+            {
+                let lang = s.sval.to_ascii_lowercase();
+                // C and internal functions load native code; languages ending in `u` are
+                // untrusted (plpython3u, plperlu, pltclu) and reach the operating system.
+                if lang == "c" || lang == "internal" || lang.ends_with('u') {
+                    self.danger("code_loading");
+                }
+            }
+        }
+    }
+
+    fn func_call(&mut self, f: &FuncCall) {
+        let parts: Vec<&str> = f
+            .funcname
+            .iter()
+            .filter_map(|n| match &n.node {
+                Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                _ => None,
+            })
+            .collect();
+        if let Some(last) = parts.last() {
+            let full = parts.join(".");
+            push_unique(&mut self.st.functions, &full);
+            let name = last.to_ascii_lowercase();
+            let schema = if parts.len() >= 2 {
+                parts[parts.len() - 2]
+            } else {
+                ""
+            };
+            if let Some(d) = functions::dangerous(&name) {
+                push_unique(&mut self.st.dangerous_functions, &name);
+                for c in d.categories {
+                    self.danger(c);
+                }
+                self.raise(d.effect);
+                if d.opaque {
+                    self.st.opaque = true;
+                }
+                if name == "set_config" {
+                    self.set_config(&f.args);
+                }
+            } else if !(functions::is_safe_builtin(&name)
+                && (schema.is_empty() || schema == "pg_catalog"))
+            {
+                push_unique(&mut self.st.opaque_functions, &full);
+                self.st.opaque = true;
+            }
+        }
+        pg_walk::walk_func_call(f, self);
+    }
+
+    /// `set_config(name, value, is_local)`: the setting is a fact when it is a constant.
+    fn set_config(&mut self, args: &[Node]) {
+        self.const_sensitive = true;
+        let name = args.first().and_then(|a| match &a.node {
+            Some(NodeEnum::AConst(c)) => match &c.val {
+                Some(Val::Sval(s)) => Some(s.sval.to_ascii_lowercase()),
+                _ => None,
+            },
+            _ => None,
+        });
+        match name {
+            Some(name) => {
+                if name == "role" || name == "session_authorization" {
+                    self.st.role_change = true;
+                }
+                if name == "default_transaction_read_only" || name == "transaction_read_only" {
+                    let ro = args.get(1).and_then(|a| self.const_bool(a));
+                    if ro != Some(true) {
+                        self.st.read_write = true;
+                    }
+                }
+                push_unique(&mut self.st.settings, &name);
+            }
+            None => {
+                // A computed name may be anything.
+                self.st.opaque = true;
+                self.st.role_change = true;
+                self.st.read_write = true;
+            }
+        }
+    }
+
+    fn range_var_ref(&mut self, r: &RangeVar) {
+        if self.targets.iter().any(|t| std::ptr::eq(*t, r)) || self.is_cte(r) {
+            return;
+        }
+        let name = qualified(r);
+        if self.in_query == 0 && self.utility_targets_write && self.executes {
+            push_unique(&mut self.st.tables_written, &name);
+        } else {
+            push_unique(&mut self.st.tables_read, &name);
+        }
+    }
+
+    /// Whether a WHERE/ON condition selects every row.
+    fn truth(&mut self, n: Option<&Node>) -> Truth {
+        let Some(n) = n else { return Truth::Always };
+        let Some(e) = &n.node else {
+            return Truth::Always;
+        };
+        if !references_row(e, 0) {
+            // Constant for every row: all rows or none. Only a provably false or NULL value
+            // selects none; anything else counts as all.
+            self.const_sensitive = true;
+            return match const_value(e, 0) {
+                Some(Const::Bool(false) | Const::Null) => Truth::Never,
+                _ => Truth::Always,
+            };
+        }
+        match e {
+            NodeEnum::BoolExpr(b) => {
+                let parts: Vec<Truth> = b.args.iter().map(|a| self.truth(Some(a))).collect();
+                match BoolExprType::try_from(b.boolop) {
+                    Ok(BoolExprType::AndExpr) => {
+                        if parts.contains(&Truth::Never) {
+                            Truth::Never
+                        } else if parts.iter().all(|p| *p == Truth::Always) {
+                            Truth::Always
+                        } else {
+                            Truth::Depends
+                        }
+                    }
+                    Ok(BoolExprType::OrExpr) => {
+                        if parts.contains(&Truth::Always) {
+                            Truth::Always
+                        } else if parts.iter().all(|p| *p == Truth::Never) {
+                            Truth::Never
+                        } else {
+                            Truth::Depends
+                        }
+                    }
+                    Ok(BoolExprType::NotExpr) => match parts.first() {
+                        Some(Truth::Always) => Truth::Never,
+                        Some(Truth::Never) => Truth::Always,
+                        _ => Truth::Depends,
+                    },
+                    _ => Truth::Depends,
+                }
+            }
+            NodeEnum::AExpr(a) => {
+                // `x = x`, `x >= x`, `x <= x`, `x IS NOT DISTINCT FROM x`: every row (with x
+                // not null).
+                let same = match (a.lexpr.as_deref(), a.rexpr.as_deref()) {
+                    (Some(l), Some(r)) => same_column(l, r),
+                    _ => false,
+                };
+                let kind = AExprKind::try_from(a.kind).unwrap_or(AExprKind::Undefined);
+                let op = operator_name(&a.name);
+                if same
+                    && (kind == AExprKind::AexprNotDistinct
+                        || (kind == AExprKind::AexprOp && matches!(op, "=" | ">=" | "<=")))
+                {
+                    Truth::Always
+                } else {
+                    Truth::Depends
+                }
+            }
+            _ => Truth::Depends,
+        }
+    }
+}
+
+impl Visitor for Walker {
+    fn node(&mut self, n: &NodeEnum) {
+        self.depth += 1;
+        if self.depth > MAX_WALK_DEPTH {
+            self.st.opaque = true;
+            self.depth -= 1;
+            return;
+        }
+        match n {
+            NodeEnum::SelectStmt(s) => self.select(n, s),
+            NodeEnum::InsertStmt(_)
+            | NodeEnum::UpdateStmt(_)
+            | NodeEnum::DeleteStmt(_)
+            | NodeEnum::MergeStmt(_) => self.dml(n),
+            NodeEnum::RangeVar(r) => self.range_var_ref(r),
+            NodeEnum::FuncCall(f) => self.func_call(f),
+            _ => {
+                if is_statement(n) {
+                    // A statement nested in a utility statement (CREATE SCHEMA elements, rule
+                    // actions): its kind and effect count when it runs.
+                    self.nested_statement(n);
+                }
+                pg_walk::children(n, self);
+            }
+        }
+        self.depth -= 1;
+    }
+
+    fn range_var(&mut self, r: &RangeVar) {
+        self.range_var_ref(r);
+    }
+
+    fn with_clause(&mut self, w: &WithClause) {
+        if !self.withs_done.iter().any(|d| std::ptr::eq(*d, w)) {
+            self.scoped_with(w);
+        }
+    }
+
+    fn func_call(&mut self, f: &FuncCall) {
+        Walker::func_call(self, f);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Truth {
+    Always,
+    Never,
+    Depends,
+}
+
+fn merge_unbounded(w: &mut Walker, s: &pb::MergeStmt) -> bool {
+    let mut modifies_matched = false;
+    let mut by_source = false;
+    for c in &s.merge_when_clauses {
+        if let Some(NodeEnum::MergeWhenClause(c)) = &c.node {
+            let modifies = c.command_type == pb::CmdType::CmdUpdate as i32
+                || c.command_type == pb::CmdType::CmdDelete as i32;
+            match MergeMatchKind::try_from(c.match_kind) {
+                Ok(MergeMatchKind::MergeWhenMatched) => modifies_matched |= modifies,
+                Ok(MergeMatchKind::MergeWhenNotMatchedBySource) => by_source |= modifies,
+                _ => {}
+            }
+        }
+    }
+    // NOT MATCHED BY SOURCE changes the target rows the join did not select: potentially all.
+    by_source || (modifies_matched && w.truth(s.join_condition.as_deref()) == Truth::Always)
+}
+
+fn cte_names(w: &WithClause) -> Vec<String> {
+    w.ctes
+        .iter()
+        .filter_map(|c| match &c.node {
+            Some(NodeEnum::CommonTableExpr(c)) => Some(c.ctename.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A relation name as written: `catalog.schema.name`, `schema.name` or `name`.
+fn qualified(r: &RangeVar) -> String {
+    let mut s = String::with_capacity(r.relname.len() + r.schemaname.len() + 1);
+    if !r.catalogname.is_empty() {
+        s.push_str(&r.catalogname);
+        s.push('.');
+    }
+    if !r.schemaname.is_empty() {
+        s.push_str(&r.schemaname);
+        s.push('.');
+    }
+    s.push_str(&r.relname);
+    s
+}
+
+fn lock_mode(mode: i32) -> &'static str {
+    match mode {
+        1 => "access_share",
+        2 => "row_share",
+        3 => "row_exclusive",
+        4 => "share_update_exclusive",
+        5 => "share",
+        6 => "share_row_exclusive",
+        7 => "exclusive",
+        _ => "access_exclusive",
+    }
+}
+
+fn operator_name(name: &[Node]) -> &str {
+    match name.last().and_then(|n| n.node.as_ref()) {
+        Some(NodeEnum::String(s)) => &s.sval,
+        _ => "",
+    }
+}
+
+/// Whether both nodes name the same column (ignoring where they were written).
+fn same_column(l: &Node, r: &Node) -> bool {
+    match (&l.node, &r.node) {
+        (Some(NodeEnum::ColumnRef(a)), Some(NodeEnum::ColumnRef(b))) => a.fields == b.fields,
+        _ => false,
+    }
+}
+
+/// Whether an expression can differ from row to row: it names a column (anywhere, also in a
+/// subquery) or a cursor position. Parameters are constants for one execution. Too-deep
+/// expressions count as row-dependent (the safe answer is made by the caller's defaults).
+fn references_row(n: &NodeEnum, depth: u32) -> bool {
+    struct Finder {
+        found: bool,
+        depth: u32,
+    }
+    impl Visitor for Finder {
+        fn node(&mut self, n: &NodeEnum) {
+            if self.found {
+                return;
+            }
+            if matches!(n, NodeEnum::ColumnRef(_) | NodeEnum::CurrentOfExpr(_))
+                || self.depth > MAX_WALK_DEPTH
+            {
+                self.found = true;
+                return;
+            }
+            self.depth += 1;
+            pg_walk::children(n, self);
+            self.depth -= 1;
+        }
+        fn range_var(&mut self, _: &RangeVar) {}
+        fn with_clause(&mut self, w: &WithClause) {
+            pg_walk::walk_with_clause(w, self);
+        }
+        fn func_call(&mut self, f: &FuncCall) {
+            pg_walk::walk_func_call(f, self);
+        }
+    }
+    let mut f = Finder {
+        found: false,
+        depth,
+    };
+    f.node(n);
+    f.found
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Const {
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Str(String),
+    Null,
+}
+
+/// Evaluates a row-independent expression when it is simple enough; `None` when unknown.
+fn const_value(n: &NodeEnum, depth: u32) -> Option<Const> {
+    if depth > 64 {
+        return None;
+    }
+    let sub = |n: Option<&Node>| {
+        n.and_then(|n| n.node.as_ref())
+            .and_then(|e| const_value(e, depth + 1))
+    };
+    match n {
+        NodeEnum::AConst(c) => {
+            if c.isnull {
+                return Some(Const::Null);
+            }
+            match &c.val {
+                Some(Val::Boolval(b)) => Some(Const::Bool(b.boolval)),
+                Some(Val::Ival(i)) => Some(Const::Int(i64::from(i.ival))),
+                Some(Val::Fval(f)) => f.fval.parse::<f64>().ok().map(Const::Num),
+                Some(Val::Sval(s)) => Some(Const::Str(s.sval.clone())),
+                _ => None,
+            }
+        }
+        NodeEnum::TypeCast(t) => {
+            let v = sub(t.arg.as_deref())?;
+            let ty = t
+                .type_name
+                .as_ref()
+                .map(|tn| operator_name(&tn.names).to_ascii_lowercase())
+                .unwrap_or_default();
+            match (ty.as_str(), v) {
+                ("bool" | "boolean", Const::Str(s)) => parse_bool(&s).map(Const::Bool),
+                ("bool" | "boolean", Const::Int(i)) => Some(Const::Bool(i != 0)),
+                ("bool" | "boolean", v @ (Const::Bool(_) | Const::Null)) => Some(v),
+                ("int2" | "int4" | "int8" | "integer" | "bigint" | "smallint", Const::Str(s)) => {
+                    s.trim().parse::<i64>().ok().map(Const::Int)
+                }
+                ("text" | "varchar" | "bpchar", v @ Const::Str(_)) => Some(v),
+                (_, Const::Null) => Some(Const::Null),
+                _ => None,
+            }
+        }
+        NodeEnum::BoolExpr(b) => {
+            let vals: Vec<Option<bool>> = b
+                .args
+                .iter()
+                .map(|a| match sub(Some(a)) {
+                    Some(Const::Bool(v)) => Some(v),
+                    Some(Const::Str(s)) => parse_bool(&s),
+                    _ => None,
+                })
+                .collect();
+            match BoolExprType::try_from(b.boolop) {
+                Ok(BoolExprType::AndExpr) => {
+                    if vals.contains(&Some(false)) {
+                        Some(Const::Bool(false))
+                    } else if vals.iter().all(|v| *v == Some(true)) {
+                        Some(Const::Bool(true))
+                    } else {
+                        None
+                    }
+                }
+                Ok(BoolExprType::OrExpr) => {
+                    if vals.contains(&Some(true)) {
+                        Some(Const::Bool(true))
+                    } else if vals.iter().all(|v| *v == Some(false)) {
+                        Some(Const::Bool(false))
+                    } else {
+                        None
+                    }
+                }
+                Ok(BoolExprType::NotExpr) => {
+                    vals.first().copied().flatten().map(|v| Const::Bool(!v))
+                }
+                _ => None,
+            }
+        }
+        NodeEnum::AExpr(a) if a.kind == AExprKind::AexprOp as i32 => {
+            let l = sub(a.lexpr.as_deref())?;
+            let r = sub(a.rexpr.as_deref())?;
+            compare(operator_name(&a.name), &l, &r)
+        }
+        NodeEnum::NullTest(t) => {
+            let v = sub(t.arg.as_deref())?;
+            let is_null = v == Const::Null;
+            match NullTestType::try_from(t.nulltesttype) {
+                Ok(NullTestType::IsNull) => Some(Const::Bool(is_null)),
+                Ok(NullTestType::IsNotNull) => Some(Const::Bool(!is_null)),
+                _ => None,
+            }
+        }
+        NodeEnum::BooleanTest(t) => {
+            let v = match sub(t.arg.as_deref())? {
+                Const::Bool(b) => Some(b),
+                Const::Null => None,
+                Const::Str(s) => Some(parse_bool(&s)?),
+                _ => return None,
+            };
+            let r = match BoolTestType::try_from(t.booltesttype).ok()? {
+                BoolTestType::IsTrue => v == Some(true),
+                BoolTestType::IsNotTrue => v != Some(true),
+                BoolTestType::IsFalse => v == Some(false),
+                BoolTestType::IsNotFalse => v != Some(false),
+                BoolTestType::IsUnknown => v.is_none(),
+                BoolTestType::IsNotUnknown => v.is_some(),
+                BoolTestType::Undefined => return None,
+            };
+            Some(Const::Bool(r))
+        }
+        _ => None,
+    }
+}
+
+fn compare(op: &str, l: &Const, r: &Const) -> Option<Const> {
+    use std::cmp::Ordering;
+    if matches!(l, Const::Null) || matches!(r, Const::Null) {
+        return Some(Const::Null);
+    }
+    let ord = match (l, r) {
+        (Const::Int(a), Const::Int(b)) => a.cmp(b),
+        (Const::Int(_) | Const::Num(_), Const::Int(_) | Const::Num(_)) => {
+            num(l)?.partial_cmp(&num(r)?)?
+        }
+        (Const::Bool(a), Const::Bool(b)) => a.cmp(b),
+        // Strings: only equality is collation-independent.
+        (Const::Str(a), Const::Str(b)) if matches!(op, "=" | "<>" | "!=") => {
+            if a == b {
+                Ordering::Equal
+            } else {
+                Ordering::Less
+            }
+        }
+        // A string literal compared with a number is read as a number.
+        (Const::Str(s), Const::Int(_) | Const::Num(_)) => {
+            s.trim().parse::<f64>().ok()?.partial_cmp(&num(r)?)?
+        }
+        (Const::Int(_) | Const::Num(_), Const::Str(s)) => {
+            num(l)?.partial_cmp(&s.trim().parse::<f64>().ok()?)?
+        }
+        (Const::Bool(a), Const::Str(s)) => a.cmp(&parse_bool(s)?),
+        (Const::Str(s), Const::Bool(b)) => parse_bool(s)?.cmp(b),
+        _ => return None,
+    };
+    let v = match op {
+        "=" => ord == Ordering::Equal,
+        "<>" | "!=" => ord != Ordering::Equal,
+        "<" => ord == Ordering::Less,
+        ">" => ord == Ordering::Greater,
+        "<=" => ord != Ordering::Greater,
+        ">=" => ord != Ordering::Less,
+        _ => return None,
+    };
+    Some(Const::Bool(v))
+}
+
+fn num(c: &Const) -> Option<f64> {
+    match c {
+        #[allow(clippy::cast_precision_loss)]
+        Const::Int(i) => Some(*i as f64),
+        Const::Num(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's `parse_bool`: any unique prefix of true/false/yes/no, on/off, 1/0.
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return None;
+    }
+    let prefix_of = |word: &str| word.starts_with(s.as_str());
+    match s.as_str() {
+        "1" => Some(true),
+        "0" => Some(false),
+        "on" => Some(true),
+        "of" | "off" => Some(false),
+        _ if prefix_of("true") || prefix_of("yes") => Some(true),
+        _ if prefix_of("false") || prefix_of("no") => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_bool_follows_postgres() {
+        for (s, v) in [
+            ("t", Some(true)),
+            ("TRUE", Some(true)),
+            (" yes ", Some(true)),
+            ("on", Some(true)),
+            ("1", Some(true)),
+            ("f", Some(false)),
+            ("off", Some(false)),
+            ("n", Some(false)),
+            ("o", None),
+            ("maybe", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_bool(s), v, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn walker_matches_pg_query_version() {
+        assert_eq!(
+            pg_walk::GENERATED_FOR,
+            "6.2.1",
+            "regenerate pg_walk.rs with gen_pg_walk.py"
+        );
+    }
+}
