@@ -1,11 +1,8 @@
-//! guard-core: the vocabulary every guard crate shares.
+#![doc = include_str!("../README.md")]
 //!
-//! This crate will hold identities, resources, facts, verdicts, the policy compiler and
-//! evaluator, just-in-time grants, the approval state machine and (feature `oidc`) token
-//! verification. It knows no protocol and does no IO.
+//! ## Features
 //!
-//! Landed so far: [`Identity`], [`Resource`], [`Facts`] and the fact schema types protocol
-//! crates publish, [`Verdict`] and [`Decision`], [`Timestamp`].
+#![doc = document_features::document_features!()]
 
 pub mod approval;
 mod facts;
@@ -40,5 +37,11 @@ mod tests {
         check::<Verdict>();
         check::<Decision>();
         check::<Timestamp>();
+        check::<Grant>();
+        check::<GrantError>();
+        check::<MemoryGrantStore>();
+        check::<ResourceSelector>();
+        check::<Box<dyn GrantStore>>();
+        check::<Box<dyn approval::ApprovalStore>>();
     }
 }
