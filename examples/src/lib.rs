@@ -29,4 +29,6 @@ mod upstream;
 
 pub use gateway::{Gateway, build_gateway, run};
 pub mod admin;
+pub mod cli;
+pub mod demo;
 pub mod jwt;

@@ -4,12 +4,47 @@
 
 use clap::Parser;
 
+mod cmd_mask;
+mod cmd_record;
+
 /// The reference guard gateway.
 #[derive(Debug, Parser)]
 #[command(name = "guard-gateway", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// `verify` and `replay` (session recordings).
+    #[command(flatten)]
+    Record(cmd_record::RecordCommand),
+    /// Mask standard input to standard output (or report findings with --findings).
+    Mask(cmd_mask::MaskArgs),
+    /// Run the gateway from a configuration file (SIGHUP reloads it).
+    Run(guard_gateway::cli::RunArgs),
+    /// Start a throwaway PostgreSQL with PII and a gateway in front of it.
+    Demo(guard_gateway::cli::DemoArgs),
+    /// List, approve or deny held statements and grant requests (admin API).
+    Approvals(guard_gateway::cli::ApprovalsArgs),
+    /// List, request or revoke just-in-time grants (admin API).
+    Grants(guard_gateway::cli::GrantsArgs),
+    /// Print a SCRAM-SHA-256 secret for a static user's password read from stdin.
+    HashPassword(guard_gateway::cli::HashPasswordArgs),
+}
 
 fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Record(cmd)) => cmd_record::run(cmd),
+        Some(Command::Mask(args)) => cmd_mask::run(args),
+        Some(Command::Run(args)) => guard_gateway::cli::run(args),
+        Some(Command::Demo(args)) => guard_gateway::cli::demo(args),
+        Some(Command::Approvals(args)) => guard_gateway::cli::approvals(args),
+        Some(Command::Grants(args)) => guard_gateway::cli::grants(args),
+        Some(Command::HashPassword(args)) => guard_gateway::cli::hash_password(args),
+        None => Ok(()),
+    }
 }
