@@ -19,15 +19,24 @@ node_mod = src[src.index("pub mod node {"):]
 node_enum = node_mod[node_mod.index("pub enum Node {"):]
 node_enum = node_enum[: node_enum.index("\n    }\n")]
 variants = {}
-for m in re.finditer(r"^\s+(\w+)\((?:::prost::alloc::boxed::Box<)?super::(\w+)>?\),", node_enum, re.M):
+# rustfmt wraps some variants over several lines: flatten first.
+flat = " ".join(node_enum.split()).replace("( ", "(").replace(", )", ")")
+for m in re.finditer(r"(\w+)\((?:::prost::alloc::boxed::Box<)?super::(\w+)>?\),", flat):
     variants[m.group(1)] = m.group(2)
+assert len(variants) == node_enum.count("#[prost("), "missed Node variants"
 
 # Structs and their fields.
 structs = {}
-for m in re.finditer(r"pub struct (\w+) \{\n(.*?)\n\}", src, re.S):
+for m in re.finditer(r"^pub struct (\w+) \{\n(.*?)\n\}", src, re.S | re.M):
     fields = []
-    for f in re.finditer(r"pub (r#)?(\w+): ([^\n]+),\n", m.group(2) + "\n"):
-        fields.append(((f.group(1) or "") + f.group(2), f.group(3)))
+    # rustfmt wraps long types over several lines: flatten the body first.
+    lines = [l for l in m.group(2).split("\n") if not l.strip().startswith("//")]
+    body = " ".join("\n".join(lines).split()).replace("< ", "<").replace(", >", ">").replace(" >", ">")
+    for f in re.finditer(r"pub (r#)?(\w+): ([^#]+?),\s*(?=#\[|$)", body):
+        fields.append(((f.group(1) or "") + f.group(2), f.group(3).replace(" ", "")))
+    # Every prost field attribute must have produced a field.
+    expected = m.group(2).count("#[prost(")
+    assert len(fields) == expected, (m.group(1), len(fields), expected)
     structs[m.group(1)] = fields
 for m in re.finditer(r"pub struct (\w+) \{\}", src):
     structs.setdefault(m.group(1), [])

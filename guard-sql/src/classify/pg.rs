@@ -132,6 +132,7 @@ fn kind_of(node: &NodeEnum) -> (StatementKind, Effect) {
         NodeEnum::AlterOwnerStmt(_) => (K::AlterOwner, Dcl),
         NodeEnum::AlterPolicyStmt(_) | NodeEnum::AlterUserMappingStmt(_) => (K::AlterOther, Dcl),
         NodeEnum::AlterExtensionStmt(_)
+        | NodeEnum::AlterExtensionContentsStmt(_)
         | NodeEnum::AlterSubscriptionStmt(_)
         | NodeEnum::AlterTableSpaceOptionsStmt(_) => (K::AlterOther, Admin),
         NodeEnum::AlterCollationStmt(_)
@@ -148,7 +149,8 @@ fn kind_of(node: &NodeEnum) -> (StatementKind, Effect) {
         | NodeEnum::AlterEnumStmt(_)
         | NodeEnum::AlterTsdictionaryStmt(_)
         | NodeEnum::AlterTsconfigurationStmt(_)
-        | NodeEnum::AlterPublicationStmt(_) => (K::AlterOther, Ddl),
+        | NodeEnum::AlterPublicationStmt(_)
+        | NodeEnum::AlterObjectDependsStmt(_) => (K::AlterOther, Ddl),
         NodeEnum::RenameStmt(_) => (K::Rename, Ddl),
         NodeEnum::DropStmt(_) => (K::Drop, Ddl),
         NodeEnum::DropTableSpaceStmt(_) | NodeEnum::DropSubscriptionStmt(_) => (K::Drop, Admin),
@@ -286,10 +288,7 @@ impl Walker {
     fn is_cte(&self, r: &RangeVar) -> bool {
         r.schemaname.is_empty()
             && r.catalogname.is_empty()
-            && self
-                .ctes
-                .iter()
-                .any(|scope| scope.contains(&r.relname))
+            && self.ctes.iter().any(|scope| scope.contains(&r.relname))
     }
 
     /// The top-level statement: statement-specific facts, then the walk.

@@ -38,6 +38,7 @@ pub(crate) fn children<V: Visitor + ?Sized>(n: &NodeEnum, v: &mut V) {
         NodeEnum::Aggref(m) => walk_aggref(m, v),
         NodeEnum::GroupingFunc(m) => walk_grouping_func(m, v),
         NodeEnum::WindowFunc(m) => walk_window_func(m, v),
+        NodeEnum::WindowFuncRunCondition(m) => walk_window_func_run_condition(m, v),
         NodeEnum::MergeSupportFunc(m) => walk_merge_support_func(m, v),
         NodeEnum::SubscriptingRef(m) => walk_subscripting_ref(m, v),
         NodeEnum::FuncExpr(m) => walk_func_expr(m, v),
@@ -142,6 +143,7 @@ pub(crate) fn children<V: Visitor + ?Sized>(n: &NodeEnum, v: &mut V) {
         NodeEnum::JsonSerializeExpr(m) => walk_json_serialize_expr(m, v),
         NodeEnum::JsonObjectConstructor(m) => walk_json_object_constructor(m, v),
         NodeEnum::JsonArrayConstructor(m) => walk_json_array_constructor(m, v),
+        NodeEnum::JsonArrayQueryConstructor(m) => walk_json_array_query_constructor(m, v),
         NodeEnum::JsonAggConstructor(m) => walk_json_agg_constructor(m, v),
         NodeEnum::JsonObjectAgg(m) => walk_json_object_agg(m, v),
         NodeEnum::JsonArrayAgg(m) => walk_json_array_agg(m, v),
@@ -173,6 +175,7 @@ pub(crate) fn children<V: Visitor + ?Sized>(n: &NodeEnum, v: &mut V) {
         NodeEnum::AlterTableMoveAllStmt(m) => walk_alter_table_move_all_stmt(m, v),
         NodeEnum::CreateExtensionStmt(m) => walk_create_extension_stmt(m, v),
         NodeEnum::AlterExtensionStmt(m) => walk_alter_extension_stmt(m, v),
+        NodeEnum::AlterExtensionContentsStmt(m) => walk_alter_extension_contents_stmt(m, v),
         NodeEnum::CreateFdwStmt(m) => walk_create_fdw_stmt(m, v),
         NodeEnum::AlterFdwStmt(m) => walk_alter_fdw_stmt(m, v),
         NodeEnum::CreateForeignServerStmt(m) => walk_create_foreign_server_stmt(m, v),
@@ -214,6 +217,7 @@ pub(crate) fn children<V: Visitor + ?Sized>(n: &NodeEnum, v: &mut V) {
         NodeEnum::DoStmt(m) => walk_do_stmt(m, v),
         NodeEnum::CallStmt(m) => walk_call_stmt(m, v),
         NodeEnum::RenameStmt(m) => walk_rename_stmt(m, v),
+        NodeEnum::AlterObjectDependsStmt(m) => walk_alter_object_depends_stmt(m, v),
         NodeEnum::AlterObjectSchemaStmt(m) => walk_alter_object_schema_stmt(m, v),
         NodeEnum::AlterOwnerStmt(m) => walk_alter_owner_stmt(m, v),
         NodeEnum::AlterOperatorStmt(m) => walk_alter_operator_stmt(m, v),
@@ -1698,6 +1702,9 @@ pub(crate) fn walk_insert_stmt<V: Visitor + ?Sized>(m: &InsertStmt, v: &mut V) {
     if let Some(x) = &m.select_stmt {
         node(x, v);
     }
+    if let Some(x) = &m.on_conflict_clause {
+        walk_on_conflict_clause(x, v);
+    }
     for x in &m.returning_list {
         node(x, v);
     }
@@ -1776,6 +1783,9 @@ pub(crate) fn walk_json_argument<V: Visitor + ?Sized>(m: &JsonArgument, v: &mut 
 
 /// Visits the children of one `JsonArrayAgg`.
 pub(crate) fn walk_json_array_agg<V: Visitor + ?Sized>(m: &JsonArrayAgg, v: &mut V) {
+    if let Some(x) = &m.constructor {
+        walk_json_agg_constructor(x, v);
+    }
     if let Some(x) = &m.arg {
         walk_json_value_expr(x, v);
     }
@@ -1896,6 +1906,9 @@ pub(crate) fn walk_json_key_value<V: Visitor + ?Sized>(m: &JsonKeyValue, v: &mut
 
 /// Visits the children of one `JsonObjectAgg`.
 pub(crate) fn walk_json_object_agg<V: Visitor + ?Sized>(m: &JsonObjectAgg, v: &mut V) {
+    if let Some(x) = &m.constructor {
+        walk_json_agg_constructor(x, v);
+    }
     if let Some(x) = &m.arg {
         walk_json_key_value(x, v);
     }
@@ -2479,6 +2492,9 @@ pub(crate) fn walk_range_tbl_entry<V: Visitor + ?Sized>(m: &RangeTblEntry, v: &m
     }
     if let Some(x) = &m.eref {
         walk_alias(x, v);
+    }
+    if let Some(x) = &m.tablesample {
+        walk_table_sample_clause(x, v);
     }
     if let Some(x) = &m.subquery {
         walk_query(x, v);
