@@ -503,6 +503,7 @@ async fn relay(
         discarding: false,
         denied: 0,
         describe_portal: None,
+        copy_in: false,
     };
     let back = Back {
         shared: shared.clone(),
@@ -542,6 +543,9 @@ struct Front {
     /// Set by an Execute whose results are masked: send a Describe of this portal first, so
     /// the result formats are known.
     describe_portal: Option<String>,
+    /// An Execute of `COPY ... FROM STDIN` went upstream: until CopyDone or CopyFail the
+    /// server ignores Sync.
+    copy_in: bool,
 }
 
 enum Act {
@@ -659,6 +663,13 @@ impl Front {
 
     fn on_message(&mut self, msg: &FrontendMessage<'_>) -> Act {
         match msg {
+            // PostgreSQL ignores Sync (and Flush) in copy-in mode: no ReadyForQuery answers it.
+            FrontendMessage::Sync if self.copy_in => Act::Forward,
+            FrontendMessage::CopyDone | FrontendMessage::CopyFail(_) => {
+                self.copy_in = false;
+                lock(&self.pipe).current();
+                Act::Forward
+            }
             FrontendMessage::Sync => {
                 self.discarding = false;
                 lock(&self.pipe).current();
@@ -734,6 +745,9 @@ impl Front {
                 if masked && self.decider.shared.config.masking.enabled {
                     self.describe_portal = Some(portal);
                 }
+                if matches!(outcome, Outcome::Go { .. }) && facts.iter().any(is_copy_from_stdin) {
+                    self.copy_in = true;
+                }
                 self.act(outcome, sql, true)
             }
             FrontendMessage::Describe(_) => {
@@ -781,6 +795,14 @@ impl Front {
             },
         }
     }
+}
+
+fn is_copy_from_stdin(f: &guard_core::Facts) -> bool {
+    use guard_core::FactValue;
+    f.get("sql.statement") == Some(&FactValue::from("copy"))
+        && f.get("sql.effect") == Some(&FactValue::from("write"))
+        && f.get("sql.copy.target")
+            .is_none_or(|t| t == &FactValue::from("stdio"))
 }
 
 /// Upstream -> client.

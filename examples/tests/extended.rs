@@ -1,0 +1,394 @@
+//! tokio-postgres through the gateway: extended protocol, prepared statements, pipelining,
+//! binary format, COPY in and out, cancel, refusals in and out of transactions, approvals and
+//! grants over the admin API.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_binary_and_pipelined_queries() {
+    let db = fresh_database("ext_prepared");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    // Binary results (tokio-postgres asks for binary): ints decode, masked text decodes as text.
+    let st = c
+        .prepare("SELECT id, email, ssn, name FROM customers WHERE id = $1")
+        .await
+        .unwrap();
+    let row = c.query_one(&st, &[&1i32]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert_eq!(row.get::<_, String>(3), "Ada");
+    let email: String = row.get(1);
+    let ssn: String = row.get(2);
+    assert!(!email.contains("ada@example.com"), "{email}");
+    assert!(!ssn.contains("123-45-6789"), "{ssn}");
+    // Pipelining: several queries in flight on one connection.
+    let (a, b, d) = tokio::join!(
+        c.query_one("SELECT $1::int + 1", &[&41i32]),
+        c.query_one("SELECT count(*) FROM customers", &[]),
+        c.query_one(&st, &[&2i32]),
+    );
+    assert_eq!(a.unwrap().get::<_, i32>(0), 42);
+    assert_eq!(b.unwrap().get::<_, i64>(0), 2);
+    assert_eq!(d.unwrap().get::<_, String>(3), "Bob");
+    // The unmasked identity sees the values.
+    let admin = connect(&gw.user_url("bob", BOB_PW)).await;
+    let row = admin
+        .query_one("SELECT email FROM customers WHERE id = $1", &[&1i32])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "ada@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusal_in_extended_protocol_keeps_session_usable() {
+    let db = fresh_database("ext_refuse");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let mut c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let e = c.prepare("DROP TABLE customers").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{e}");
+    assert!(
+        e.to_string().contains("no-drop") || format!("{e:?}").contains("no-drop"),
+        "{e:?}"
+    );
+    let e = c.execute("DELETE FROM customers", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM customers", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        2
+    );
+
+    // Inside a transaction: the refusal aborts it on both sides.
+    let tx = c.transaction().await.unwrap();
+    tx.execute("INSERT INTO customers (id, name) VALUES (5, 'Eve')", &[])
+        .await
+        .unwrap();
+    let e = tx.execute("TRUNCATE customers", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    let e = tx.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&SqlState::IN_FAILED_SQL_TRANSACTION),
+        "{e:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        c.query_one("SELECT count(*) FROM customers", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_in_and_masked_copy_out() {
+    use futures::{SinkExt, TryStreamExt};
+    let db = fresh_database("ext_copy");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let sink = c
+        .copy_in("COPY customers (id, name, email) FROM STDIN")
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(
+        b"10\tDan\tdan@example.com\n11\tEli\teli@example.com\n",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    let stream = c
+        .copy_out("COPY (SELECT id, email FROM customers ORDER BY id) TO STDOUT")
+        .await
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
+    let text: String = chunks
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(!text.contains("@example."), "{text}");
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT email FROM customers WHERE id = 10")
+            .unwrap()
+            .trim(),
+        "dan@example.com"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_reaches_the_upstream() {
+    let db = fresh_database("ext_cancel");
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let token = c.cancel_token();
+    let started = std::time::Instant::now();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        token.cancel_query(NoTls).await
+    });
+    let e = c.query("SELECT pg_sleep(20)", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    canceller.await.unwrap().unwrap();
+    // Usable afterwards.
+    assert_eq!(
+        c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0),
+        7
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_then_approve_over_the_admin_api_completes() {
+    let db = fresh_database("ext_approve");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            approval_timeout: "30s",
+            policy: AGENT_POLICY.replace("timeout = \"3s\"", "timeout = \"30s\""),
+            ..Opts::default()
+        },
+    );
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let other = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let held =
+        tokio::spawn(async move { c.batch_execute("CREATE TABLE approved_t (id int)").await });
+    // Find the approval as bob (dba).
+    let api = gw.admin();
+    let mut id = None;
+    for _ in 0..100 {
+        let (status, body) =
+            http_blocking("GET", &api, "/approvals", &format!("bob:{BOB_PW}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(a) = v.as_array().and_then(|a| a.first()) {
+            id = a["id"].as_u64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = id.expect("an approval was opened");
+    // Other sessions are not blocked meanwhile.
+    assert_eq!(
+        other
+            .query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        1
+    );
+    // The requester cannot approve their own statement, nor can a non-approver.
+    let (status, _) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &format!("alice:{ALICE_PW}"),
+        None,
+    )
+    .await;
+    assert!(status == 403 || status == 409, "{status}");
+    let (status, body) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &format!("bob:{BOB_PW}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    held.await
+        .unwrap()
+        .expect("the held statement completes after approval");
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT to_regclass('approved_t') IS NOT NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+}
+
+const GRANT_POLICY: &str = r#"
+default = "deny"
+default_message = "not allowed without a grant"
+
+[[rule]]
+id = "reads"
+action = "allow"
+facts = { "sql.effect" = { in = ["read", "transaction", "session"] } }
+
+[[rule]]
+id = "writers-write"
+action = "allow"
+identity = { groups_any = ["writers"] }
+facts = { "sql.effect" = "write" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_request_approval_revocation_and_expiry_bite_a_live_session() {
+    let db = fresh_database("ext_grants");
+    seed_customers(&db);
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            policy: GRANT_POLICY.to_owned(),
+            ..Opts::default()
+        },
+    );
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let insert = c
+        .prepare("INSERT INTO customers (id, name) VALUES ($1, 'g')")
+        .await;
+    // Without a grant the write is refused (at Parse already).
+    let e = insert.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+
+    let api = gw.admin();
+    let alice = format!("alice:{ALICE_PW}");
+    let bob = format!("bob:{BOB_PW}");
+    let body = serde_json::json!({"groups": ["writers"], "for": "30m", "reason": "fix data"});
+    let (status, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body)).await;
+    assert_eq!(status, 202, "{resp}");
+    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
+        .as_u64()
+        .unwrap();
+    let (status, resp) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &bob,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    let grant_id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["grant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The same live session may now write; prepared once, decided again at every Execute.
+    let st = c
+        .prepare("INSERT INTO customers (id, name) VALUES ($1, 'g')")
+        .await
+        .unwrap();
+    c.execute(&st, &[&20i32]).await.unwrap();
+
+    let (status, resp) = http_blocking(
+        "POST",
+        &api,
+        &format!("/grants/{grant_id}/revoke"),
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    let e = c.execute(&st, &[&21i32]).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "revocation bites at the next Execute"
+    );
+
+    // A short grant expires on its own.
+    let body = serde_json::json!({"groups": ["writers"], "for": "2s", "reason": "quick fix"});
+    let (_, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body)).await;
+    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
+        .as_u64()
+        .unwrap();
+    let (status, _) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &bob,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    c.execute(&st, &[&22i32]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let e = c.execute(&st, &[&23i32]).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "expiry bites at the next Execute"
+    );
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT count(*) FROM customers WHERE name = 'g'")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_sessions_metrics_and_kill() {
+    let db = fresh_database("ext_admin");
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    c.query_one("SELECT 1", &[]).await.unwrap();
+    let api = gw.admin();
+    let bob = format!("bob:{BOB_PW}");
+    let (status, body) = http_blocking("GET", &api, "/metrics", &bob, None).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("guard_sessions 1"), "{body}");
+    assert!(
+        body.contains("guard_statements_total{verdict=\"allow\"}"),
+        "{body}"
+    );
+    let (status, _) =
+        http_blocking("GET", &api, "/sessions", &format!("alice:{ALICE_PW}"), None).await;
+    assert_eq!(status, 403, "agents are not operators");
+    let (status, body) = http_blocking("GET", &api, "/sessions", &bob, None).await;
+    assert_eq!(status, 200);
+    let sessions: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = sessions[0]["id"].as_u64().unwrap();
+    assert_eq!(sessions[0]["subject"], "alice");
+    let (status, _) =
+        http_blocking("POST", &api, &format!("/sessions/{id}/kill"), &bob, None).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        c.query_one("SELECT 1", &[]).await.is_err(),
+        "a killed session is closed"
+    );
+    let (status, _) = http_blocking("POST", &api, "/reload", &bob, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = http_blocking("GET", &api, "/approvals", "nobody:wrong", None).await;
+    assert_eq!(status, 401);
+}
+
+async fn http_blocking(
+    method: &'static str,
+    api: &str,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let (api, path, token) = (api.to_owned(), path.to_owned(), token.to_owned());
+    tokio::task::spawn_blocking(move || guard_gateway::cli::http(method, &api, &path, &token, body))
+        .await
+        .unwrap()
+        .expect("admin API reachable")
+}
