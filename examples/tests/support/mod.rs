@@ -96,6 +96,10 @@ pub struct Opts {
     pub policy: String,
     pub audit_only: bool,
     pub approval_timeout: &'static str,
+    /// Another upstream than the shared cluster: (port, superuser password).
+    pub upstream: Option<(u16, String)>,
+    /// PEM CA to verify the upstream's certificate with (`tls = "verify-full"`).
+    pub upstream_tls_ca: Option<String>,
 }
 
 impl Default for Opts {
@@ -104,9 +108,14 @@ impl Default for Opts {
             policy: AGENT_POLICY.to_owned(),
             audit_only: false,
             approval_timeout: "5s",
+            upstream: None,
+            upstream_tls_ca: None,
         }
     }
 }
+
+/// A policy that allows everything (for pgbench and load tests).
+pub const ALLOW_ALL: &str = "default = \"allow\"\n";
 
 /// A gateway in front of database `db` of the shared cluster.
 pub struct TestGateway {
@@ -130,7 +139,18 @@ impl TestGateway {
         std::fs::write(d.join("jwks.json"), issuer.jwks()).unwrap();
         std::fs::write(d.join("policy.toml"), &opts.policy).unwrap();
         std::fs::write(d.join("pii.toml"), PII_PROFILE).unwrap();
-        std::fs::write(d.join("upstream.pw"), c.password()).unwrap();
+        let (upstream_port, upstream_pw) = opts
+            .upstream
+            .clone()
+            .unwrap_or_else(|| (c.port(), c.password().to_owned()));
+        std::fs::write(d.join("upstream.pw"), &upstream_pw).unwrap();
+        let upstream_tls = match &opts.upstream_tls_ca {
+            Some(ca) => {
+                std::fs::write(d.join("upstream-ca.pem"), ca).unwrap();
+                "tls = \"verify-full\"\ntls_ca = \"upstream-ca.pem\"\n".to_owned()
+            }
+            None => String::new(),
+        };
         let (cert, key) = guard_gateway::tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
         std::fs::write(d.join("tls.crt"), &cert).unwrap();
         std::fs::write(d.join("tls.key"), &key).unwrap();
@@ -161,6 +181,7 @@ database = "{db}"
 user = "postgres"
 password = {{ file = "upstream.pw" }}
 labels = {{ env = "test" }}
+{upstream_tls}
 
 [[identity.oidc]]
 issuer = "https://idp.test"
@@ -194,7 +215,7 @@ file = "audit.jsonl"
 [approvals]
 timeout = "{timeout}"
 "#,
-            upstream_port = c.port(),
+            upstream_port = upstream_port,
             alice = secret(ALICE_PW),
             bob = secret(BOB_PW),
             audit_only = opts.audit_only,

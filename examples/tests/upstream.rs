@@ -1,0 +1,150 @@
+//! Load and failure: pgbench through the gateway, 200 concurrent sessions, TLS to the upstream
+//! with certificate verification, the upstream dying mid-query.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use guard_gateway::pgcluster::{PgCluster, PgClusterOptions};
+use support::*;
+use tokio_postgres::NoTls;
+
+fn allow_all() -> Opts {
+    Opts {
+        policy: ALLOW_ALL.to_owned(),
+        ..Opts::default()
+    }
+}
+
+#[test]
+fn pgbench_init_and_select_only_through_the_gateway() {
+    let db = fresh_database("bench");
+    let gw = TestGateway::start(&db, allow_all());
+    let url = gw.user_url("bob", BOB_PW);
+    let o = Command::new("pgbench")
+        .args(["-i", "-s", "1", "-q", &url])
+        .output()
+        .expect("pgbench (Debian package postgresql-contrib-15)");
+    assert!(o.status.success(), "pgbench -i: {}", stderr(&o));
+    for mode in ["simple", "extended", "prepared"] {
+        let o = Command::new("pgbench")
+            .args([
+                "-S", "-c", "4", "-j", "2", "-T", "2", "-M", mode, "-n", &url,
+            ])
+            .output()
+            .unwrap();
+        let out = stdout(&o);
+        assert!(
+            o.status.success(),
+            "pgbench -S -M {mode}: {}{out}",
+            stderr(&o)
+        );
+        assert!(out.contains("number of failed transactions: 0"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_sessions() {
+    let db = fresh_database("many");
+    let gw = TestGateway::start(&db, allow_all());
+    let url = gw.user_url("bob", BOB_PW);
+    let mut tasks = Vec::new();
+    for i in 0..200i32 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let (c, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+            tokio::spawn(conn);
+            let row = c
+                .query_one("SELECT $1::int * 2, pg_backend_pid()", &[&i])
+                .await
+                .expect("query");
+            assert_eq!(row.get::<_, i32>(0), i * 2);
+            // Hold the session open until every one is connected.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            c
+        }));
+    }
+    let mut clients = Vec::new();
+    for t in tasks {
+        clients.push(t.await.unwrap());
+    }
+    assert_eq!(gw.gateway.sessions().len(), 200);
+    drop(clients);
+}
+
+#[test]
+fn tls_to_the_upstream_with_certificate_verification() {
+    let (cert, key) = guard_gateway::tls::self_signed(&["localhost", "127.0.0.1"]).unwrap();
+    let mut opts = PgClusterOptions::default();
+    opts.tls = Some((cert.clone(), key));
+    let tls_cluster = PgCluster::start_with(&opts).expect("TLS cluster");
+    // Require TLS for TCP logins on that server.
+    let hba = tls_cluster.dir().join("data/pg_hba.conf");
+    let mut text = std::fs::read_to_string(&hba).unwrap();
+    text = text.replace("host    all", "hostssl all");
+    std::fs::write(&hba, text).unwrap();
+    tls_cluster.psql("postgres", "SELECT pg_reload_conf()").ok();
+    let gw = TestGateway::start(
+        "postgres",
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            upstream: Some((tls_cluster.port(), tls_cluster.password().to_owned())),
+            upstream_tls_ca: Some(cert),
+            ..Opts::default()
+        },
+    );
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &["SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "t\n");
+
+    // A certificate from another CA is refused.
+    let (other, _) = guard_gateway::tls::self_signed(&["127.0.0.1"]).unwrap();
+    let gw2 = TestGateway::start(
+        "postgres",
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            upstream: Some((tls_cluster.port(), tls_cluster.password().to_owned())),
+            upstream_tls_ca: Some(other),
+            ..Opts::default()
+        },
+    );
+    let o = psql(&gw2.user_url("bob", BOB_PW), &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("TLS"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_killed_mid_query_gives_the_client_an_error() {
+    let own = PgCluster::start().expect("cluster");
+    let gw = TestGateway::start(
+        "postgres",
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            upstream: Some((own.port(), own.password().to_owned())),
+            ..Opts::default()
+        },
+    );
+    let (c, conn) = tokio_postgres::connect(&gw.user_url("bob", BOB_PW), NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let q = tokio::spawn(async move { c.query("SELECT pg_sleep(30)", &[]).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::task::spawn_blocking(move || own.kill())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), q)
+        .await
+        .expect("the client hears about it")
+        .unwrap();
+    let e = r.unwrap_err();
+    let text = format!("{e:?}");
+    assert!(e.code().is_some() || e.is_closed(), "{text}");
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(gw.gateway.sessions().is_empty(), "the session is gone");
+}
