@@ -1,11 +1,4 @@
-//! guard-record: tamper-evident session recording.
-//!
-//! Every session through a guard gateway is recorded in both directions, after masking, as
-//! hash-chained JSON Lines: each line carries its sequence number and the SHA-256 of the
-//! previous line, and a final seal line holds the chain head and the counts, signed with
-//! Ed25519 when a key is configured. [`verify`] proves that nothing was changed, removed,
-//! inserted, reordered or cut off, and names the first bad line when something was. The
-//! format is specified in `FORMAT.md`; the design in `DESIGN.md`.
+#![doc = include_str!("../README.md")]
 //!
 //! What this crate does not do: it reads no clock (callers pass microsecond offsets from the
 //! session start), opens no sockets and runs no threads. The [`FileSink`] writes files;

@@ -39,6 +39,17 @@ fn committed_example_is_what_the_recorder_writes_and_verifies() {
     )));
 }
 
+#[test]
+fn format_md_shows_the_committed_example() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/FORMAT.md")).unwrap();
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    assert!(
+        spec.contains(&format!("```\n{example}```")),
+        "FORMAT.md's example is out of date"
+    );
+    assert!(spec.contains(GENESIS_HEX));
+}
+
 fn err(b: &[u8]) -> VerifyError {
     verify(b, Some(&test_key().verifying_key())).unwrap_err()
 }
