@@ -34,6 +34,10 @@ pub(crate) struct Decider {
     pub(crate) session_id: u64,
     /// Prepared statements and portals (guard-sql keeps this protocol state).
     pub(crate) sql: guard_sql::Session,
+    /// The session's recording.
+    pub(crate) rec: Arc<crate::record::Rec>,
+    /// Set when a strict recording failed: the session must end.
+    pub(crate) rec_failed: Option<crate::record::RecordFailed>,
 }
 
 impl Decider {
@@ -42,6 +46,7 @@ impl Decider {
         identity: Identity,
         resource: Resource,
         session_id: u64,
+        rec: Arc<crate::record::Rec>,
     ) -> Self {
         Decider {
             shared,
@@ -49,6 +54,8 @@ impl Decider {
             resource,
             session_id,
             sql: guard_sql::Session::new(),
+            rec,
+            rec_failed: None,
         }
     }
 
@@ -61,7 +68,7 @@ impl Decider {
     }
 
     /// Decides the statements of one message.
-    pub(crate) fn decide(&self, facts: &[Facts], sql: &str, via: &'static str) -> Outcome {
+    pub(crate) fn decide(&mut self, facts: &[Facts], sql: &str, via: &'static str) -> Outcome {
         let started = Instant::now();
         let rt = self.shared.runtime();
         let now = now_ts();
@@ -95,6 +102,28 @@ impl Decider {
             "decisions": decisions,
         }));
         tracing::info!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
+        if self.rec.enabled() && (via != "parse" || kind == "deny") {
+            // Write-ahead: the statement is in the recording before it goes upstream.
+            let input = guard_record::Event::Input(guard_record::Input::Query {
+                text: crate::record::redact_sql(sql),
+                params: Vec::new(),
+            });
+            let mut r = self.rec.event(&input);
+            for d in &decisions {
+                if r.is_err() {
+                    break;
+                }
+                let mut ev = guard_record::DecisionEvent::from(d);
+                ev.enforced = !audit_only;
+                r = self.rec.event(&guard_record::Event::Decision(ev));
+            }
+            if let Err(e) = r {
+                self.rec_failed = Some(e);
+                return Outcome::Refuse {
+                    message: "guard: the session recording failed".to_owned(),
+                };
+            }
+        }
         if audit_only {
             let masks = match outcome {
                 Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks,

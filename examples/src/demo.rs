@@ -102,6 +102,9 @@ file = "policy.toml"
 [masking.profiles]
 pii = "pii.toml"
 
+[recording]
+dir = "recordings"
+
 [admin]
 address = "127.0.0.1:{admin_port}"
 ops_token = {{ file = "ops.token" }}
@@ -164,7 +167,7 @@ guard demo is running (Ctrl-C stops it and removes everything).
     guard-gateway approvals list --api {api} --token "$APPROVER_TOKEN"
     guard-gateway approvals approve ID --api {api} --token "$APPROVER_TOKEN"
 
-  Files (config, policy, audit log): {dir}
+  Files (config, policy, audit log, recordings): {dir}
 "#,
             api = self.admin_api,
             dir = self.dir.path().display()

@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) grant_requests: Mutex<HashMap<u64, Grant>>,
     pub(crate) catalog: crate::catalog::CatalogCache,
     pub(crate) classifier: guard_sql::classify::Classifier,
+    /// This gateway instance's id (in recording names).
+    pub(crate) instance: String,
 }
 
 /// The parts of the configuration that a reload replaces.
@@ -167,6 +169,7 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
             grant_requests: Mutex::new(HashMap::new()),
             catalog: crate::catalog::CatalogCache::default(),
             classifier: guard_sql::classify::Classifier::new(),
+            instance: crate::pgcluster::random_token(8),
         }),
     })
 }

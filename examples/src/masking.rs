@@ -176,10 +176,17 @@ impl ResultMasker {
     }
 
     /// A DataRow under the current plan.
-    pub(crate) fn data_row(&mut self, row: &DataRow<'_>, raw: &[u8], out: &mut BytesMut) {
+    /// With `record`, also returns the values as the client receives them (lossy text).
+    pub(crate) fn data_row(
+        &mut self,
+        row: &DataRow<'_>,
+        raw: &[u8],
+        out: &mut BytesMut,
+        record: bool,
+    ) -> Option<Vec<Option<String>>> {
         let Some(plan) = &self.plan else {
             out.extend_from_slice(raw);
-            return;
+            return record.then(|| row.values.iter().map(|v| v.map(lossy)).collect());
         };
         self.values.clear();
         let mut masked = 0u64;
@@ -226,13 +233,19 @@ impl ResultMasker {
         }
         if masked == 0 {
             out.extend_from_slice(raw);
-            return;
+        } else {
+            self.shared
+                .metrics
+                .masked_values
+                .fetch_add(masked, std::sync::atomic::Ordering::Relaxed);
+            DataRow::encode_values(self.values.iter().map(|v| v.as_deref()), out);
         }
-        self.shared
-            .metrics
-            .masked_values
-            .fetch_add(masked, std::sync::atomic::Ordering::Relaxed);
-        DataRow::encode_values(self.values.iter().map(|v| v.as_deref()), out);
+        record.then(|| {
+            self.values
+                .iter()
+                .map(|v| v.as_deref().map(lossy))
+                .collect()
+        })
     }
 
     /// CopyOutResponse: sets up row masking.
@@ -276,6 +289,22 @@ impl ResultMasker {
     /// CopyDone: the COPY is over.
     pub(crate) fn copy_done(&mut self) {
         self.copy = None;
+    }
+}
+
+/// A value as text for the recording: UTF-8 as is, other bytes as `\x` hex.
+fn lossy(v: &[u8]) -> String {
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            use std::fmt::Write as _;
+            let mut s = String::with_capacity(2 + v.len() * 2);
+            s.push_str("\\x");
+            for b in v {
+                let _ = write!(s, "{b:02x}");
+            }
+            s
+        }
     }
 }
 

@@ -244,6 +244,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         );
         (pid, secret)
     };
+    let (session_id, kill) = shared.register_session(&identity, &database, peer);
+    let resource = up.resource.clone();
+    let rec = match crate::record::Rec::start(
+        &shared,
+        session_id,
+        &identity,
+        &resource,
+        &peer.to_string(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            shared.unregister_session(session_id);
+            lock(&shared.cancel).remove(&pid);
+            tracing::error!(error = %e, "cannot start the session recording");
+            client.write_all(&fatal("58030", &e.to_string())).await?;
+            return Ok(());
+        }
+    };
+    let rec = Arc::new(rec);
     let mut hello = Vec::new();
     Authentication::Ok.encode(&mut hello);
     hello.extend_from_slice(&upstream.parameter_status);
@@ -258,16 +277,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
     .encode(&mut hello);
     client.write_all(&hello).await?;
 
-    let (session_id, kill) = shared.register_session(&identity, &database, peer);
     shared
         .metrics
         .sessions_total
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(session = session_id, subject = %identity.subject, resource = %database, %peer, "session started");
-    let resource = up.resource.clone();
     let result = relay(
         shared.clone(),
-        Decider::new(shared.clone(), identity, resource, session_id),
+        Decider::new(shared.clone(), identity, resource, session_id, rec.clone()),
         client,
         buf,
         upstream,
@@ -276,8 +293,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
     .await;
     shared.unregister_session(session_id);
     lock(&shared.cancel).remove(&pid);
-    tracing::info!(session = session_id, "session ended");
-    result
+    let reason = match &result {
+        Ok(r) => r.clone(),
+        Err(e) => format!("{e:#}"),
+    };
+    rec.finish(guard_record::SessionEnd::new(reason.clone()));
+    tracing::info!(session = session_id, reason = %reason, "session ended");
+    result.map(|_| ())
 }
 
 /// Authenticates the client. `Ok(None)`: refused (the client was told).
@@ -487,13 +509,14 @@ async fn relay(
     client_buf: BytesMut,
     upstream: crate::upstream::Upstream,
     mut kill: watch::Receiver<bool>,
-) -> Result<()> {
+) -> Result<String> {
     let (cr, cw) = tokio::io::split(client);
     let (ur, uw) = tokio::io::split(upstream.stream);
     let pipe = Arc::new(Mutex::new(Pipe::default()));
     let (notice_tx, notice_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let session_id = decider.session_id;
     let resource_name = decider.resource.name.clone();
+    let rec = decider.rec.clone();
     let front = Front {
         decider,
         pipe: pipe.clone(),
@@ -509,6 +532,7 @@ async fn relay(
         shared: shared.clone(),
         resource: resource_name,
         pipe,
+        rec,
     };
     let mut f = tokio::spawn(front.run(cr, client_buf, uw));
     let mut b = tokio::spawn(back.run(ur, upstream.buf, cw, notice_rx));
@@ -518,12 +542,12 @@ async fn relay(
         _ = kill.wait_for(|k| *k) => {
             tracing::info!(session = session_id, "session killed");
             f.abort(); b.abort();
-            return Ok(());
+            return Ok("killed by an operator".to_owned());
         }
     };
     match res {
         Ok(r) => r,
-        Err(e) if e.is_cancelled() => Ok(()),
+        Err(e) if e.is_cancelled() => Ok("cancelled".to_owned()),
         Err(e) => Err(anyhow::anyhow!("session task failed: {e}")),
     }
 }
@@ -569,7 +593,7 @@ impl Front {
         mut cr: ReadHalf<Stream>,
         mut buf: BytesMut,
         mut uw: WriteHalf<Stream>,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let mut dec = FrontendDecoder::new_after_startup(Limits::default());
         let mut out = BytesMut::with_capacity(16 * 1024);
         loop {
@@ -584,12 +608,18 @@ impl Front {
                         out.clear();
                     }
                     if !fill(&mut cr, &mut buf, at_least).await? {
-                        return Ok(());
+                        return Ok("client closed the connection".to_owned());
                     }
                     continue;
                 }
                 Ok(Decoded::Message { len, msg }) => (len, self.on_message(&msg)),
             };
+            if let Some(e) = self.decider.rec_failed.take() {
+                // Fail closed: nothing more is forwarded unrecorded.
+                let _ = self.notices.send(fatal("58030", &e.to_string()));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(e.into());
+            }
             if let Some(portal) = self.describe_portal.take() {
                 let p = PgStr::try_new(portal.as_bytes()).unwrap_or(PgStr::EMPTY);
                 guard_sql::pg::Describe {
@@ -605,7 +635,7 @@ impl Front {
                 Act::ForwardThenEnd => {
                     out.extend_from_slice(&buf[..len]);
                     uw.write_all(&out).await?;
-                    return Ok(());
+                    return Ok("client terminated the session".to_owned());
                 }
                 Act::Refuse { message, extended } => {
                     self.inject_denial(&message, extended, &mut out)
@@ -810,6 +840,7 @@ struct Back {
     shared: Arc<Shared>,
     resource: String,
     pipe: Arc<Mutex<Pipe>>,
+    rec: Arc<crate::record::Rec>,
 }
 
 impl Back {
@@ -819,8 +850,12 @@ impl Back {
         mut buf: BytesMut,
         mut cw: WriteHalf<Stream>,
         mut notices: mpsc::UnboundedReceiver<Vec<u8>>,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let mut dec = BackendDecoder::new(Limits::default());
+        let recording = self.rec.enabled();
+        let mut rec_cols: Vec<String> = Vec::new();
+        let mut rec_rows: Vec<Vec<Option<String>>> = Vec::new();
+        let mut rec_bytes = 0u64;
         let mut out = BytesMut::with_capacity(16 * 1024);
         let mut masking =
             crate::masking::ResultMasker::new(self.shared.clone(), self.resource.clone());
@@ -844,7 +879,7 @@ impl Back {
                                     "08006",
                                     "guard: the upstream server closed the connection",
                                 )).await;
-                                return Ok(());
+                                return Ok("upstream closed the connection".to_owned());
                             }
                         }
                         Some(n) = notices.recv() => {
@@ -866,6 +901,34 @@ impl Back {
                                     .position(|(tok, _)| t.contains(tok.as_str()))?;
                                 Some(unit.denials.remove(i).1)
                             });
+                            if recording {
+                                let code =
+                                    e.fields.code().map(|c| c.to_string_lossy().into_owned());
+                                let message = e
+                                    .fields
+                                    .message()
+                                    .map(|m| m.to_string_lossy().into_owned())
+                                    .unwrap_or_default();
+                                let ev = guard_record::ErrorEvent {
+                                    code: if replaced.is_some() {
+                                        Some("42501".into())
+                                    } else {
+                                        code
+                                    },
+                                    message: if replaced.is_some() {
+                                        "refused by policy".into()
+                                    } else {
+                                        message
+                                    },
+                                    fault: if replaced.is_some() {
+                                        "policy"
+                                    } else {
+                                        "upstream"
+                                    }
+                                    .into(),
+                                };
+                                self.record(guard_record::Event::Error(ev))?;
+                            }
                             match replaced {
                                 Some(err) => out.extend_from_slice(&err),
                                 None => out.extend_from_slice(&buf[..len]),
@@ -887,6 +950,15 @@ impl Back {
                                 }
                             };
                             if let BackendMessage::RowDescription(rd) = &msg {
+                                if recording {
+                                    rec_cols = rd
+                                        .fields
+                                        .iter()
+                                        .map(|f| f.name.to_string_lossy().into_owned())
+                                        .collect();
+                                    rec_rows.clear();
+                                    rec_bytes = 0;
+                                }
                                 masking
                                     .row_description(rd, &buf[..len], &masks, &mut out, !hidden)
                                     .await;
@@ -905,12 +977,35 @@ impl Back {
                             if let Err(e) = masking.copy_out(c.format, &masks) {
                                 out.extend_from_slice(&fatal("42501", &e.to_string()));
                                 cw.write_all(&out).await?;
-                                return Ok(());
+                                return Ok("refused a binary COPY of masked data".to_owned());
                             }
                             out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::DataRow(row) => {
-                            masking.data_row(row, &buf[..len], &mut out)
+                            let keep =
+                                recording && rec_rows.len() < crate::record::MAX_RECORDED_ROWS;
+                            rec_bytes += len as u64;
+                            if let Some(values) = masking.data_row(row, &buf[..len], &mut out, keep)
+                            {
+                                rec_rows.push(values);
+                            }
+                        }
+                        BackendMessage::CommandComplete(cc) if recording => {
+                            if !rec_cols.is_empty() {
+                                let rows = std::mem::take(&mut rec_rows);
+                                let columns = std::mem::take(&mut rec_cols);
+                                self.record(guard_record::Event::Output(
+                                    guard_record::Output::Rows { columns, rows },
+                                ))?;
+                            }
+                            self.record(guard_record::Event::Output(
+                                guard_record::Output::Result {
+                                    tag: cc.tag.to_string_lossy().into_owned(),
+                                    rows: cc.rows().unwrap_or(0),
+                                    bytes: std::mem::take(&mut rec_bytes),
+                                },
+                            ))?;
+                            out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::CopyData(d) => {
                             masking.copy_data(d.data, &buf[..len], &mut out)
@@ -930,6 +1025,12 @@ impl Back {
                 out.clear();
             }
         }
+    }
+}
+
+impl Back {
+    fn record(&self, event: guard_record::Event) -> Result<()> {
+        self.rec.event(&event).map_err(anyhow::Error::from)
     }
 }
 

@@ -304,3 +304,47 @@ fn hold_then_timeout_refuses() {
             == "t"
     );
 }
+
+#[test]
+fn recording_is_sealed_masked_and_free_of_credentials() {
+    let db = fresh_database("psql_recording");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &[
+            "SELECT email, ssn FROM customers ORDER BY id",
+            "DELETE FROM customers",
+            "CREATE ROLE rec_test_role PASSWORD 'leak-me-not'",
+        ],
+    );
+    assert!(stderr(&o).contains("no-unbounded-writes"), "{}", stderr(&o));
+    // The session has ended when psql exits; give the gateway a moment to seal.
+    let mut recs = Vec::new();
+    for _ in 0..50 {
+        recs = gw.recordings();
+        if recs.iter().any(|(_, t)| t.contains("\"session_end\"")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(recs.len(), 1, "one session, one recording");
+    let (path, text) = &recs[0];
+    let summary = guard_record::verify(std::fs::File::open(path).unwrap(), None).expect("verifies");
+    assert!(summary.events >= 6, "{summary:?}");
+    assert!(text.contains("SELECT email, ssn FROM customers"), "{text}");
+    assert!(text.contains("\"verdict\":\"deny\""), "{text}");
+    assert!(
+        text.contains("[EMAIL]") || text.contains("[REDACTED]"),
+        "rows are recorded masked: {text}"
+    );
+    for secret in [
+        "ada@example.com",
+        "123-45-6789",
+        ALICE_PW,
+        "leak-me-not",
+        cluster().password(),
+    ] {
+        assert!(!text.contains(secret), "{secret} in the recording: {text}");
+    }
+}

@@ -148,3 +148,49 @@ async fn upstream_killed_mid_query_gives_the_client_an_error() {
     let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
     assert!(gw.gateway.sessions().is_empty(), "the session is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_death_seals_the_recording() {
+    let own = PgCluster::start().expect("cluster");
+    let gw = TestGateway::start(
+        "postgres",
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            upstream: Some((own.port(), own.password().to_owned())),
+            ..Opts::default()
+        },
+    );
+    let (c, conn) = tokio_postgres::connect(&gw.user_url("bob", BOB_PW), NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c.simple_query("SELECT 1").await.unwrap();
+    let q = tokio::spawn(async move { c.simple_query("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::spawn_blocking(move || own.kill())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), q)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_err()
+    );
+    let mut sealed = None;
+    for _ in 0..100 {
+        if let Some((p, t)) = gw
+            .recordings()
+            .into_iter()
+            .find(|(_, t)| t.contains("session_end"))
+        {
+            sealed = Some((p, t));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (path, text) = sealed.expect("a sealed recording");
+    assert!(text.contains("upstream closed the connection"), "{text}");
+    guard_record::verify(std::fs::File::open(path).unwrap(), None).expect("the recording verifies");
+}

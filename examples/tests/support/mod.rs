@@ -212,6 +212,10 @@ approver_groups = ["dba"]
 [audit]
 file = "audit.jsonl"
 
+[recording]
+dir = "recordings"
+strict = true
+
 [approvals]
 timeout = "{timeout}"
 "#,
@@ -302,6 +306,24 @@ timeout = "{timeout}"
 
     pub fn audit_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap_or_default()
+    }
+
+    /// Every recording file of this gateway, with its text.
+    pub fn recordings(&self) -> Vec<(PathBuf, String)> {
+        fn walk(p: &Path, out: &mut Vec<(PathBuf, String)>) {
+            let Ok(rd) = std::fs::read_dir(p) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "jsonl") {
+                    out.push((p.clone(), std::fs::read_to_string(&p).unwrap_or_default()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.dir.path().join("recordings"), &mut out);
+        out
     }
 
     pub fn admin(&self) -> String {
