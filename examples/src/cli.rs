@@ -127,8 +127,8 @@ pub fn check_config(path: &std::path::Path) -> Result<String> {
                 .join("\n")
         ),
     };
-    let gw = crate::gateway::build_gateway(config)?;
-    let c = gw.config();
+    crate::gateway::check(&config)?;
+    let c = &config;
     Ok(format!(
         "{}: ok ({} listener(s), {} resource(s), {} OIDC issuer(s), {} static user(s), {} mask profile(s))",
         path.display(),

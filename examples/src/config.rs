@@ -639,6 +639,15 @@ file = "Cargo.toml"
     }
 
     #[test]
+    fn the_sample_configuration_parses() {
+        let p = base().join("gateway.toml");
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(c.resources.len(), 1);
+        assert_eq!(c.identity.users.len(), 1);
+        assert!(c.recording.as_ref().is_some_and(|r| r.strict));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));

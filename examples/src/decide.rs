@@ -81,7 +81,18 @@ impl Decider {
                 )
             })
             .collect();
-        let outcome = combine(&decisions);
+        let mut outcome = combine(&decisions);
+        // Fail closed: a mask the policy asks for but the configuration lacks.
+        if self.shared.config.masking.enabled
+            && let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome
+            && let Some(missing) = masks.iter().find(|m| !rt.maskers.contains_key(*m))
+        {
+            outcome = Outcome::Refuse {
+                message: format!(
+                    "guard: the policy asks for mask profile \"{missing}\", which is not configured"
+                ),
+            };
+        }
         let kind = match &outcome {
             Outcome::Go { .. } => "allow",
             Outcome::Refuse { .. } => "deny",

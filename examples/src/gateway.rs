@@ -174,6 +174,21 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
     })
 }
 
+/// Loads everything a gateway needs from `config` without opening logs or binding: the
+/// policy, mask profiles, JWKS files, static users, upstream credentials and TLS material.
+///
+/// # Errors
+/// The first problem found.
+pub fn check(config: &Config) -> Result<()> {
+    load_runtime(config)?;
+    for l in &config.listeners {
+        if let (Some(c), Some(k)) = (&l.tls_cert, &l.tls_key) {
+            crate::tls::server_config(&config.path(c), &config.path(k))?;
+        }
+    }
+    Ok(())
+}
+
 /// Builds the gateway from `config` and serves `listener` until `shutdown` completes.
 ///
 /// # Errors
@@ -346,9 +361,10 @@ fn load_runtime(config: &Config) -> Result<Runtime> {
     if let Some(f) = guard_core::Format::from_path(&policy_path) {
         b.format(f);
     }
-    let policy = b
-        .build(&src)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", policy_path.display()))?;
+    let policy = b.build(&src).map_err(|e| match e.line_column() {
+        Some((line, column)) => anyhow::anyhow!("{}:{line}:{column}: {e}", policy_path.display()),
+        None => anyhow::anyhow!("{}: {e}", policy_path.display()),
+    })?;
     let mut resources = HashMap::new();
     for r in &config.resources {
         resources.insert(r.name.get_ref().clone(), Arc::new(upstream_rt(config, r)?));
