@@ -113,6 +113,11 @@ pub(crate) struct ScanState {
     pub(crate) emitted: usize,
     pub(crate) deferred: Vec<Trigger>,
     pub(crate) clusters: Vec<Cluster>,
+    /// Detections of the current `advance`, merged into `clusters` in start order at its end
+    /// (the two scans report out of order; inserting in order keeps merging O(1) each).
+    pub(crate) found: Vec<(usize, usize, u16)>,
+    /// Per literal set: where its next search starts (see `discover`).
+    pub(crate) lit_resume: Vec<usize>,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -234,6 +239,24 @@ impl Engine {
         fin: bool,
         caches: &mut Caches<'_>,
     ) {
+        self.discover(st, buf, base, fin, caches);
+        if !st.found.is_empty() {
+            st.found.sort_unstable();
+            for &(s, e, d) in &st.found {
+                insert(&mut st.clusters, s, e, d, &self.dets);
+            }
+            st.found.clear();
+        }
+    }
+
+    fn discover(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+    ) {
         let end = base + buf.len();
         let mut i = 0;
         while i < st.deferred.len() {
@@ -254,22 +277,33 @@ impl Engine {
             return;
         }
         self.scan_classes(st, buf, base, lim, fin, caches);
+        if st.lit_resume.len() != self.lits.len() {
+            st.lit_resume.resize(self.lits.len(), 0);
+        }
         for (set_idx, set) in self.lits.iter().enumerate() {
-            let from = st.pos - base;
-            let to = (lim + set.max_lit).min(end) - base;
-            let inp = aho_corasick::Input::new(&buf[..to]).span(from..to);
-            for m in set.ac.find_overlapping_iter(inp) {
-                let t = base + m.start();
-                if t >= lim {
-                    continue;
+            // Leftmost-longest, non-overlapping (so the packed prefilter applies). A round
+            // resumes at max(lim, end of the last accepted match): exactly where a search over
+            // the whole input would be, so chunking cannot change which literals are found.
+            let from = st.pos.max(st.lit_resume[set_idx]);
+            let to = (lim + set.max_lit).min(end);
+            let mut resume = lim;
+            if from < to {
+                let inp = aho_corasick::Input::new(&buf[..to - base]).span(from - base..to - base);
+                for m in set.ac.find_iter(inp) {
+                    let t = base + m.start();
+                    if t >= lim {
+                        break;
+                    }
+                    resume = resume.max(base + m.end());
+                    // Set and pattern indices are bounded by u16/u32 at build time.
+                    let src = Src::Lit {
+                        set: set_idx as u16,
+                        pat: m.pattern().as_u32(),
+                    };
+                    self.fire_or_defer(Trigger { t, src }, st, buf, base, fin, caches);
                 }
-                // Set and pattern indices are bounded by u16/u32 at build time.
-                let src = Src::Lit {
-                    set: set_idx as u16,
-                    pat: m.pattern().as_u32(),
-                };
-                self.fire_or_defer(Trigger { t, src }, st, buf, base, fin, caches);
             }
+            st.lit_resume[set_idx] = resume.max(st.lit_resume[set_idx]);
         }
         st.pos = lim;
     }
@@ -369,7 +403,7 @@ impl Engine {
         let w = &buf[ws - base..we - base];
         let r = tr.t - ws;
         let found = |d: u16, s: usize, e: usize, st: &mut ScanState| {
-            insert(&mut st.clusters, ws + s, ws + e, d, &self.dets);
+            st.found.push((ws + s, ws + e, d));
         };
         match tr.src {
             Src::Lit { set, pat } => {
@@ -411,8 +445,11 @@ impl Engine {
                 }
                 if r > 0 {
                     let p = w[r - 1];
+                    // Part of a larger token (`ORD-4111...`, `v1.2`), or the next group of a
+                    // digit-group sequence (`DE00 0410 6365 ...`): not a start.
                     if alnum(p)
                         || matches!(p, b'-' | b'.' | b'/' | b'_') && r >= 2 && alnum(w[r - 2])
+                        || p == b' ' && r >= 2 && w[r - 2].is_ascii_digit()
                     {
                         return;
                     }

@@ -272,6 +272,8 @@ impl<M: Deref<Target = Masker>> MaskStream<M> {
         self.st.emitted = 0;
         self.st.deferred.clear();
         self.st.clusters.clear();
+        self.st.found.clear();
+        self.st.lit_resume.clear();
         self.buf.clear();
         self.base = 0;
     }
@@ -595,10 +597,30 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
                 }
             }
         }
-        // A literal that is a prefix of another also triggers at the longer one's start; the
-        // overlapping search reports both, so nothing more is needed here.
+        // The search is leftmost-longest: where "Secret" and "SecretAccessKey" both start, only
+        // the longer is reported, so it also triggers the detectors of every literal that is a
+        // prefix of it.
+        let snapshot = pat_dets.clone();
+        for (i, p) in pats.iter().enumerate() {
+            for (j, q) in pats.iter().enumerate() {
+                let prefix = q.len() < p.len()
+                    && if ci {
+                        p[..q.len()].eq_ignore_ascii_case(q)
+                    } else {
+                        p.starts_with(q)
+                    };
+                if i != j && prefix {
+                    for &d in &snapshot[j] {
+                        if !pat_dets[i].contains(&d) {
+                            pat_dets[i].push(d);
+                        }
+                    }
+                }
+            }
+        }
         let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .ascii_case_insensitive(ci)
             .build(&pats)
             .map_err(|source| BuildError::Literals {

@@ -42,14 +42,21 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::Card => card(cx),
         Validator::Ssn => nine(cx, ssn_ok, SSN_CONTEXT),
         Validator::Itin => nine(cx, itin_ok, ITIN_CONTEXT),
-        Validator::Aba => ok(aba_ok(cx.value()) && has_context(cx.win, cx.s, ABA_CONTEXT, 48)),
-        Validator::Ein => ok(ein_ok(cx.value()) && has_context(cx.win, cx.s, EIN_CONTEXT, 48)),
+        Validator::Aba => ok(aba_ok(cx.value()) && nearest_context(cx.win, cx.s, ABA_CONTEXT)),
+        Validator::Ein => ok(ein_ok(cx.value()) && nearest_context(cx.win, cx.s, EIN_CONTEXT)),
         Validator::Iban => iban(cx),
         Validator::Nino => ok(nino_ok(cx.value())),
         Validator::Phone => ok(phone_ok(cx.value())),
         Validator::Ipv6 => ipv6(cx),
         Validator::Jwt => ok(jwt_ok(cx.value())),
-        Validator::SecretValue => ok(secret_value_ok(cx.value())),
+        Validator::SecretValue => {
+            // A sentence's full stop is not part of the value ("password: hunter22.").
+            let mut e = cx.e;
+            while e > cx.s + 1 && cx.win[e - 1] == b'.' {
+                e -= 1;
+            }
+            secret_value_ok(&cx.win[cx.s..e]).then_some((cx.s, e))
+        }
         Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
     }
 }
@@ -58,6 +65,42 @@ const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"social_security"];
 const ITIN_CONTEXT: &[&[u8]] = &[b"itin", b"taxpayer"];
 const ABA_CONTEXT: &[&[u8]] = &[b"routing", b"aba", b"rtn", b"transit"];
 const EIN_CONTEXT: &[&[u8]] = &[b"ein", b"employer identification", b"tax id", b"fein"];
+
+/// Context words of all nine-digit identifiers that need one.
+const NINE_CONTEXTS: [&[&[u8]]; 4] = [SSN_CONTEXT, ITIN_CONTEXT, ABA_CONTEXT, EIN_CONTEXT];
+
+/// The nearest context word within 48 bytes before `s` is one of `own` (so "SSN: ...,
+/// routing number 021000021" is a routing number, not an SSN).
+fn nearest_context(win: &[u8], s: usize, own: &[&[u8]]) -> bool {
+    let Some(mine) = last_context(win, s, own, 48) else {
+        return false;
+    };
+    NINE_CONTEXTS
+        .iter()
+        .filter(|c| **c != own)
+        .all(|c| last_context(win, s, c, 48).is_none_or(|p| p < mine))
+}
+
+/// Where (offset in `win`) the last whole-word occurrence of one of `words` starts within
+/// `window` bytes before `s`.
+fn last_context<W: AsRef<[u8]>>(win: &[u8], s: usize, words: &[W], window: usize) -> Option<usize> {
+    let from = s.saturating_sub(window);
+    let hay = &win[from..s];
+    let letter = |i: usize| hay.get(i).is_some_and(u8::is_ascii_alphabetic);
+    let mut best = None;
+    for w in words {
+        let w = w.as_ref();
+        if w.is_empty() || hay.len() < w.len() {
+            continue;
+        }
+        for (i, h) in hay.windows(w.len()).enumerate() {
+            if h.eq_ignore_ascii_case(w) && (i == 0 || !letter(i - 1)) && !letter(i + w.len()) {
+                best = best.max(Some(from + i));
+            }
+        }
+    }
+    best
+}
 
 /// Whether one of `words` (lowercase) occurs, ASCII case-insensitively, in the `window` bytes
 /// before `s`.
@@ -69,11 +112,15 @@ pub(crate) fn has_context<W: AsRef<[u8]>>(
 ) -> bool {
     let from = s.saturating_sub(window);
     let hay = &win[from..s];
+    // Whole words only: "aba" must not be found inside "database".
+    let letter = |i: usize| hay.get(i).is_some_and(u8::is_ascii_alphabetic);
     words.iter().any(|w| {
         let w = w.as_ref();
         !w.is_empty()
             && hay.len() >= w.len()
-            && hay.windows(w.len()).any(|h| h.eq_ignore_ascii_case(w))
+            && hay.windows(w.len()).enumerate().any(|(i, h)| {
+                h.eq_ignore_ascii_case(w) && (i == 0 || !letter(i - 1)) && !letter(i + w.len())
+            })
     })
 }
 
@@ -201,7 +248,7 @@ fn nine(cx: &VCtx<'_>, ok: fn(&[u8; 40]) -> bool, ctx: &[&[u8]]) -> Option<(usiz
     if digits_of(v, &mut d) != 9 {
         return None;
     }
-    if v.len() == 9 && !has_context(cx.win, cx.s, ctx, 48) {
+    if v.len() == 9 && !nearest_context(cx.win, cx.s, ctx) {
         return None;
     }
     ok(&d).then_some((cx.s, cx.e))
@@ -347,6 +394,10 @@ pub(crate) fn iban_mod97(compact: &[u8]) -> bool {
 fn iban(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let v = cx.value();
     let want = iban_len(v.get(..2)?)?;
+    // Check digits 00, 01 and 99 are never issued.
+    if matches!(v.get(2..4)?, b"00" | b"01" | b"99") {
+        return None;
+    }
     let mut compact = [0u8; 40];
     let mut n = 0;
     for (i, &b) in v.iter().enumerate() {

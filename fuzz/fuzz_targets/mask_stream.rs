@@ -1,0 +1,60 @@
+//! Masking a stream split at arbitrary points gives the same bytes and findings as masking
+//! it whole; nothing panics.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use arbitrary::Arbitrary;
+use guard_mask::Masker;
+use libfuzzer_sys::{Corpus, fuzz_target};
+
+#[derive(Debug, Arbitrary)]
+struct Case {
+    cuts: Vec<u16>,
+    data: Vec<u8>,
+}
+
+fn masker() -> &'static Masker {
+    static M: OnceLock<Masker> = OnceLock::new();
+    M.get_or_init(|| {
+        Masker::builder()
+            .custom(guard_mask::CustomDetector::new("emp", "EMP-[0-9]{4,6}", 10))
+            .keywords(guard_mask::KeywordList::new("kw", &["secretproject"]))
+            .build()
+            .expect("the fuzz profile compiles")
+    })
+}
+
+fuzz_target!(|case: Case| -> Corpus {
+    if case.data.len() > 64 * 1024 || case.cuts.len() > 64 {
+        return Corpus::Reject;
+    }
+    let m = masker();
+    let data = &case.data;
+    let mut points: Vec<usize> = case
+        .cuts
+        .iter()
+        .map(|&c| usize::from(c) % (data.len() + 1))
+        .collect();
+    points.sort_unstable();
+    let mut s = m.stream();
+    let mut f = m.stream();
+    let mut out = Vec::new();
+    let mut found = Vec::new();
+    let mut prev = 0;
+    for p in points.into_iter().chain([data.len()]) {
+        s.push(&data[prev..p], &mut out);
+        f.push_findings(&data[prev..p], &mut found);
+        prev = p;
+    }
+    s.finish(&mut out);
+    f.finish_findings(&mut found);
+    assert_eq!(out, m.mask(data));
+    assert_eq!(found, m.find(data));
+    let mut last = 0;
+    for x in &found {
+        assert!(x.start >= last && x.start < x.end && x.end <= data.len());
+        last = x.end;
+    }
+    Corpus::Keep
+});

@@ -1,0 +1,839 @@
+//! A deterministic generator of a labelled synthetic corpus for guard-mask.
+//!
+//! Shared by `tests/accuracy.rs`, `examples/gen_corpus.rs` and the `mask_stream` bench
+//! (included with `#[path]`). No network, no dependencies: a splitmix64 generator seeded by the
+//! caller. Records come in realistic shapes (prose, JSON log lines, CSV rows, psql table rows,
+//! config snippets); every sensitive value carries a label (byte span + detector) and look-alikes
+//! (Luhn-failing numbers, order ids, UUIDs, timestamps, git SHAs, ZIP codes, prices, invalid SSN
+//! areas, versions, placeholders) carry none.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+/// One labelled region: bytes `start..end` of the corpus should be masked by `detector`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub start: usize,
+    pub end: usize,
+    pub detector: &'static str,
+}
+
+/// splitmix64.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+    pub fn s(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    pub fn digits_in(&mut self, lo: u64, hi: u64) -> String {
+        let n = self.range(lo, hi) as usize;
+        self.digits(n)
+    }
+    pub fn set_in(&mut self, set: &[u8], lo: u64, hi: u64) -> String {
+        let n = self.range(lo, hi) as usize;
+        self.chars(set, n)
+    }
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+    pub fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+    pub fn chars(&mut self, set: &[u8], n: usize) -> String {
+        (0..n).map(|_| char::from(*self.pick(set))).collect()
+    }
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const UPPER_DIGIT: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const HEX: &[u8] = b"0123456789abcdef";
+const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const PW: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%^*_-";
+
+const FIRST: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+    "oscar", "peggy", "trent", "victor", "walter", "zoe", "li", "sofia", "mateo",
+];
+const LAST: &[&str] = &[
+    "smith", "jones", "garcia", "miller", "davis", "martinez", "lopez", "wilson", "anderson",
+    "thomas", "taylor", "moore", "jackson", "martin", "lee", "nguyen", "kim", "patel", "okafor",
+    "schmidt",
+];
+const WORDS: &[&str] = &[
+    "the",
+    "order",
+    "was",
+    "shipped",
+    "to",
+    "customer",
+    "after",
+    "payment",
+    "cleared",
+    "and",
+    "support",
+    "ticket",
+    "closed",
+    "by",
+    "agent",
+    "on",
+    "request",
+    "from",
+    "billing",
+    "team",
+    "with",
+    "notes",
+    "about",
+    "refund",
+    "status",
+    "pending",
+    "review",
+    "account",
+    "updated",
+    "profile",
+    "settings",
+    "invoice",
+    "sent",
+    "renewal",
+    "due",
+    "next",
+    "month",
+    "service",
+    "restarted",
+    "deploy",
+    "finished",
+    "queue",
+    "drained",
+    "cache",
+    "warmed",
+];
+const DOMAINS: &[&str] = &[
+    "example.com",
+    "mail.example.co.uk",
+    "corp.example.org",
+    "example.io",
+    "eu.example.de",
+    "students.example.edu",
+];
+
+/// A piece of text, optionally with one labelled span inside it.
+pub struct Item {
+    pub text: String,
+    pub label: Option<(usize, usize, &'static str)>,
+}
+
+fn whole(text: String, det: &'static str) -> Item {
+    let n = text.len();
+    Item {
+        text,
+        label: Some((0, n, det)),
+    }
+}
+
+fn framed(pre: &str, value: &str, post: &str, det: &'static str) -> Item {
+    let text = format!("{pre}{value}{post}");
+    Item {
+        label: Some((pre.len(), pre.len() + value.len(), det)),
+        text,
+    }
+}
+
+fn plain(text: String) -> Item {
+    Item { text, label: None }
+}
+
+fn luhn_digit(body: &[u8]) -> u8 {
+    // Check digit for body (digit values), so that body+check passes Luhn.
+    let mut sum = 0u32;
+    for (i, &x) in body.iter().rev().enumerate() {
+        let mut x = u32::from(x);
+        if i % 2 == 0 {
+            x *= 2;
+            if x > 9 {
+                x -= 9;
+            }
+        }
+        sum += x;
+    }
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// A valid card number (digits only) of a random brand, and its grouping.
+fn card_digits(r: &mut Rng) -> (Vec<u8>, &'static [usize]) {
+    let (prefix, len, groups): (&str, usize, &'static [usize]) = match r.below(11) {
+        0 => ("4", 16, &[4, 4, 4, 4]),
+        1 => ("4", 13, &[13]),
+        2 => ("4", 19, &[4, 4, 4, 4, 3]),
+        3 => (
+            r.s(&["51", "52", "53", "54", "55", "2221", "2500", "2720"]),
+            16,
+            &[4, 4, 4, 4],
+        ),
+        4 => (r.s(&["34", "37"]), 15, &[4, 6, 5]),
+        5 => (r.s(&["6011", "644", "65"]), 16, &[4, 4, 4, 4]),
+        6 => ("35", 16, &[4, 4, 4, 4]),
+        7 => (r.s(&["2131", "1800"]), 15, &[4, 6, 5]),
+        8 => (
+            r.s(&["5018", "5020", "6304", "6759"]),
+            *r.pick(&[12, 16, 19]),
+            &[4, 4, 4, 4, 3],
+        ),
+        9 => ("62", *r.pick(&[16, 19]), &[4, 4, 4, 4, 3]),
+        _ => (r.s(&["300", "305", "36", "38"]), 14, &[4, 6, 4]),
+    };
+    let mut d: Vec<u8> = prefix.bytes().map(|b| b - b'0').collect();
+    if prefix == "35" {
+        d.extend([2 + r.below(6) as u8, 2 + r.below(7) as u8]); // 3522..3589 -> keep in range
+        if d[2] == 2 && d[3] < 8 {
+            d[3] = 8;
+        }
+    }
+    while d.len() < len - 1 {
+        d.push(r.below(10) as u8);
+    }
+    let c = luhn_digit(&d);
+    d.push(c);
+    (d, groups)
+}
+
+fn group(d: &[u8], groups: &[usize], sep: &str) -> String {
+    let s: String = d.iter().map(|&x| char::from(b'0' + x)).collect();
+    if sep.is_empty() || groups.iter().sum::<usize>() < d.len() {
+        return s;
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    for (k, &g) in groups.iter().enumerate() {
+        if i >= s.len() {
+            break;
+        }
+        if k > 0 {
+            out.push_str(sep);
+        }
+        let e = (i + g).min(s.len());
+        out.push_str(&s[i..e]);
+        i = e;
+    }
+    out
+}
+
+fn card(r: &mut Rng) -> Item {
+    let (d, groups) = card_digits(r);
+    let sep = if groups.len() == 1 {
+        ""
+    } else {
+        r.s(&["", " ", "-"])
+    };
+    let v = group(&d, groups, sep);
+    match r.below(3) {
+        0 => framed("card ", &v, "", "credit_card"),
+        1 => framed("", &v, "", "credit_card"),
+        _ => framed("cc=", &v, "", "credit_card"),
+    }
+}
+
+fn ssn_parts(r: &mut Rng) -> (u64, u64, u64) {
+    let mut area = r.range(1, 899);
+    if area == 666 {
+        area = 665;
+    }
+    (area, r.range(1, 99), r.range(1, 9999))
+}
+
+fn ssn(r: &mut Rng) -> Item {
+    let (a, g, s) = ssn_parts(r);
+    match r.below(4) {
+        0 => framed("SSN ", &format!("{a:03}-{g:02}-{s:04}"), "", "us_ssn"),
+        1 => framed("", &format!("{a:03}-{g:02}-{s:04}"), "", "us_ssn"),
+        2 => framed("ssn: ", &format!("{a:03} {g:02} {s:04}"), "", "us_ssn"),
+        _ => framed(
+            "social security number ",
+            &format!("{a:03}{g:02}{s:04}"),
+            "",
+            "us_ssn",
+        ),
+    }
+}
+
+fn itin(r: &mut Rng) -> Item {
+    let g = *r.pick(&[50, 57, 65, 70, 78, 88, 90, 92, 94, 99]);
+    let v = format!("9{}-{g:02}-{}", r.digits(2), r.digits(4));
+    framed(r.s(&["ITIN ", "itin: ", ""]), &v, "", "us_itin")
+}
+
+fn aba(r: &mut Rng) -> Item {
+    loop {
+        let p = *r.pick(&[1u64, 2, 3, 5, 9, 11, 21, 26, 31, 61, 67, 71, 80]);
+        let mut d: Vec<u32> = format!("{p:02}{}", r.digits(6))
+            .bytes()
+            .map(|b| u32::from(b - b'0'))
+            .collect();
+        let w = [3, 7, 1, 3, 7, 1, 3, 7];
+        let s: u32 = d.iter().zip(w).map(|(x, w)| x * w).sum();
+        d.push((10 - s % 10) % 10);
+        let v: String = d.iter().map(|&x| char::from(b'0' + x as u8)).collect();
+        if v.bytes().any(|b| b != b'0') {
+            return framed(
+                r.s(&["routing number ", "ABA ", "RTN: "]),
+                &v,
+                "",
+                "us_routing_number",
+            );
+        }
+    }
+}
+
+fn ein(r: &mut Rng) -> Item {
+    let p = *r.pick(&[10u64, 12, 20, 27, 30, 46, 51, 65, 82, 94]);
+    framed(
+        r.s(&["EIN ", "tax id: ", "FEIN "]),
+        &format!("{p:02}-{}", r.digits(7)),
+        "",
+        "us_ein",
+    )
+}
+
+fn nino(r: &mut Rng) -> Item {
+    let a = *r.pick(b"ABCEHJKLMPRSWY");
+    let b = *r.pick(b"ABCEHJLMPRSWY");
+    let sfx = *r.pick(&['A', 'B', 'C', 'D']);
+    let d = r.digits(6);
+    let (a, b) = (char::from(a), char::from(b));
+    let v = if r.chance(50) {
+        format!("{a}{b}{d}{sfx}")
+    } else {
+        format!("{a}{b} {} {} {} {sfx}", &d[..2], &d[2..4], &d[4..])
+    };
+    framed(r.s(&["NINO ", "NI number: ", ""]), &v, "", "uk_nino")
+}
+
+fn mod97(s: &str) -> u32 {
+    let mut rem = 0u32;
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            rem = (rem * 10 + u32::from(b - b'0')) % 97;
+        } else {
+            rem = (rem * 100 + u32::from(b - b'A' + 10)) % 97;
+        }
+    }
+    rem
+}
+
+fn iban(r: &mut Rng) -> Item {
+    let (cc, bban) = match r.below(6) {
+        0 => ("DE", r.digits(18)),
+        1 => (
+            "GB",
+            format!(
+                "{}{}",
+                r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4),
+                r.digits(14)
+            ),
+        ),
+        2 => ("FR", r.digits(23)),
+        3 => (
+            "NL",
+            format!(
+                "{}{}",
+                r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 4),
+                r.digits(10)
+            ),
+        ),
+        4 => ("ES", r.digits(20)),
+        _ => (
+            "IT",
+            format!(
+                "{}{}",
+                r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1),
+                r.digits(22)
+            ),
+        ),
+    };
+    let check = 98 - mod97(&format!("{bban}{cc}00"));
+    let compact = format!("{cc}{check:02}{bban}");
+    let v = if r.chance(50) {
+        compact
+    } else {
+        compact
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    framed(r.s(&["IBAN ", "iban: ", ""]), &v, "", "iban")
+}
+
+fn email(r: &mut Rng) -> Item {
+    let f = *r.pick(FIRST);
+    let l = *r.pick(LAST);
+    let local = match r.below(5) {
+        0 => format!("{f}.{l}"),
+        1 => format!("{f}{}", r.digits(2)),
+        2 => format!("{f}.{l}+{}", r.s(&["news", "billing", "test"])),
+        3 => format!("{}{l}", &f[..1]),
+        _ => format!("{f}_{l}"),
+    };
+    whole(format!("{local}@{}", r.pick(DOMAINS)), "email")
+}
+
+fn nanp(r: &mut Rng) -> (String, String, String) {
+    let mut area = format!("{}{}", r.range(2, 9), r.digits(2));
+    if &area[1..] == "11" {
+        area.replace_range(2..3, "0");
+    }
+    (
+        area,
+        format!("{}{}", r.range(2, 9), r.digits(2)),
+        r.digits(4),
+    )
+}
+
+fn phone(r: &mut Rng) -> Item {
+    let (a, e, x) = nanp(r);
+    let v = match r.below(9) {
+        0 => format!("({a}) {e}-{x}"),
+        1 => format!("{a}-{e}-{x}"),
+        2 => format!("{a}.{e}.{x}"),
+        3 => format!("+1 {a} {e} {x}"),
+        4 => format!("+1-{a}-{e}-{x}"),
+        5 => format!("{a}-{e}-{x} ext. {}", r.range(1, 9999)),
+        6 => format!("+1{a}{e}{x}"),
+        7 => format!("+44 20 {} {}", r.digits(4), r.digits(4)),
+        _ => format!("+49 30 {}", r.digits(7)),
+    };
+    let pre = r.s(&["call ", "tel ", "phone: ", ""]);
+    framed(pre, &v, "", "phone")
+}
+
+fn ipv4(r: &mut Rng) -> Item {
+    whole(
+        format!(
+            "{}.{}.{}.{}",
+            r.range(1, 223),
+            r.below(256),
+            r.below(256),
+            r.range(1, 254)
+        ),
+        "ipv4",
+    )
+}
+
+fn ipv6(r: &mut Rng) -> Item {
+    let g = |r: &mut Rng| format!("{:x}", r.range(1, 0xffff));
+    let v = match r.below(3) {
+        0 => (0..8).map(|_| g(r)).collect::<Vec<_>>().join(":"),
+        1 => format!("2001:db8:{}::{}", g(r), g(r)),
+        _ => format!("fe80::{}:{}:{}", g(r), g(r), g(r)),
+    };
+    whole(v, "ipv6")
+}
+
+fn mac(r: &mut Rng) -> Item {
+    let sep = if r.chance(70) { ":" } else { "-" };
+    let v: Vec<String> = (0..6).map(|_| format!("{:02x}", r.below(256))).collect();
+    let mut v = v.join(sep);
+    if r.chance(40) {
+        v = v.to_uppercase();
+    }
+    whole(v, "mac_address")
+}
+
+fn b64url_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = c.len();
+        let v = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for k in 0..=n {
+            out.push(char::from(B64URL[((v >> (18 - 6 * k)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn secret(r: &mut Rng) -> Item {
+    match r.below(24) {
+        0 => whole(
+            format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+            "aws_access_key_id",
+        ),
+        1 => framed(
+            r.s(&[
+                "aws_secret_access_key = ",
+                "AWS_SECRET_ACCESS_KEY=",
+                "\"SecretAccessKey\": \"",
+            ]),
+            &r.chars(B64, 40),
+            "",
+            "aws_secret_key",
+        ),
+        2 => whole(
+            format!(
+                "{}_{}",
+                r.s(&["ghp", "gho", "ghu", "ghs", "ghr"]),
+                r.chars(ALNUM, 36)
+            ),
+            "github_token",
+        ),
+        3 => whole(
+            format!("github_pat_{}_{}", r.chars(ALNUM, 22), r.chars(ALNUM, 59)),
+            "github_token",
+        ),
+        4 => whole(format!("glpat-{}", r.chars(ALNUM, 20)), "gitlab_token"),
+        5 => whole(
+            format!(
+                "xoxb-{}-{}-{}",
+                r.digits(11),
+                r.digits(12),
+                r.chars(ALNUM, 24)
+            ),
+            "slack_token",
+        ),
+        6 => framed(
+            "https://",
+            &format!(
+                "hooks.slack.com/services/T{}/B{}/{}",
+                r.chars(UPPER_DIGIT, 8),
+                r.chars(UPPER_DIGIT, 10),
+                r.chars(ALNUM, 24)
+            ),
+            "",
+            "slack_webhook",
+        ),
+        7 => whole(
+            format!(
+                "{}_{}",
+                r.s(&["sk_live", "rk_live", "sk_test"]),
+                r.chars(ALNUM, 24)
+            ),
+            "stripe_key",
+        ),
+        8 => whole(format!("AIza{}", r.chars(B64URL, 35)), "google_api_key"),
+        9 => whole(format!("SK{}", r.chars(HEX, 32)), "twilio_api_key"),
+        10 => whole(
+            format!("SG.{}.{}", r.chars(B64URL, 22), r.chars(B64URL, 43)),
+            "sendgrid_api_key",
+        ),
+        11 => whole(format!("npm_{}", r.chars(ALNUM, 36)), "npm_token"),
+        12 => whole(
+            format!("pypi-AgEIcHlwaS5vcmc{}", r.chars(B64URL, 70)),
+            "pypi_token",
+        ),
+        13 => whole(format!("sk-proj-{}", r.chars(ALNUM, 48)), "openai_api_key"),
+        14 => whole(
+            format!("sk-ant-api03-{}", r.chars(ALNUM, 95)),
+            "anthropic_api_key",
+        ),
+        15 => whole(format!("hf_{}", r.chars(LETTERS, 34)), "huggingface_token"),
+        16 => whole(format!("shpat_{}", r.chars(HEX, 32)), "shopify_token"),
+        17 => whole(format!("dop_v1_{}", r.chars(HEX, 64)), "digitalocean_token"),
+        18 => framed(
+            "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=",
+            &format!("{}==", r.chars(B64, 86)),
+            ";EndpointSuffix=core.windows.net",
+            "azure_storage_key",
+        ),
+        19 => {
+            let payload = format!(
+                "{{\"sub\":\"{}\",\"name\":\"{}\",\"iat\":{}}}",
+                r.digits(6),
+                r.pick(FIRST),
+                1_700_000_000 + r.below(10_000_000)
+            );
+            let jwt = format!(
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{}.{}",
+                b64url_encode(payload.as_bytes()),
+                r.chars(B64URL, 43)
+            );
+            framed("Authorization: Bearer ", &jwt, "", "jwt")
+        }
+        20 => {
+            let kind = r.s(&[
+                "RSA PRIVATE KEY",
+                "PRIVATE KEY",
+                "EC PRIVATE KEY",
+                "OPENSSH PRIVATE KEY",
+            ]);
+            let lines: Vec<String> = (0..r.range(3, 12)).map(|_| r.chars(B64, 64)).collect();
+            whole(
+                format!(
+                    "-----BEGIN {kind}-----\n{}\n-----END {kind}-----",
+                    lines.join("\n")
+                ),
+                "pem_private_key",
+            )
+        }
+        21 => {
+            let scheme = r.s(&[
+                "postgres",
+                "postgresql",
+                "mysql",
+                "redis",
+                "amqp",
+                "mongodb",
+            ]);
+            let pw = r.set_in(PW, 8, 20);
+            framed(
+                &format!("{scheme}://{}:", r.pick(FIRST)),
+                &pw,
+                &format!("@db-{}:5432/app", r.pick(LAST)),
+                "uri_password",
+            )
+        }
+        _ => {
+            let pw = r.set_in(PW, 8, 24);
+            let (pre, post) = match r.below(6) {
+                0 => ("password=", ""),
+                1 => ("\"password\": \"", "\""),
+                2 => ("DB_PASSWORD: ", ""),
+                3 => ("api_key = \"", "\""),
+                4 => ("client_secret: ", ""),
+                _ => ("access_token=", "&"),
+            };
+            framed(pre, &pw, post, "password_assignment")
+        }
+    }
+}
+
+/// A look-alike: must not be masked.
+fn lookalike(r: &mut Rng) -> Item {
+    let t = match r.below(20) {
+        0 => {
+            let (mut d, _) = card_digits(r);
+            let last = d.len() - 1;
+            d[last] = (d[last] + 1 + r.below(9) as u8) % 10;
+            d.iter().map(|&x| char::from(b'0' + x)).collect()
+        }
+        1 => format!("ORD-{}-{}", r.range(2019, 2025), r.digits(6)),
+        2 => format!("order #{}", r.digits(8)),
+        3 => format!(
+            "{}-{}-4{}-a{}-{}",
+            r.chars(HEX, 8),
+            r.chars(HEX, 4),
+            r.chars(HEX, 3),
+            r.chars(HEX, 3),
+            r.chars(HEX, 12)
+        ),
+        4 => format!(
+            "2024-{:02}-{:02}T{:02}:{:02}:{:02}.{}Z",
+            r.range(1, 12),
+            r.range(1, 28),
+            r.below(24),
+            r.below(60),
+            r.below(60),
+            r.digits(3)
+        ),
+        5 => format!("{}", 1_600_000_000_000u64 + r.below(100_000_000_000)),
+        6 => r.chars(HEX, 40),
+        7 => format!("{}-{}", r.digits(5), r.digits(4)),
+        8 => format!("${},{}.{}", r.range(1, 99), r.digits(3), r.digits(2)),
+        // Invalid SSN areas; 9xx only with groups no ITIN uses.
+        9 => format!(
+            "{}-{:02}-{}",
+            r.s(&["666", "000", "900", "987"]),
+            r.range(1, 49),
+            r.digits(4)
+        ),
+        10 => format!("v{}.{}.{}", r.below(10), r.below(30), r.below(100)),
+        11 => format!(
+            "{} {:02}:{:02}:{:02}",
+            "2024-03-09",
+            r.below(24),
+            r.below(60),
+            r.below(60)
+        ),
+        12 => format!("{}-{}-{}", r.range(100, 199), r.digits(3), r.digits(4)),
+        13 => format!(
+            "password: {}",
+            r.s(&[
+                "********",
+                "${DB_PASSWORD}",
+                "<redacted>",
+                "{{ .Values.pw }}"
+            ])
+        ),
+        14 => format!("build {}", r.digits_in(6, 8)),
+        15 => format!("sha256:{}", r.chars(HEX, 64)),
+        16 => format!(
+            "DE00 0{} {} {} {} {}",
+            r.digits(3),
+            r.digits(4),
+            r.digits(4),
+            r.digits(4),
+            r.digits(2)
+        ),
+        17 => format!("{} ms", r.range(1, 99999)),
+        18 => format!("port {}", r.range(1024, 65535)),
+        _ => format!("{}.{}", r.digits(4), r.digits(2)),
+    };
+    plain(t)
+}
+
+fn sensitive(r: &mut Rng) -> Item {
+    match r.below(14) {
+        0 | 1 => card(r),
+        2 => ssn(r),
+        3 => match r.below(3) {
+            0 => itin(r),
+            1 => aba(r),
+            _ => ein(r),
+        },
+        4 => nino(r),
+        5 => iban(r),
+        6 => email(r),
+        7 => phone(r),
+        8 => match r.below(3) {
+            0 => ipv4(r),
+            1 => ipv6(r),
+            _ => mac(r),
+        },
+        _ => secret(r),
+    }
+}
+
+fn slot(r: &mut Rng) -> Item {
+    match r.below(10) {
+        0..=3 => sensitive(r),
+        4..=6 => lookalike(r),
+        _ => plain(words(r, 1, 3)),
+    }
+}
+
+fn words(r: &mut Rng, lo: u64, hi: u64) -> String {
+    (0..r.range(lo, hi))
+        .map(|_| *r.pick(WORDS))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Appends text and labels.
+pub struct Corpus {
+    pub data: Vec<u8>,
+    pub labels: Vec<Label>,
+}
+
+impl Corpus {
+    fn text(&mut self, s: &str) {
+        self.data.extend_from_slice(s.as_bytes());
+    }
+    fn item(&mut self, it: Item) {
+        if let Some((s, e, d)) = it.label {
+            let base = self.data.len();
+            self.labels.push(Label {
+                start: base + s,
+                end: base + e,
+                detector: d,
+            });
+        }
+        self.text(&it.text);
+    }
+}
+
+/// Generates at least `target` bytes (whole records) from `seed`.
+pub fn generate(seed: u64, target: usize) -> Corpus {
+    let mut r = Rng::new(seed);
+    let mut c = Corpus {
+        data: Vec::with_capacity(target + 4096),
+        labels: Vec::new(),
+    };
+    let mut id = 1000u64;
+    while c.data.len() < target {
+        id += 1;
+        match r.below(6) {
+            0 => {
+                // prose
+                let w = words(&mut r, 3, 8);
+                c.text(&format!("{} {} wrote: ", r.pick(FIRST), r.pick(LAST)));
+                c.text(&w);
+                c.text(" ");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(", ");
+                c.text(&words(&mut r, 2, 6));
+                c.text(" ");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(".\n");
+            }
+            1 => {
+                // JSON log line
+                c.text(&format!("{{\"ts\":\"2024-05-{:02}T{:02}:{:02}:{:02}.{}Z\",\"level\":\"{}\",\"req\":{id},\"msg\":\"", r.range(1, 28), r.below(24), r.below(60), r.below(60), r.digits(3), r.s(&["info", "warn", "error"])));
+                c.text(&words(&mut r, 2, 5));
+                c.text(" ");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text("\",\"field\":\"");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(&format!("\",\"latency_ms\":{}}}\n", r.range(1, 5000)));
+            }
+            2 => {
+                // CSV row
+                c.text(&format!("{id},{} {},", r.pick(FIRST), r.pick(LAST)));
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(",");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(&format!(",{}\n", r.s(&["active", "closed", "pending"])));
+            }
+            3 => {
+                // psql table row
+                c.text(&format!(" {id:>6} | {:<8} | ", r.pick(FIRST)));
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(" | ");
+                let it = slot(&mut r);
+                c.item(it);
+                c.text(" |\n");
+            }
+            4 => {
+                // config snippet
+                c.text(&format!(
+                    "# {}\n{}_host: {}\n",
+                    words(&mut r, 2, 4),
+                    r.s(&["db", "cache", "api"]),
+                    r.s(&["db-primary", "localhost", "cache-1"])
+                ));
+                let it = slot(&mut r);
+                c.item(it);
+                c.text("\n");
+            }
+            _ => {
+                // a line of look-alikes and plain words only
+                let it = lookalike(&mut r);
+                c.item(it);
+                c.text(" ");
+                c.text(&words(&mut r, 2, 6));
+                c.text(" ");
+                let it = lookalike(&mut r);
+                c.item(it);
+                c.text("\n");
+            }
+        }
+    }
+    c
+}
