@@ -50,6 +50,11 @@
 //!
 //! See `DESIGN.md` in the crate for the engine, the streaming argument and the winner rule.
 //!
+//! # README
+//!
+#![doc = include_str!("../README.md")]
+//!
+//!
 //! # Features
 #![doc = document_features::document_features!()]
 
