@@ -72,3 +72,47 @@ fn behaviour_table() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn profile_from_toml() {
+    let p: guard_mask::Profile = toml::from_str(
+        r#"
+        detectors = ["credit_card", "email", "us_ssn"]
+        default_strategy = { kind = "redact" }
+        [strategies]
+        credit_card = { kind = "partial", keep_last = 4 }
+        email = { kind = "hash", length = 10 }
+        [[custom]]
+        name = "employee_id"
+        regex = "EMP-[0-9]{6}"
+        max_len = 10
+        context = ["employee"]
+        [[keywords]]
+        name = "codename"
+        words = ["Bluebird"]
+        case_insensitive = true
+        [[columns]]
+        column = "*.users.ssn"
+        strategy = { kind = "null" }
+        [[json]]
+        path = "data.*"
+        strategy = { kind = "redact", label = "SECRET" }
+        "#,
+    )
+    .unwrap();
+    let m = Masker::builder().profile(p).hash_key(b"k").build().unwrap();
+    let out =
+        m.mask(b"card 4111111111111111 employee EMP-123456 BLUEBIRD bob@example.com 10.0.0.1");
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.starts_with("card ************1111 employee [EMPLOYEE_ID] [CODENAME] "),
+        "{out}"
+    );
+    assert!(out.ends_with(" 10.0.0.1"), "{out}"); // ipv4 not enabled
+    assert_eq!(
+        m.column_rule("ssn", Some("hr.users.ssn")),
+        Some(&guard_mask::Strategy::Null)
+    );
+    assert!(toml::from_str::<guard_mask::Profile>("bogus = 1").is_err());
+}
