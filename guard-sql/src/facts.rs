@@ -186,6 +186,24 @@ mod tests {
         assert_eq!(rows, declared);
     }
 
+    /// The statement-kind list in FACTS.md is exactly `StatementKind::ALL`, in order.
+    #[test]
+    fn documented_kinds_match() {
+        let doc = include_str!("../FACTS.md");
+        let list = &doc[doc.find("Statement kinds").expect("kinds paragraph")..];
+        let documented: Vec<&str> = list
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !w.starts_with("sql."))
+            .collect();
+        let kinds: Vec<&str> = crate::classify::StatementKind::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(documented, kinds);
+    }
+
     fn type_name(t: FactType) -> &'static str {
         match t {
             FactType::Str => "string",

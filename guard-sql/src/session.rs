@@ -355,6 +355,39 @@ mod tests {
     }
 
     #[test]
+    fn typed_messages_drive_the_session() {
+        use crate::pg::{Close, Execute, PgStr, Query};
+        let cl = Classifier::new();
+        let mut s = Session::new();
+        let q = FrontendMessage::Query(Query {
+            sql: PgStr::from_static("PREPARE p AS DELETE FROM t"),
+        });
+        assert_eq!(
+            s.on_message(&cl, &q).unwrap().statements[0].kind,
+            StatementKind::Prepare
+        );
+        let q = FrontendMessage::Query(Query {
+            sql: PgStr::from_static("EXECUTE p"),
+        });
+        assert_eq!(
+            s.on_message(&cl, &q).unwrap().statements[0].effect,
+            Effect::Write
+        );
+        let close = FrontendMessage::Close(Close {
+            target: Target::Statement,
+            name: PgStr::from_static("p"),
+        });
+        assert!(s.on_message(&cl, &close).is_none());
+        assert!(s.prepared("p").is_none());
+        let exec = FrontendMessage::Execute(Execute {
+            portal: PgStr::from_static("nope"),
+            max_rows: 0,
+        });
+        let c = s.on_message(&cl, &exec).unwrap();
+        assert!(c.statements[0].opaque);
+    }
+
+    #[test]
     fn bounded() {
         let cl = Classifier::new();
         let mut s = Session::with_max_entries(2);

@@ -21,7 +21,7 @@ pub(crate) const MAX_NESTING: usize = 256;
 
 /// Text this short cannot nest deeper than [`MAX_NESTING`] (every level needs at least two
 /// bytes: an operator and a space or operand), so it skips the token scan.
-const SHORT_BYTES: usize = 2 * MAX_NESTING;
+pub(crate) const SHORT_BYTES: usize = 2 * MAX_NESTING;
 
 /// `Some(reason)` when `sql` may nest too deeply to hand to the parser.
 pub(crate) fn too_deep(sql: &str) -> Option<String> {

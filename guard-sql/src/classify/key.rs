@@ -16,6 +16,10 @@
 /// The normalized key of `sql`, or `None` when only the exact text is a safe key.
 pub(crate) fn normalize(sql: &str) -> Option<String> {
     let b = sql.as_bytes();
+    // pg_query refuses text with a NUL byte, wherever it is: keep such text exact.
+    if memchr::memchr(0, b).is_some() {
+        return None;
+    }
     let mut out = String::with_capacity(sql.len());
     let mut i = 0;
     // Start of the last run copied verbatim.
@@ -177,6 +181,7 @@ mod tests {
             "SELECT /* open",
             "SELECT \"open",
             "SELECT a$1",
+            "SELECT 'a\0b'",
         ] {
             assert_eq!(normalize(sql), None, "{sql}");
         }

@@ -186,7 +186,7 @@ impl Classifier {
         }
         let norm = key::normalize(sql);
         if let Some(n) = &norm {
-            match self.cache.get(&norm_key(n)) {
+            match self.cache.get(&norm_key(n, sql.len())) {
                 Some(Entry::Value(v)) => return v,
                 Some(Entry::ExactOnly) | None => {}
             }
@@ -199,10 +199,10 @@ impl Classifier {
         match norm {
             Some(n) if !c.const_sensitive && !c.is_unparsable() => {
                 self.cache
-                    .insert(norm_key(&n), Entry::Value(Arc::clone(&c)));
+                    .insert(norm_key(&n, sql.len()), Entry::Value(Arc::clone(&c)));
             }
             Some(n) => {
-                self.cache.insert(norm_key(&n), Entry::ExactOnly);
+                self.cache.insert(norm_key(&n, sql.len()), Entry::ExactOnly);
                 self.cache.insert(exact, Entry::Value(Arc::clone(&c)));
             }
             None => self.cache.insert(exact, Entry::Value(Arc::clone(&c))),
@@ -229,9 +229,16 @@ impl Classifier {
     }
 }
 
-fn norm_key(n: &str) -> String {
+/// The normalized key. Texts on either side of the depth guard's short-text threshold never
+/// share an entry, so a literal's length cannot decide whether the guard's scan runs for one
+/// text and not for another with the same key.
+fn norm_key(n: &str, sql_len: usize) -> String {
     let mut k = String::with_capacity(n.len() + 1);
-    k.push('N');
+    k.push(if sql_len <= depth::SHORT_BYTES {
+        'N'
+    } else {
+        'L'
+    });
     k.push_str(n);
     k
 }

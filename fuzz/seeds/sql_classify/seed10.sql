@@ -1,0 +1,1 @@
+SELECT E'\'', $a$x$a$, U&'d\0061t' UESCAPE '!', "q""i", 1e5, 0x1f /* c */ -- x

@@ -1,0 +1,1 @@
+DO $$ BEGIN END $$; CALL p(); LOCK t; VACUUM FULL t
