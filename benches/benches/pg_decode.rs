@@ -15,7 +15,7 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_main};
 use guard_sql::pg::{
     BackendDecoder, BackendMessage, Bind, CommandComplete, DataRow, Decoded, Describe, Execute,
     FieldDescription, FrontendDecoder, FrontendMessage, Limits, Parse, PgStr, ProtocolVersion,
@@ -264,5 +264,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+// `criterion_group!` generates an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::bench);
+}
+use group::benches;
+
 criterion_main!(benches);

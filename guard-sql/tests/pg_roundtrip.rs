@@ -266,6 +266,9 @@ fn every_frontend_message() {
     w.extend_from_slice(&[0, 1]);
     let n = (w.len() - 1) as u32;
     w[1..5].copy_from_slice(&n.to_be_bytes());
+    let mut built = Vec::new();
+    guard_sql::pg::FunctionCall::encode_parts(1598, &[1], [Some(&b"hi"[..]), None], 1, &mut built);
+    assert_eq!(built, w);
     let FrontendMessage::FunctionCall(f) = one_front(&mut dec, &w) else {
         panic!()
     };

@@ -534,6 +534,26 @@ impl FunctionCall<'_> {
             o.put_i16(self.result_format);
         });
     }
+
+    /// Writes a FunctionCall from parts.
+    ///
+    /// # Panics
+    ///
+    /// When a list has more than 65 535 entries or a value more than `i32::MAX` bytes.
+    pub fn encode_parts<'v>(
+        function: u32,
+        arg_formats: &[i16],
+        args: impl IntoIterator<Item = Option<&'v [u8]>>,
+        result_format: i16,
+        out: &mut impl EncodeBuf,
+    ) {
+        frame(out, b'F', |o| {
+            o.put_u32(function);
+            write_formats(o, arg_formats, "FunctionCall argument formats");
+            write_values(o, args, "FunctionCall arguments");
+            o.put_i16(result_format);
+        });
+    }
 }
 
 /// Which authentication request a `'p'` message answers.
