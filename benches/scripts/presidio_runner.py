@@ -5,7 +5,7 @@
 
 Uses spacy.blank("en") saved to MODEL_DIR as the NLP model (no model download), removes the
 NER-based SpacyRecognizer so only pattern recognizers (regex + their validators) run, and
-analyzes the slice line by line (as a gateway would analyze values). Prints
+analyzes the slice in blocks of whole lines (about 16 KiB). Prints
 `presidio_mb_per_s X` and writes start<TAB>end<TAB>ENTITY regions (offsets into the corpus).
 """
 import os
@@ -13,8 +13,14 @@ import sys
 import time
 
 import spacy
-from presidio_analyzer import AnalyzerEngine
-from presidio_analyzer.nlp_engine import NlpEngineProvider
+import tldextract
+
+# Presidio's e-mail and URL checks call tldextract, which would download the public suffix
+# list; use the snapshot bundled with tldextract instead (no network here).
+tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
+
+from presidio_analyzer import AnalyzerEngine  # noqa: E402
+from presidio_analyzer.nlp_engine import NlpEngineProvider  # noqa: E402
 
 
 def main():
@@ -35,17 +41,22 @@ def main():
         data = f.read(nbytes)
     cut = data.rfind(b"\n") + 1
     data = data[:cut]
-    lines = data.split(b"\n")
+    # Analyze blocks of whole lines (about 16 KiB each): one call per line costs far more in
+    # per-call overhead than in matching.
+    blocks = []
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + 16384) + 1
+        if end <= start:
+            end = data.find(b"\n", start) + 1 or len(data)
+        blocks.append((start, data[start:end]))
+        start = end
     out = []
     t0 = time.monotonic()
-    off = 0
-    for raw in lines:
-        text = raw.decode("utf-8", "replace")
-        if text:
-            for r in analyzer.analyze(text=text, language="en"):
-                # Offsets are in characters; the corpus is ASCII except rare samples.
-                out.append((off + r.start, off + r.end, r.entity_type))
-        off += len(raw) + 1
+    for off, raw in blocks:
+        text = raw.decode("ascii", "replace")  # the corpus is ASCII: offsets stay byte offsets
+        for r in analyzer.analyze(text=text, language="en"):
+            out.append((off + r.start, off + r.end, r.entity_type))
     dt = time.monotonic() - t0
     with open(out_path, "w") as f:
         for s, e, t in out:
