@@ -67,7 +67,8 @@ pub struct Decision {
     pub masks: Vec<String>,
     /// Ids of every rule that matched (whatever its action), in document order.
     pub matched: Vec<String>,
-    /// Ids of the grants that took part (added groups or enabled a matching rule).
+    /// Ids of the grants that applied to this request (active at `now`, for this subject, on
+    /// this resource), in the order given.
     pub grants: Vec<String>,
     /// Whether no deciding rule matched and the policy default decided.
     pub defaulted: bool,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobBuilder;
 use regex::RegexBuilder;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use super::document::{
     ActionDoc, DefaultDoc, Document, DurationDoc, IdentityDoc, ResourceDoc, RuleDoc, TimeDoc,
 };
 use super::error::{BuildError, Format};
-use super::rule::{Action, CmpOp, Cond, FactCheck, GlobPat, Rule, Scalar, TimeWindow};
+use super::rule::{Action, CmpOp, Cond, FactCheck, GlobPat, Pattern, Rule, Scalar, TimeWindow};
 use crate::{FactDef, FactSchema, FactType};
 
 /// Largest regex program a rule may compile to (bytes), so a hostile document cannot make
@@ -422,15 +422,15 @@ fn s_vec(v: &super::document::OneOrMany) -> Vec<String> {
     }
 }
 
-fn glob(loc: &RuleLoc<'_>, p: &str) -> Result<GlobMatcher, BuildError> {
+fn glob(loc: &RuleLoc<'_>, p: &str) -> Result<Pattern, BuildError> {
     GlobBuilder::new(p)
         .literal_separator(false)
         .build()
-        .map(|g| g.compile_matcher())
+        .map(|g| Pattern::new(p, g.compile_matcher()))
         .map_err(|e| loc.bad_pattern(p, e.kind().to_string()))
 }
 
-fn globs(loc: &RuleLoc<'_>, ps: &[String]) -> Result<Vec<GlobMatcher>, BuildError> {
+fn globs(loc: &RuleLoc<'_>, ps: &[String]) -> Result<Vec<Pattern>, BuildError> {
     ps.iter().map(|p| glob(loc, p)).collect()
 }
 

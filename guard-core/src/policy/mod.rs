@@ -300,8 +300,15 @@ impl Policy {
 
         let mut candidates = Vec::new();
         if use_index {
-            self.index
-                .candidates(&req.resource.protocol, req.facts, &mut candidates);
+            let probe = index::Probe {
+                protocol: &req.resource.protocol,
+                subject: &req.identity.subject,
+                groups: &req.identity.groups,
+                extra_groups: &extra_groups,
+                resource: &req.resource.name,
+                facts: req.facts,
+            };
+            self.index.candidates(&probe, &mut candidates);
         } else {
             // Fewer than u32::MAX rules: see Index::new.
             candidates.extend((0..self.rules.len()).map(|i| u32::try_from(i).unwrap_or(u32::MAX)));

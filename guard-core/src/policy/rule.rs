@@ -15,12 +15,12 @@ pub(crate) struct Rule {
     pub(crate) action: Action,
     pub(crate) message: Option<String>,
     pub(crate) enabled_by_grant: bool,
-    pub(crate) subjects: Vec<GlobMatcher>,
+    pub(crate) subjects: Vec<Pattern>,
     pub(crate) groups_any: Vec<String>,
     pub(crate) groups_all: Vec<String>,
-    pub(crate) names: Vec<GlobMatcher>,
+    pub(crate) names: Vec<Pattern>,
     pub(crate) protocols: Vec<String>,
-    pub(crate) labels: Vec<(String, Vec<GlobMatcher>)>,
+    pub(crate) labels: Vec<(String, Vec<Pattern>)>,
     pub(crate) facts: Vec<FactCheck>,
     pub(crate) time: Option<TimeWindow>,
 }
@@ -50,6 +50,65 @@ impl Action {
     }
 }
 
+/// A compiled glob. Most patterns in policies are literals, prefixes (`payments-*`) or
+/// suffixes (`*-prod`): those are matched without running the glob automaton.
+#[derive(Debug)]
+pub(crate) enum Pattern {
+    /// `*`
+    Any,
+    /// No metacharacter.
+    Literal(String),
+    /// `abc*` with no other metacharacter.
+    Prefix(String),
+    /// `*abc` with no other metacharacter.
+    Suffix(String),
+    /// Anything else (globset syntax).
+    Glob(GlobMatcher),
+}
+
+impl Pattern {
+    /// Classifies `pattern`, using `compiled` (the pattern compiled by globset, which also
+    /// validated it) when no fast form applies.
+    pub(crate) fn new(pattern: &str, compiled: GlobMatcher) -> Self {
+        let meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+        if pattern == "*" {
+            return Pattern::Any;
+        }
+        if !pattern.contains(meta) {
+            return Pattern::Literal(pattern.to_owned());
+        }
+        if let Some(prefix) = pattern.strip_suffix('*')
+            && !prefix.contains(meta)
+        {
+            return Pattern::Prefix(prefix.to_owned());
+        }
+        if let Some(suffix) = pattern.strip_prefix('*')
+            && !suffix.contains(meta)
+        {
+            return Pattern::Suffix(suffix.to_owned());
+        }
+        Pattern::Glob(compiled)
+    }
+
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Any => true,
+            Pattern::Literal(l) => s == l,
+            Pattern::Prefix(p) => s.starts_with(p.as_str()),
+            Pattern::Suffix(p) => s.ends_with(p.as_str()),
+            Pattern::Glob(g) => g.is_match(s),
+        }
+    }
+
+    /// The literal text, if the pattern has no metacharacter (the index files such rules).
+    pub(crate) fn literal(&self) -> Option<&str> {
+        match self {
+            Pattern::Literal(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
 /// One `facts` entry: a fact and the condition its value must meet.
 #[derive(Debug)]
 pub(crate) struct FactCheck {
@@ -74,7 +133,7 @@ pub(crate) enum CmpOp {
 
 #[derive(Debug)]
 pub(crate) struct GlobPat {
-    pub(crate) matcher: GlobMatcher,
+    pub(crate) matcher: Pattern,
     /// Whether the pattern names a qualified name (contains a dot): on a fact holding
     /// qualified names, an unqualified pattern is matched against the last part only.
     pub(crate) qualified: bool,

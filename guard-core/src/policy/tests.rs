@@ -660,16 +660,95 @@ fn index_skips_rules_it_cannot_match() {
     assert_eq!(p.unindexed_rules(), 1);
     let d = decide(&p, &facts(&[("sql.tables.write", l(&["public.t7"]))]));
     assert_eq!(d.rules, ["r7"]);
+    let id = alice();
+    let f = facts(&[("sql.tables.write", l(&["public.t7"]))]);
+    let probe = |protocol, facts| index::Probe {
+        protocol,
+        subject: &id.subject,
+        groups: &id.groups,
+        extra_groups: &[],
+        resource: "payments-prod",
+        facts,
+    };
     let mut c = Vec::new();
-    p.index.candidates(
-        "postgres",
-        &facts(&[("sql.tables.write", l(&["public.t7"]))]),
-        &mut c,
-    );
+    p.index.candidates(&probe("postgres", &f), &mut c);
     assert_eq!(c.len(), 2);
-    p.index
-        .candidates("ssh", &facts(&[("sql.tables.write", l(&["t7"]))]), &mut c);
+    let f2 = facts(&[("sql.tables.write", l(&["T7"]))]);
+    p.index.candidates(&probe("postgres", &f2), &mut c);
+    assert_eq!(
+        c.len(),
+        2,
+        "qualified names are looked up case-insensitively"
+    );
+    p.index.candidates(&probe("ssh", &f), &mut c);
     assert_eq!(c.len(), 1);
+}
+
+#[test]
+fn index_files_subjects_groups_and_names() {
+    let p = policy(
+        r#"
+        [[rule]]
+        id = "by-subject"
+        action = "deny"
+        identity = { subject = ["mallory", "eve"] }
+        [[rule]]
+        id = "by-group"
+        action = "allow"
+        identity = { groups_any = ["dba"] }
+        [[rule]]
+        id = "by-name"
+        action = "mask"
+        profile = "pii"
+        resource = { name = "payments-prod" }
+        [[rule]]
+        id = "subject-glob"
+        action = "deny"
+        identity = { subject = "svc-*" }
+        [[rule]]
+        id = "by-bool"
+        action = "deny"
+        facts = { "sql.unbounded" = true }
+        "#,
+    );
+    assert_eq!(p.unindexed_rules(), 1);
+    let mut g = Grant::new(
+        "g",
+        "alice",
+        noon(),
+        noon().saturating_add(Duration::from_secs(9)),
+    );
+    g.groups = vec!["dba".into()];
+    let gs = [g];
+    let (id, r, f) = (alice(), db(), Facts::new());
+    let req = Request::new(&id, &r, &f, noon()).with_grants(&gs);
+    let d = p.evaluate(&req);
+    assert_eq!(d, p.evaluate_with(&req, false));
+    assert_eq!(d.matched, ["by-group", "by-name"]);
+    let eve = Identity::new("eve", AuthMethod::Trust);
+    let d = p.evaluate(&Request::new(&eve, &r, &f, noon()));
+    assert_eq!(d.matched, ["by-subject", "by-name"]);
+}
+
+#[test]
+fn fast_patterns_agree_with_globset() {
+    let pats = [
+        "*", "abc", "abc*", "*abc", "a*c", "a?c", "[ab]c", "{x,y}z", "*-prod", "a.b*",
+    ];
+    let texts = [
+        "", "abc", "abcd", "xabc", "ac", "bc", "xz", "db-prod", "a.bc", "ABC",
+    ];
+    for p in pats {
+        let g = globset::GlobBuilder::new(p)
+            .literal_separator(false)
+            .build()
+            .unwrap();
+        let m = g.compile_matcher();
+        let fast = rule::Pattern::new(p, m.clone());
+        for t in texts {
+            assert_eq!(fast.is_match(t), m.is_match(t), "{p} vs {t}");
+        }
+    }
 }
 
 // ------------------------------------------------------------------ property tests
