@@ -1,9 +1,19 @@
 //! `guard-gateway`: the reference guard gateway.
 //!
-//! Subcommands land with their issues; see `guard-gateway --help`.
+//! A thin clap dispatcher; the gateway itself is the `guard_gateway` library (see DESIGN.md).
+//!
+//! ```sh
+//! guard-gateway demo                          # throwaway PostgreSQL + gateway, prints URLs
+//! psql "$AGENT_URL" -c 'SELECT * FROM customers'   # masked; DELETE without WHERE is refused
+//! guard-gateway run --config examples/gateway.toml
+//! psql "postgresql://alice:PASSWORD@127.0.0.1:6432/app"            # a static user (SCRAM)
+//! psql "postgresql://me:$(get-my-oidc-token)@127.0.0.1:6432/app?sslmode=require"  # OIDC
+//! guard-gateway approvals approve 7 --api http://127.0.0.1:8081 --token "$MY_TOKEN"
+//! ```
 
 use clap::Parser;
 
+mod cmd_check;
 mod cmd_mask;
 mod cmd_record;
 
@@ -18,6 +28,8 @@ struct Cli {
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// Validate a policy document (and print a summary).
+    Check(cmd_check::CheckArgs),
     /// `verify` and `replay` (session recordings).
     #[command(flatten)]
     Record(cmd_record::RecordCommand),
@@ -38,6 +50,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::Check(args)) => cmd_check::run(&args),
         Some(Command::Record(cmd)) => cmd_record::run(cmd),
         Some(Command::Mask(args)) => cmd_mask::run(args),
         Some(Command::Run(args)) => guard_gateway::cli::run(args),

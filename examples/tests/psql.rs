@@ -348,3 +348,69 @@ fn recording_is_sealed_masked_and_free_of_credentials() {
         assert!(!text.contains(secret), "{secret} in the recording: {text}");
     }
 }
+
+#[test]
+fn startup_options_and_replication_are_refused() {
+    let db = fresh_database("psql_startup");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-d",
+            &gw.user_url("alice", ALICE_PW),
+            "-c",
+            "SELECT 1",
+        ])
+        .env("PGOPTIONS", "-c default_transaction_read_only=off")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("startup options"), "{}", stderr(&o));
+    let url = format!("{}&replication=database", gw.user_url("alice", ALICE_PW));
+    let o = psql(&url, &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("replication"), "{}", stderr(&o));
+}
+
+#[test]
+fn reload_applies_a_new_policy_to_live_sessions() {
+    let db = fresh_database("psql_reload");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    // One psql session reading statements from a pipe, so the reload happens between two.
+    let mut child = std::process::Command::new("psql")
+        .args(["-X", "-A", "-t", "-d", &gw.user_url("alice", ALICE_PW)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"SELECT 'before', count(*) FROM customers;\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let stricter = format!(
+        "{AGENT_POLICY}\n[[rule]]\nid = \"no-customers\"\naction = \"deny\"\nmessage = \"customers are off limits\"\nfacts = {{ \"sql.tables\" = {{ contains_any = [\"customers\"] }} }}\n"
+    );
+    std::fs::write(gw.dir.path().join("policy.toml"), stricter).unwrap();
+    let (status, body) = guard_gateway::cli::http(
+        "POST",
+        &gw.admin(),
+        "/reload",
+        &format!("bob:{BOB_PW}"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    stdin
+        .write_all(b"SELECT 'after', count(*) FROM customers;\n")
+        .unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(stdout(&o).contains("before|2"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("after"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("no-customers"), "{}", stderr(&o));
+}

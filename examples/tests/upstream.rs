@@ -194,3 +194,40 @@ async fn upstream_death_seals_the_recording() {
     assert!(text.contains("upstream closed the connection"), "{text}");
     guard_record::verify(std::fs::File::open(path).unwrap(), None).expect("the recording verifies");
 }
+
+#[test]
+fn upstream_login_with_md5_cleartext_and_trust() {
+    let own = PgCluster::start().expect("cluster");
+    own.psql(
+        "postgres",
+        "SET password_encryption = 'md5'; CREATE ROLE u_md5 LOGIN PASSWORD 'md5-pw'; \
+         RESET password_encryption; CREATE ROLE u_clear LOGIN PASSWORD 'clear-pw'; \
+         CREATE ROLE u_trust LOGIN;",
+    )
+    .unwrap();
+    let hba = own.dir().join("data/pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    let lines = "host all u_md5 127.0.0.1/32 md5\nhost all u_clear 127.0.0.1/32 password\n\
+                 host all u_trust 127.0.0.1/32 trust\n";
+    std::fs::write(&hba, format!("{lines}{text}")).unwrap();
+    own.psql("postgres", "SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for (user, pw, method) in [
+        ("u_md5", "md5-pw", "md5"),
+        ("u_clear", "clear-pw", "password"),
+        ("u_trust", "", "trust"),
+    ] {
+        let gw = TestGateway::start(
+            "postgres",
+            Opts {
+                policy: ALLOW_ALL.to_owned(),
+                upstream: Some((own.port(), pw.to_owned())),
+                upstream_user: Some(user.to_owned()),
+                ..Opts::default()
+            },
+        );
+        let o = psql(&gw.user_url("bob", BOB_PW), &["SELECT current_user"]);
+        assert!(o.status.success(), "{method}: {}", stderr(&o));
+        assert_eq!(stdout(&o), format!("{user}\n"), "{method}");
+    }
+}

@@ -100,6 +100,8 @@ pub struct Opts {
     pub upstream: Option<(u16, String)>,
     /// PEM CA to verify the upstream's certificate with (`tls = "verify-full"`).
     pub upstream_tls_ca: Option<String>,
+    /// The upstream user (default `postgres`).
+    pub upstream_user: Option<String>,
 }
 
 impl Default for Opts {
@@ -110,6 +112,7 @@ impl Default for Opts {
             approval_timeout: "5s",
             upstream: None,
             upstream_tls_ca: None,
+            upstream_user: None,
         }
     }
 }
@@ -178,7 +181,7 @@ protocol = "postgres"
 host = "127.0.0.1"
 port = {upstream_port}
 database = "{db}"
-user = "postgres"
+user = "{upstream_user}"
 password = {{ file = "upstream.pw" }}
 labels = {{ env = "test" }}
 {upstream_tls}
@@ -220,6 +223,7 @@ strict = true
 timeout = "{timeout}"
 "#,
             upstream_port = upstream_port,
+            upstream_user = opts.upstream_user.as_deref().unwrap_or("postgres"),
             alice = secret(ALICE_PW),
             bob = secret(BOB_PW),
             audit_only = opts.audit_only,
