@@ -68,7 +68,8 @@ fn backend_stream() -> (Vec<u8>, u64) {
         let id = i.to_string();
         let name = &filler[..3 + (rng.next() % 20) as usize];
         let city = &filler[..5 + (rng.next() % 40) as usize];
-        let email = (rng.next() % 4 != 0).then(|| &filler[..10 + (rng.next() % 30) as usize]);
+        let email =
+            (!rng.next().is_multiple_of(4)).then(|| &filler[..10 + (rng.next() % 30) as usize]);
         let ts = b"2026-11-26 10:41:26.123456+00";
         let note = &filler[..(rng.next() % 400) as usize];
         let vals = [
