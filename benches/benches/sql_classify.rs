@@ -56,6 +56,13 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("sql_classify/cold/{name}"), |b| {
             b.iter(|| classifier.classify_uncached(black_box(sql)))
         });
+        // Baseline: pg_query's parse alone (C parser, protobuf round trip, its own summary),
+        // which the cold path includes.
+        assert!(pg_query::parse(sql).is_ok());
+        c.bench_function(
+            &format!("sql_classify/baseline_pg_query_parse/{name}"),
+            |b| b.iter(|| pg_query::parse(black_box(sql))),
+        );
     }
     for (name, sql, kind, _) in OLTP {
         let warm = classifier.classify(sql);

@@ -185,27 +185,34 @@ impl Classifier {
             return Arc::new(self.classify_uncached(sql));
         }
         let norm = key::normalize(sql);
+        // Texts on either side of the depth guard's short-text threshold never share a
+        // normalized entry, so a literal's length cannot decide whether the guard's scan runs
+        // for one text and not for another with the same key.
+        let norm_tag = if sql.len() <= depth::SHORT_BYTES {
+            b'N'
+        } else {
+            b'L'
+        };
         if let Some(n) = &norm {
-            match self.cache.get(&norm_key(n, sql.len())) {
+            match self.cache.get(norm_tag, n) {
                 Some(Entry::Value(v)) => return v,
                 Some(Entry::ExactOnly) | None => {}
             }
         }
-        let exact = exact_key(sql);
-        if let Some(Entry::Value(v)) = self.cache.get(&exact) {
+        if let Some(Entry::Value(v)) = self.cache.get(b'E', sql) {
             return v;
         }
         let c = Arc::new(self.classify_uncached(sql));
         match norm {
             Some(n) if !c.const_sensitive && !c.is_unparsable() => {
                 self.cache
-                    .insert(norm_key(&n, sql.len()), Entry::Value(Arc::clone(&c)));
+                    .insert(norm_tag, &n, Entry::Value(Arc::clone(&c)));
             }
             Some(n) => {
-                self.cache.insert(norm_key(&n, sql.len()), Entry::ExactOnly);
-                self.cache.insert(exact, Entry::Value(Arc::clone(&c)));
+                self.cache.insert(norm_tag, &n, Entry::ExactOnly);
+                self.cache.insert(b'E', sql, Entry::Value(Arc::clone(&c)));
             }
-            None => self.cache.insert(exact, Entry::Value(Arc::clone(&c))),
+            None => self.cache.insert(b'E', sql, Entry::Value(Arc::clone(&c))),
         }
         c
     }
@@ -227,27 +234,6 @@ impl Classifier {
     pub fn clear_cache(&self) {
         self.cache.clear();
     }
-}
-
-/// The normalized key. Texts on either side of the depth guard's short-text threshold never
-/// share an entry, so a literal's length cannot decide whether the guard's scan runs for one
-/// text and not for another with the same key.
-fn norm_key(n: &str, sql_len: usize) -> String {
-    let mut k = String::with_capacity(n.len() + 1);
-    k.push(if sql_len <= depth::SHORT_BYTES {
-        'N'
-    } else {
-        'L'
-    });
-    k.push_str(n);
-    k
-}
-
-fn exact_key(sql: &str) -> String {
-    let mut k = String::with_capacity(sql.len() + 1);
-    k.push('E');
-    k.push_str(sql);
-    k
 }
 
 #[cfg(test)]
