@@ -20,13 +20,55 @@
 //! then checked with all of its matchers.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::rule::{Cond, Rule, Scalar, last_part};
 use crate::{FactType, FactValue, Facts};
 
+/// The index's maps hash with a fast non-cryptographic hash (the multiply-rotate hash rustc
+/// uses). Their keys come from the policy (trusted); requests only look keys up, so a chosen
+/// request value can at worst land in one of the policy's own, fixed buckets.
+type Map<V> = HashMap<String, V, BuildHasherDefault<FastHasher>>;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher {
+    hash: u64,
+}
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    by_protocol: HashMap<String, Bucket>,
+    by_protocol: Map<Bucket>,
     any_protocol: Bucket,
 }
 
@@ -34,16 +76,16 @@ pub(crate) struct Index {
 struct Bucket {
     always: Vec<u32>,
     by_fact: Vec<FactIndex>,
-    by_subject: HashMap<String, Vec<u32>>,
-    by_group: HashMap<String, Vec<u32>>,
-    by_name: HashMap<String, Vec<u32>>,
+    by_subject: Map<Vec<u32>>,
+    by_group: Map<Vec<u32>>,
+    by_name: Map<Vec<u32>>,
 }
 
 #[derive(Debug)]
 struct FactIndex {
     name: &'static str,
     qualified: bool,
-    by_value: HashMap<String, Vec<u32>>,
+    by_value: Map<Vec<u32>>,
 }
 
 /// Where a rule is filed within its bucket.
@@ -114,7 +156,7 @@ impl Index {
 
 impl Bucket {
     fn file(&mut self, i: u32, key: &Key) {
-        let push = |map: &mut HashMap<String, Vec<u32>>, values: &[String]| {
+        let push = |map: &mut Map<Vec<u32>>, values: &[String]| {
             for v in values {
                 map.entry(v.clone()).or_default().push(i);
             }
@@ -135,7 +177,7 @@ impl Bucket {
                         self.by_fact.push(FactIndex {
                             name,
                             qualified: *qualified,
-                            by_value: HashMap::new(),
+                            by_value: Map::default(),
                         });
                         self.by_fact.len() - 1
                     }
