@@ -381,7 +381,7 @@ pub struct ConfigError {
 
 impl Config {
     /// Reads and validates a configuration file (not the files it names; see
-    /// [`Config::check_files`]).
+    /// [`crate::gateway::check`]).
     ///
     /// # Errors
     /// Every problem found, each with file, line and column.
