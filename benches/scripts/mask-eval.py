@@ -50,7 +50,8 @@ def main():
         else:
             s, e, d = line.rstrip("\n").split("\t")
             s, e = int(s), int(e)
-        found[d].append((s, e))
+        if a.limit is None or e <= a.limit:
+            found[d].append((s, e))
     for v in list(labels.values()) + list(found.values()):
         v.sort()
 
@@ -104,7 +105,7 @@ def main():
             print(f"{d:<22} {n:>7} {tp + fp:>7} {h / max(n, 1):>8.4f} {tp / max(tp + fp, 1):>9.4f}")
     for d in sorted(found):
         if a.map == "presidio" or d not in labels:
-            tp, fp = rows[d]
+            tp, fp, _ = rows[d]
             print(f"{'  ' + d:<22} {'':>7} {tp + fp:>7} {'':>8} {tp / max(tp + fp, 1):>9.4f}")
     for d, (tp, fp, _) in rows.items():
         tot_tp += tp

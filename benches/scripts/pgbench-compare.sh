@@ -43,7 +43,7 @@ chmod 755 "$work"
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    "${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+    "${run_as[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,9 +60,9 @@ pg_port=$(free_port)
 mkdir -p "$work/pg"
 echo "$pw" >"$work/pg/pwfile"
 [[ $(id -u) -eq 0 ]] && chown -R postgres: "$work/pg"
-"${run_as[@]}" "$bindir/initdb" -D "$work/data" -U postgres --auth=scram-sha-256 \
+"${run_as[@]}" "$bindir/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 \
     --pwfile "$work/pg/pwfile" --no-sync -E UTF8 --locale=C >/dev/null
-cat >>"$work/data/postgresql.conf" <<EOF
+cat >>"$work/pg/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $pg_port
 unix_socket_directories = '$work/pg'
@@ -71,7 +71,7 @@ shared_buffers = 128MB
 fsync = off
 synchronous_commit = off
 EOF
-"${run_as[@]}" "$bindir/pg_ctl" -D "$work/data" -l "$work/pg/log" -w start >/dev/null
+"${run_as[@]}" "$bindir/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w start >/dev/null
 export PGPASSWORD="$pw"
 psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE bench" >/dev/null
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pg_port" -U postgres bench >/dev/null 2>&1
