@@ -414,3 +414,66 @@ fn reload_applies_a_new_policy_to_live_sessions() {
     assert!(!stdout(&o).contains("after"), "{}", stdout(&o));
     assert!(stderr(&o).contains("no-customers"), "{}", stderr(&o));
 }
+
+#[test]
+fn run_subcommand_serves_and_sighup_reloads() {
+    let db = fresh_database("psql_run");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    // The same configuration, on other ports, served by `guard-gateway run`.
+    let d = gw.dir.path();
+    let port = guard_gateway::pgcluster::free_port().unwrap();
+    let admin = guard_gateway::pgcluster::free_port().unwrap();
+    let cfg = std::fs::read_to_string(d.join("gateway.toml"))
+        .unwrap()
+        .replace(
+            &format!("127.0.0.1:{}\"", gw.port),
+            &format!("127.0.0.1:{port}\""),
+        )
+        .replace(
+            &format!("127.0.0.1:{}\"", gw.admin_port),
+            &format!("127.0.0.1:{admin}\""),
+        )
+        .replace("audit.jsonl", "audit-run.jsonl");
+    std::fs::write(d.join("run.toml"), cfg).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_guard-gateway"))
+        .args(["run", "--config"])
+        .arg(d.join("run.toml"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("postgresql://alice:{ALICE_PW}@127.0.0.1:{port}/app?sslmode=disable");
+    let mut ok = false;
+    for _ in 0..100 {
+        if psql(&url, &["SELECT 1"]).status.success() {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "guard-gateway run serves");
+    let o = psql(&url, &["SELECT count(*) FROM customers"]);
+    assert_eq!(stdout(&o), "2\n", "{}", stderr(&o));
+    let stricter = format!(
+        "{AGENT_POLICY}\n[[rule]]\nid = \"no-customers\"\naction = \"deny\"\nmessage = \"off limits\"\nfacts = {{ \"sql.tables\" = {{ contains_any = [\"customers\"] }} }}\n"
+    );
+    std::fs::write(d.join("policy.toml"), stricter).unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut refused = false;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if stderr(&psql(&url, &["SELECT count(*) FROM customers"])).contains("no-customers") {
+            refused = true;
+            break;
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(refused, "SIGHUP reloaded the policy");
+}
