@@ -1,4 +1,6 @@
-//! `guard-gateway check --policy FILE`: validate a policy document and print a summary.
+//! `guard-gateway check --policy FILE` / `check --config FILE`: validate a policy document, or a
+//! whole gateway configuration (and the policy, profiles, keys and files it names), and print a
+//! summary.
 //!
 //! The policy is compiled exactly as the gateway compiles it (against the fact schemas of the
 //! protocol crates), so a document that passes here loads there. Errors name the file, line,
@@ -23,6 +25,10 @@ pub(crate) struct CheckArgs {
     /// A policy document to validate (TOML, YAML or JSON, by extension; TOML otherwise).
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
+    /// A gateway configuration to validate, with everything it names (policy, mask profiles,
+    /// static users, JWKS files, TLS files, credentials).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// Print every rule, not only the summary.
     #[arg(long)]
     pub(crate) rules: bool,
@@ -32,19 +38,37 @@ pub(crate) struct CheckArgs {
 /// reason on stderr and exits with status 2 when something is refused; returns an error
 /// (status 1) for usage and IO errors.
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<()> {
-    let Some(path) = &args.policy else {
-        anyhow::bail!("nothing to check: pass --policy FILE");
-    };
-    match check_policy(path, args.rules)? {
-        Ok(summary) => {
-            print!("{summary}");
-            Ok(())
-        }
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
+    if args.policy.is_none() && args.config.is_none() {
+        anyhow::bail!("nothing to check: pass --policy FILE or --config FILE");
+    }
+    let mut refused = false;
+    if let Some(path) = &args.policy {
+        match check_policy(path, args.rules)? {
+            Ok(summary) => print!("{summary}"),
+            Err(message) => {
+                eprintln!("{message}");
+                refused = true;
+            }
         }
     }
+    if let Some(path) = &args.config {
+        if !path.is_file() {
+            anyhow::bail!("cannot read configuration {}", path.display());
+        }
+        // Every problem `check_config` reports (syntax with FILE:LINE:COLUMN, a policy or
+        // profile it names, a missing secret file) is a refusal of the document: status 2.
+        match guard_gateway::cli::check_config(path) {
+            Ok(summary) => println!("{summary}"),
+            Err(e) => {
+                eprintln!("{e:#}");
+                refused = true;
+            }
+        }
+    }
+    if refused {
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 /// Compiles the policy at `path`: `Ok(Ok(summary))` when valid, `Ok(Err(message))` when the

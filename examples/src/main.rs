@@ -22,13 +22,13 @@ mod cmd_record;
 #[command(name = "guard-gateway", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Command,
 }
 
 /// Subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Validate a policy document (and print a summary).
+    /// Validate a policy document or a whole gateway configuration (and print a summary).
     Check(cmd_check::CheckArgs),
     /// `verify` and `replay` (session recordings).
     #[command(flatten)]
@@ -50,14 +50,13 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Check(args)) => cmd_check::run(&args),
-        Some(Command::Record(cmd)) => cmd_record::run(cmd),
-        Some(Command::Mask(args)) => cmd_mask::run(args),
-        Some(Command::Run(args)) => guard_gateway::cli::run(args),
-        Some(Command::Demo(args)) => guard_gateway::cli::demo(args),
-        Some(Command::Approvals(args)) => guard_gateway::cli::approvals(args),
-        Some(Command::Grants(args)) => guard_gateway::cli::grants(args),
-        Some(Command::HashPassword(args)) => guard_gateway::cli::hash_password(args),
-        None => Ok(()),
+        Command::Check(args) => cmd_check::run(&args),
+        Command::Record(cmd) => cmd_record::run(cmd),
+        Command::Mask(args) => cmd_mask::run(args),
+        Command::Run(args) => guard_gateway::cli::run(args),
+        Command::Demo(args) => guard_gateway::cli::demo(args),
+        Command::Approvals(args) => guard_gateway::cli::approvals(args),
+        Command::Grants(args) => guard_gateway::cli::grants(args),
+        Command::HashPassword(args) => guard_gateway::cli::hash_password(args),
     }
 }
