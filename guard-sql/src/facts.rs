@@ -37,32 +37,32 @@ pub static FACTS: FactSchema = &[
         "Every command kind the statement runs: its own, then nested ones (data-modifying CTEs, \
          EXPLAIN ANALYZE targets, the body of a resolved EXECUTE).",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.tables",
         FactType::List,
         "Tables read or written, as written.",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.tables.read",
         FactType::List,
         "Tables the statement reads, as written.",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.tables.write",
         FactType::List,
         "Tables whose rows or definition the statement changes, as written.",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.functions",
         FactType::List,
         "Functions the statement calls, as written.",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.functions.dangerous",
         FactType::List,
         "Called functions in the dangerous-function catalog, unqualified (pg_read_file, dblink).",
     ),
-    FactDef::new(
+    FactDef::names(
         "sql.functions.opaque",
         FactType::List,
         "Called functions whose body the classifier cannot see (not known built-ins).",
