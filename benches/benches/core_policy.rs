@@ -84,11 +84,10 @@ fn policy_text(n: usize) -> String {
                 "action = \"mask\"\nprofile = \"pii{}\"\nresource = {{ name = \"db-{i}\" }}",
                 i % 3
             ),
-            _ => format!(
-                "action = \"deny\"\ntime = {{ days = [\"sun\"], hours = \"02:00-03:00\" }}\n\
-                 resource = {{ protocol = \"postgres\" }}\n\
-                 facts = {{ \"sql.effect\" = \"ddl\" }}"
-            ),
+            _ => "action = \"deny\"\ntime = { days = [\"sun\"], hours = \"02:00-03:00\" }\n\
+                  resource = { protocol = \"postgres\" }\n\
+                  facts = { \"sql.effect\" = \"ddl\" }"
+                .to_owned(),
         };
         s.push_str(&format!("\n[[rule]]\nid = \"r{i}\"\n{rule}\n"));
     }
