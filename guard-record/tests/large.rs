@@ -66,7 +66,8 @@ fn a_large_session_streams_with_bounded_memory() {
 
 /// The full 1 GiB. Takes over three minutes in a debug build on a shared machine, so it is
 /// ignored there; run it with
-/// `cargo test --release -p guard-record --test large -- --ignored --nocapture`.
+/// `cargo test --release -p guard-record --test large -- --ignored --nocapture`, as
+/// `scripts/test-all` (and so CI) does.
 #[test]
 #[ignore = "slow in debug builds: run with --release -- --ignored"]
 fn a_gigabyte_session_streams_with_bounded_memory() {
