@@ -27,6 +27,7 @@
 //! cannot apply; the detectors still catch the patterns). A binary COPY of a result that
 //! needs masking is refused: its framing cannot be kept after values change length.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -70,7 +71,6 @@ pub(crate) struct ResultMasker {
     resource: String,
     plan: Option<Vec<Col>>,
     copy: Option<Vec<Arc<Masker>>>,
-    values: Vec<Option<Vec<u8>>>,
 }
 
 impl ResultMasker {
@@ -80,7 +80,6 @@ impl ResultMasker {
             resource,
             plan: None,
             copy: None,
-            values: Vec::new(),
         }
     }
 
@@ -177,6 +176,9 @@ impl ResultMasker {
 
     /// A DataRow under the current plan.
     /// With `record`, also returns the values as the client receives them (lossy text).
+    ///
+    /// Values are borrowed from the row; only a value that is really masked is copied, and the
+    /// row is re-encoded only when one was.
     pub(crate) fn data_row(
         &mut self,
         row: &DataRow<'_>,
@@ -188,13 +190,13 @@ impl ResultMasker {
             out.extend_from_slice(raw);
             return record.then(|| row.values.iter().map(|v| v.map(lossy)).collect());
         };
-        self.values.clear();
+        let mut values: Vec<Option<Cow<'_, [u8]>>> = Vec::with_capacity(plan.len());
         let mut masked = 0u64;
         for (i, v) in row.values.iter().enumerate() {
             let col = plan.get(i).unwrap_or(&Col::Pass);
             let nv = match (col, v) {
                 (_, None) => None,
-                (Col::Pass, Some(v)) => Some(v.to_vec()),
+                (Col::Pass, Some(v)) => Some(Cow::Borrowed(v)),
                 (
                     Col::Rule {
                         masker,
@@ -208,28 +210,25 @@ impl ResultMasker {
                     if strategy.is_null() {
                         None
                     } else if *binary && !*source_is_text {
-                        Some(masker.apply_strategy(strategy, b""))
+                        Some(Cow::Owned(masker.apply_strategy(strategy, b"")))
                     } else {
-                        Some(masker.apply_strategy(strategy, v))
+                        Some(Cow::Owned(masker.apply_strategy(strategy, v)))
                     }
                 }
                 (Col::Detect { maskers, skip }, Some(v)) => {
                     let (head, body) = v.split_at((*skip).min(v.len()));
-                    let mut cur: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(body);
-                    for m in maskers {
-                        if let std::borrow::Cow::Owned(o) = m.mask_value(&cur) {
-                            cur = std::borrow::Cow::Owned(o);
+                    match mask_chain(maskers, body) {
+                        Cow::Borrowed(_) => Some(Cow::Borrowed(v)),
+                        Cow::Owned(o) => {
+                            masked += 1;
+                            let mut nv = head.to_vec();
+                            nv.extend_from_slice(&o);
+                            Some(Cow::Owned(nv))
                         }
                     }
-                    if matches!(cur, std::borrow::Cow::Owned(_)) {
-                        masked += 1;
-                    }
-                    let mut nv = head.to_vec();
-                    nv.extend_from_slice(&cur);
-                    Some(nv)
                 }
             };
-            self.values.push(nv);
+            values.push(nv);
         }
         if masked == 0 {
             out.extend_from_slice(raw);
@@ -238,14 +237,9 @@ impl ResultMasker {
                 .metrics
                 .masked_values
                 .fetch_add(masked, std::sync::atomic::Ordering::Relaxed);
-            DataRow::encode_values(self.values.iter().map(|v| v.as_deref()), out);
+            DataRow::encode_values(values.iter().map(|v| v.as_deref()), out);
         }
-        record.then(|| {
-            self.values
-                .iter()
-                .map(|v| v.as_deref().map(lossy))
-                .collect()
-        })
+        record.then(|| values.iter().map(|v| v.as_deref().map(lossy)).collect())
     }
 
     /// CopyOutResponse: sets up row masking.
@@ -268,15 +262,9 @@ impl ResultMasker {
             out.extend_from_slice(raw);
             return;
         };
-        let mut cur: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(data);
-        for m in maskers {
-            if let std::borrow::Cow::Owned(o) = m.mask_value(&cur) {
-                cur = std::borrow::Cow::Owned(o);
-            }
-        }
-        match cur {
-            std::borrow::Cow::Borrowed(_) => out.extend_from_slice(raw),
-            std::borrow::Cow::Owned(o) => {
+        match mask_chain(maskers, data) {
+            Cow::Borrowed(_) => out.extend_from_slice(raw),
+            Cow::Owned(o) => {
                 self.shared
                     .metrics
                     .masked_values
@@ -290,6 +278,17 @@ impl ResultMasker {
     pub(crate) fn copy_done(&mut self) {
         self.copy = None;
     }
+}
+
+/// `value` passed through every masker in turn; borrowed when none changed it.
+fn mask_chain<'v>(maskers: &[Arc<Masker>], value: &'v [u8]) -> Cow<'v, [u8]> {
+    let mut cur = Cow::Borrowed(value);
+    for m in maskers {
+        if let Cow::Owned(o) = m.mask_value(&cur) {
+            cur = Cow::Owned(o);
+        }
+    }
+    cur
 }
 
 /// A value as text for the recording: UTF-8 as is, other bytes as `\x` hex.
