@@ -17,8 +17,13 @@ pub(crate) enum Trig {
     Colon,
     /// `:` or `-` after two hex digits (MAC addresses).
     Mac,
-    /// One of these literals (aho-corasick); the anchor is where the literal starts.
+    /// One of these literals; the anchor is where the literal starts. Each literal is found
+    /// through its rarest byte (see `masker::anchor_offset`), then compared in place.
     Lit(&'static [&'static str]),
+    /// One of these keywords followed by `["']?\s{0,3}` and then `:` or `=` (assignments):
+    /// found from the operator by looking back, so common words such as `secret` cost nothing
+    /// until an operator follows them. The anchor is where the keyword starts.
+    Assign(&'static [&'static str]),
 }
 
 /// What a digit run must look like before a numeric detector's regex runs.
@@ -81,7 +86,7 @@ const fn open_end(mut s: Spec) -> Spec {
     s
 }
 
-use Trig::{At, Colon, Digit, LetterDigit, Lit, Mac, Phone};
+use Trig::{Assign, At, Colon, Digit, LetterDigit, Lit, Mac, Phone};
 use Validator as V;
 
 /// Secrets keywords that introduce an assignment (`password=`, `secret:`...).
@@ -142,7 +147,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         "aws_secret_key",
         r#"(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s{0,3}[:=]\s{0,3}["']?(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         80,
-        Lit(&[
+        Assign(&[
             "aws_secret_access_key",
             "AWS_SECRET_ACCESS_KEY",
             "SecretAccessKey",
@@ -311,7 +316,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         "password_assignment",
         r#"(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)\s{0,3}["']?(?P<v>[^\s"',;&<>]{4,256})"#,
         300,
-        Lit(ASSIGN_LITERALS),
+        Assign(ASSIGN_LITERALS),
         V::SecretValue,
         100,
         "values of password=, secret:, api_key=, access_token= style assignments",

@@ -20,14 +20,18 @@ pub(crate) const MAX_CONTEXT_BYTES: usize = 256;
 /// Bytes kept before the earliest undecided trigger.
 pub(crate) const BACK_TOTAL: usize = BACK_ANCHOR + MAX_CONTEXT_BYTES + 8;
 
-pub(crate) const C_DIGIT: u8 = 1;
-pub(crate) const C_PLUS: u8 = 2;
-pub(crate) const C_PAREN: u8 = 4;
-pub(crate) const C_AT: u8 = 8;
-pub(crate) const C_COLON: u8 = 16;
-pub(crate) const C_DASH: u8 = 32;
-pub(crate) const C_CUSTOM: u8 = 64;
-const CLASS_BITS: [u8; 7] = [C_DIGIT, C_PLUS, C_PAREN, C_AT, C_COLON, C_DASH, C_CUSTOM];
+pub(crate) const C_DIGIT: u16 = 1;
+pub(crate) const C_PLUS: u16 = 2;
+pub(crate) const C_PAREN: u16 = 4;
+pub(crate) const C_AT: u16 = 8;
+pub(crate) const C_COLON: u16 = 16;
+pub(crate) const C_DASH: u16 = 32;
+pub(crate) const C_CUSTOM: u16 = 64;
+/// The anchor byte of a built-in literal (checked in place during discovery).
+pub(crate) const C_ANCHOR: u16 = 128;
+/// `:` or `=` after an assignment keyword (checked by looking back during discovery).
+pub(crate) const C_ASSIGN: u16 = 256;
+const CLASS_BITS: [u16; 7] = [C_DIGIT, C_PLUS, C_PAREN, C_AT, C_COLON, C_DASH, C_CUSTOM];
 
 pub(crate) enum Verify {
     Regex {
@@ -50,6 +54,29 @@ pub(crate) struct Det {
     pub(crate) strategy: Strategy,
 }
 
+/// A built-in literal, found through one of its bytes (the rarest, see
+/// `masker::anchor_offset`) and then compared in place.
+pub(crate) struct AnchoredLit {
+    pub(crate) bytes: Vec<u8>,
+    /// Where the anchor byte sits inside the literal.
+    pub(crate) k: usize,
+    pub(crate) dets: Vec<u16>,
+    /// Window reach after the anchor byte.
+    pub(crate) ahead: usize,
+}
+
+/// An assignment keyword (`password`, `aws_secret_access_key`...), found from the `:`/`=`
+/// that follows it.
+pub(crate) struct AssignKw {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) dets: Vec<u16>,
+    pub(crate) ahead: usize,
+}
+
+/// The most bytes an assignment keyword may end before its operator (a quote and three
+/// blanks): with the longest keyword this stays well under `BACK_ANCHOR`.
+pub(crate) const ASSIGN_GAP: usize = 4;
+
 /// A set of literals searched with one aho-corasick automaton (overlapping, so every
 /// occurrence is a trigger whatever the chunking).
 pub(crate) struct LitSet {
@@ -62,7 +89,7 @@ pub(crate) struct LitSet {
 
 pub(crate) struct Engine {
     pub(crate) dets: Vec<Det>,
-    pub(crate) class: [u8; 256],
+    pub(crate) class: [u16; 256],
     pub(crate) class_ahead: [usize; 7],
     pub(crate) digit_dets: Vec<(u16, DigitRole)>,
     pub(crate) letter_digit_dets: Vec<u16>,
@@ -72,6 +99,19 @@ pub(crate) struct Engine {
     pub(crate) mac_dets: Vec<u16>,
     pub(crate) custom_byte: Vec<Vec<u16>>,
     pub(crate) lits: Vec<LitSet>,
+    pub(crate) alits: Vec<AnchoredLit>,
+    /// Per byte value: the anchored literals whose anchor it is.
+    pub(crate) alit_by_byte: Vec<Vec<u16>>,
+    /// Bit sets over byte pairs `(before, anchor)` and `(anchor, after)` that some anchored
+    /// literal allows (65536 bits each).
+    pub(crate) pair_prev: Vec<u64>,
+    pub(crate) pair_next: Vec<u64>,
+    /// Every byte with a class is one `swar_candidates` marks (false with custom triggers
+    /// outside that set: the scan then goes byte by byte).
+    pub(crate) swar: bool,
+    pub(crate) kws: Vec<AssignKw>,
+    /// Per byte value: the assignment keywords ending with it.
+    pub(crate) kw_by_last: Vec<Vec<u16>>,
     /// Discovery runs this far behind the end of the buffered input.
     pub(crate) lag: usize,
     pub(crate) key: Vec<u8>,
@@ -85,8 +125,18 @@ pub(crate) enum DigitRole {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Src {
-    Class(u8),
-    Lit { set: u16, pat: u32 },
+    Class(u16),
+    Lit {
+        set: u16,
+        pat: u32,
+    },
+    /// Anchored literal `.0`; the trigger is its anchor byte.
+    ALit(u16),
+    /// Assignment keyword `kw` starting `back` bytes before the trigger (its operator).
+    Assign {
+        kw: u16,
+        back: u16,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +200,71 @@ fn upper(b: u8) -> bool {
 
 fn local_part(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
+
+/// `lit` occurs in `buf` at `at` (a plain loop: the literals are short, a `memcmp` call costs
+/// more than the comparison).
+#[inline]
+fn eq_at(buf: &[u8], at: usize, lit: &[u8]) -> bool {
+    match buf.get(at..at + lit.len()) {
+        Some(h) => h.iter().zip(lit).all(|(a, b)| a == b),
+        None => false,
+    }
+}
+
+/// The cheap checks `fire` makes first for the punctuation classes, done in the scan loop.
+/// They look at no more than four bytes before and one after `i` (always kept and always
+/// inside the trigger's window), so they do not depend on chunking.
+#[inline]
+fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
+    let next = buf.get(i + 1).copied().unwrap_or(0);
+    match bit {
+        C_PLUS | C_PAREN => (i == 0 || !alnum(buf[i - 1])) && next.is_ascii_digit(),
+        C_AT => alnum(next),
+        C_COLON | C_DASH => {
+            let mut h = 0;
+            while h < 4 && i > h && buf[i - h - 1].is_ascii_hexdigit() {
+                h += 1;
+            }
+            let s = i - h;
+            if s > 0 && (alnum(buf[s - 1]) || matches!(buf[s - 1], b':' | b'.' | b'-')) {
+                return false;
+            }
+            if bit == C_COLON {
+                if !(next.is_ascii_hexdigit() || next == b':') {
+                    return false;
+                }
+                // IPv6 and MAC both need a second colon within the next five bytes.
+                let mut k = i + 1;
+                while k < i + 5 && buf.get(k).is_some_and(u8::is_ascii_hexdigit) {
+                    k += 1;
+                }
+                buf.get(k) == Some(&b':')
+            } else {
+                h == 2 && next.is_ascii_hexdigit()
+            }
+        }
+        _ => true,
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit of each byte) the bytes of `x` in `( ) * + , - . / 0-9 : ; < =`, in
+/// `@ A-K`, `_`, or non-ASCII: every byte the built-in catalog triggers on, plus a few that
+/// the class table then turns away. Exact per byte (no carries cross bytes), safe code only.
+#[inline(always)]
+pub(crate) fn swar_candidates(x: u64) -> u64 {
+    let v = x & !HI;
+    // High bit of v + (0x80 - lo) is set exactly when the byte is >= lo (v <= 0x7f).
+    let ge = |lo: u64| v + LO * (0x80 - lo);
+    let gt = |hi: u64| v + LO * (0x7f - hi);
+    let punct_digits = ge(0x28) & !gt(0x3d);
+    let at_upper = ge(0x40) & !gt(0x4b);
+    let y = v ^ (LO * 0x5f);
+    let underscore = !(y + LO * 0x7f);
+    (punct_digits | at_upper | underscore | x) & HI
 }
 
 /// The byte after a match must not continue it.
@@ -221,10 +336,13 @@ impl Caches<'_> {
 }
 
 impl Engine {
+    #[inline]
     fn ahead(&self, src: Src) -> usize {
         match src {
             Src::Class(bit) => self.class_ahead[bit.trailing_zeros() as usize],
             Src::Lit { set, pat } => self.lits[usize::from(set)].pat_ahead[pat as usize],
+            Src::ALit(i) => self.alits[usize::from(i)].ahead,
+            Src::Assign { kw, .. } => self.kws[usize::from(kw)].ahead,
         }
     }
 
@@ -319,44 +437,113 @@ impl Engine {
     ) {
         let tbl = &self.class;
         let stop = lim - base;
+        let hay = &buf[..stop];
         let mut i = st.pos - base;
-        while i < stop {
-            // Hot loop: most bytes trigger nothing.
-            let c = tbl[usize::from(buf[i])];
-            if c == 0 {
-                i += 1;
-                continue;
-            }
-            let t = base + i;
-            if c & C_DIGIT != 0 {
-                let run_start = i == 0 && base == 0 || i > 0 && !buf[i - 1].is_ascii_digit();
-                if run_start {
-                    self.fire_or_defer(
-                        Trigger {
-                            t,
-                            src: Src::Class(C_DIGIT),
-                        },
-                        st,
-                        buf,
-                        base,
-                        fin,
-                        caches,
-                    );
-                }
-                if c & C_CUSTOM == 0 {
-                    i += 1;
-                    while i < stop && buf[i].is_ascii_digit() {
-                        i += 1;
+        if self.swar {
+            // Eight bytes at a time: a word-wide test marks the bytes that may trigger (a
+            // superset of the class table), then only those are looked at.
+            while let Some(w) = hay.get(i..i + 8) {
+                let mut m = swar_candidates(u64::from_le_bytes([
+                    w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+                ]));
+                let blk = i;
+                i += 8;
+                while m != 0 {
+                    let j = blk + (m.trailing_zeros() / 8) as usize;
+                    m &= m - 1;
+                    let b = hay[j];
+                    let c = tbl[usize::from(b)];
+                    if c == 0 {
+                        continue;
                     }
-                    continue;
+                    let next = self.step(st, buf, base, stop, fin, caches, j, b, c);
+                    if next > j + 1 {
+                        // A digit run was skipped.
+                        if next >= blk + 8 {
+                            i = next;
+                            break;
+                        }
+                        m &= !0u64 << ((next - blk) * 8);
+                    }
                 }
             }
-            for bit in CLASS_BITS[1..].iter().copied() {
-                if c & bit != 0 {
+        }
+        while i < stop {
+            let b = hay[i];
+            let c = tbl[usize::from(b)];
+            i = if c == 0 {
+                i + 1
+            } else {
+                self.step(st, buf, base, stop, fin, caches, i, b, c)
+            };
+        }
+    }
+
+    /// Handles trigger byte `b` (classes `c`) at `i`; returns where the scan goes on.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        stop: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+        mut i: usize,
+        b: u8,
+        c: u16,
+    ) -> usize {
+        let t = base + i;
+        if c & C_DIGIT != 0 {
+            let run_start = i == 0 && base == 0 || i > 0 && !buf[i - 1].is_ascii_digit();
+            if run_start && self.digit_worth(buf, i) {
+                self.fire_or_defer(
+                    Trigger {
+                        t,
+                        src: Src::Class(C_DIGIT),
+                    },
+                    st,
+                    buf,
+                    base,
+                    fin,
+                    caches,
+                );
+            }
+            if c & C_CUSTOM == 0 {
+                i += 1;
+                while i < stop && buf[i].is_ascii_digit() {
+                    i += 1;
+                }
+                return i;
+            }
+        }
+        for bit in CLASS_BITS[1..].iter().copied() {
+            if c & bit != 0 && class_worth(bit, buf, i) {
+                self.fire_or_defer(
+                    Trigger {
+                        t,
+                        src: Src::Class(bit),
+                    },
+                    st,
+                    buf,
+                    base,
+                    fin,
+                    caches,
+                );
+            }
+        }
+        if c & C_ANCHOR != 0 && self.anchor_pairs_ok(buf, i, b) {
+            for &li in &self.alit_by_byte[usize::from(b)] {
+                let l = &self.alits[usize::from(li)];
+                // Discovery lags by at least the longest literal, and the buffer keeps
+                // BACK_TOTAL bytes before `st.pos`: the comparison sees the same bytes
+                // however the input was chunked.
+                if i >= l.k && eq_at(buf, i - l.k, &l.bytes) {
                     self.fire_or_defer(
                         Trigger {
                             t,
-                            src: Src::Class(bit),
+                            src: Src::ALit(li),
                         },
                         st,
                         buf,
@@ -366,8 +553,90 @@ impl Engine {
                     );
                 }
             }
-            i += 1;
         }
+        if c & C_ASSIGN != 0 {
+            let mut j = i;
+            while i - j < 3
+                && j > 0
+                && matches!(buf[j - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+            {
+                j -= 1;
+            }
+            if j > 0 && matches!(buf[j - 1], b'"' | b'\'') {
+                j -= 1;
+            }
+            if j > 0 {
+                for &kw in &self.kw_by_last[usize::from(buf[j - 1])] {
+                    let k = &self.kws[usize::from(kw)].bytes;
+                    if j >= k.len() && eq_at(buf, j - k.len(), k) {
+                        // The gap is at most ASSIGN_GAP and keywords are short (checked at
+                        // build time), so `back` fits.
+                        let back = (i - (j - k.len())) as u16;
+                        self.fire_or_defer(
+                            Trigger {
+                                t,
+                                src: Src::Assign { kw, back },
+                            },
+                            st,
+                            buf,
+                            base,
+                            fin,
+                            caches,
+                        );
+                    }
+                }
+            }
+        }
+        i + 1
+    }
+
+    /// Whether the bytes beside anchor byte `b` at `i` can belong to one of its literals
+    /// (two bit sets over byte pairs; a miss saves comparing every literal anchored at `b`).
+    #[inline]
+    fn anchor_pairs_ok(&self, buf: &[u8], i: usize, b: u8) -> bool {
+        let bit = |set: &[u64], x: u8, y: u8| {
+            let p = usize::from(x) << 8 | usize::from(y);
+            set[p >> 6] >> (p & 63) & 1 != 0
+        };
+        let prev_ok = i == 0 || bit(&self.pair_prev, buf[i - 1], b);
+        prev_ok && buf.get(i + 1).is_none_or(|&n| bit(&self.pair_next, b, n))
+    }
+
+    /// The cheap half of the digit trigger's checks in `fire`, done in the scan loop so that
+    /// digit runs glued to a larger token cost no call. Only looks at `buf[i - 2..i]`, which
+    /// the stream always keeps, so the answer does not depend on chunking.
+    #[inline]
+    fn digit_worth(&self, buf: &[u8], i: usize) -> bool {
+        if i == 0 {
+            return true;
+        }
+        let p = buf[i - 1];
+        let glued = alnum(p)
+            || matches!(p, b'-' | b'.' | b'/' | b'_') && i >= 2 && alnum(buf[i - 2])
+            || p == b' ' && i >= 2 && buf[i - 2].is_ascii_digit();
+        // Two uppercase letters (and maybe a space) before the run: IBAN and NINO look there.
+        let lead = !self.letter_digit_dets.is_empty()
+            && (i >= 2 && upper(p) && upper(buf[i - 2]) && (i == 2 || !alnum(buf[i - 3]))
+                || i >= 3
+                    && p == b' '
+                    && upper(buf[i - 2])
+                    && upper(buf[i - 3])
+                    && (i == 3 || !alnum(buf[i - 4])));
+        if lead {
+            return true;
+        }
+        if glued {
+            return false;
+        }
+        // Every digit shape needs nine digits in one group or a second group (`Token`): a
+        // shorter run that no separator and digit follow is nothing (`req":1234,`).
+        let mut j = i;
+        while j - i < 9 && buf.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        j - i == 9
+            || matches!(buf.get(j), Some(b' ' | b'-' | b'.'))
+                && buf.get(j + 1).is_some_and(u8::is_ascii_digit)
     }
 
     fn fire_or_defer(
@@ -411,6 +680,28 @@ impl Engine {
                 let len = set.pat_len[pat as usize];
                 for &d in &set.pat_dets[pat as usize] {
                     if let Some((s, e)) = self.attempt(d, w, r, len, caches) {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::ALit(li) => {
+                let l = &self.alits[usize::from(li)];
+                if r < l.k {
+                    return;
+                }
+                for &d in &l.dets {
+                    if let Some((s, e)) = self.attempt(d, w, r - l.k, l.bytes.len(), caches) {
+                        found(d, s, e, st);
+                    }
+                }
+            }
+            Src::Assign { kw, back } => {
+                let back = usize::from(back);
+                if r < back {
+                    return;
+                }
+                for &d in &self.kws[usize::from(kw)].dets {
+                    if let Some((s, e)) = self.attempt(d, w, r - back, 0, caches) {
                         found(d, s, e, st);
                     }
                 }
@@ -755,6 +1046,29 @@ impl Token {
             }
             DigitRole::Shape(Shape::Ipv4) => g >= 4 && self.sep[..3].iter().all(|&s| s == b'.'),
             DigitRole::Phone => g >= 3 && self.cum[..g.min(5)].iter().any(|&c| c == 10 || c == 11),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swar_candidates;
+
+    #[test]
+    fn swar_marks_exactly_its_set() {
+        let want = |b: u8| {
+            (0x28..=0x3d).contains(&b) || (0x40..=0x4b).contains(&b) || b == b'_' || b >= 0x80
+        };
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                // Put the byte among neighbours that could disturb a sloppy carry.
+                for fill in [0u8, 0x27, 0x3e, 0x5f, 0x7f, 0xff] {
+                    let mut w = [fill; 8];
+                    w[pos] = b;
+                    let m = swar_candidates(u64::from_le_bytes(w));
+                    assert_eq!(m >> (pos * 8) & 0x80 != 0, want(b), "byte {b:#x} at {pos}");
+                }
+            }
         }
     }
 }

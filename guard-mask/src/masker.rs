@@ -10,8 +10,9 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use crate::catalog::{CATALOG, Trig};
 use crate::engine::{
-    BACK_TOTAL, C_AT, C_COLON, C_CUSTOM, C_DASH, C_DIGIT, C_PAREN, C_PLUS, Caches, Det, DigitRole,
-    Engine, LitSet, MAX_CONTEXT_BYTES, ScanState, Scratch, Sink, Verify,
+    ASSIGN_GAP, AnchoredLit, AssignKw, BACK_ANCHOR, BACK_TOTAL, C_ANCHOR, C_ASSIGN, C_AT, C_COLON,
+    C_CUSTOM, C_DASH, C_DIGIT, C_PAREN, C_PLUS, Caches, Det, DigitRole, Engine, LitSet,
+    MAX_CONTEXT_BYTES, ScanState, Scratch, Sink, Verify, swar_candidates,
 };
 use crate::profile::{ColumnRule, CustomDetector, JsonRule, KeywordList, Profile};
 use crate::strategy::{self, Strategy};
@@ -329,6 +330,8 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     };
     let mut dets: Vec<Det> = Vec::new();
     let mut builtin_lits: Vec<(Vec<u8>, u16)> = Vec::new();
+    let mut anchored: Vec<(Vec<u8>, u16)> = Vec::new();
+    let mut assign: Vec<(Vec<u8>, u16)> = Vec::new();
     let mut e = Engine {
         dets: Vec::new(),
         class: [0; 256],
@@ -341,6 +344,13 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         mac_dets: Vec::new(),
         custom_byte: Vec::new(),
         lits: Vec::new(),
+        alits: Vec::new(),
+        alit_by_byte: vec![Vec::new(); 256],
+        pair_prev: vec![0; 1024],
+        pair_next: vec![0; 1024],
+        swar: false,
+        kws: Vec::new(),
+        kw_by_last: vec![Vec::new(); 256],
         lag: 0,
         key: key.to_vec(),
     };
@@ -390,9 +400,8 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
                 e.colon_dets.push(idx);
                 e.mac_dets.push(idx);
             }
-            Trig::Lit(lits) => {
-                builtin_lits.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), idx)))
-            }
+            Trig::Lit(lits) => anchored.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), idx))),
+            Trig::Assign(lits) => assign.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), idx))),
         }
     }
     let mut custom_first: Vec<(u8, u16)> = Vec::new();
@@ -527,7 +536,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             .max()
             .unwrap_or(0)
     };
-    let set = |e: &mut Engine, bytes: &mut dyn Iterator<Item = u8>, bit: u8| {
+    let set = |e: &mut Engine, bytes: &mut dyn Iterator<Item = u8>, bit: u16| {
         for b in bytes {
             e.class[usize::from(b)] |= bit;
         }
@@ -572,7 +581,53 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         }
         e.class_ahead[6] = ahead(&mut custom_first.iter().map(|x| x.1));
     }
-    // Literal sets: the built-in and custom-regex prefixes (case-sensitive), then one set per
+    // Built-in literals: each through its anchor byte; assignment keywords through `:`/`=`.
+    let reach = |ds: &[u16]| {
+        ds.iter()
+            .map(|&d| dets[usize::from(d)].max_len + 1)
+            .max()
+            .unwrap_or(0)
+    };
+    for (lit, d) in dedup_lits(anchored) {
+        let k = anchor_offset(&lit);
+        let li = u16::try_from(e.alits.len()).map_err(|_| BuildError::TooManyDetectors)?;
+        e.class[usize::from(lit[k])] |= C_ANCHOR;
+        e.alit_by_byte[usize::from(lit[k])].push(li);
+        let a = usize::from(lit[k]);
+        let mark = |set: &mut Vec<u64>, p: usize| set[p >> 6] |= 1 << (p & 63);
+        for x in 0..256usize {
+            // The byte before the anchor: the literal's own, or anything at its start.
+            if k == 0 || usize::from(lit[k - 1]) == x {
+                mark(&mut e.pair_prev, x << 8 | a);
+            }
+            if k + 1 == lit.len() || usize::from(lit[k + 1]) == x {
+                mark(&mut e.pair_next, a << 8 | x);
+            }
+        }
+        e.alits.push(AnchoredLit {
+            ahead: reach(&d).max(lit.len() - k),
+            bytes: lit,
+            k,
+            dets: d,
+        });
+    }
+    for (kw, d) in dedup_lits(assign) {
+        debug_assert!(kw.len() + ASSIGN_GAP <= BACK_ANCHOR);
+        let ki = u16::try_from(e.kws.len()).map_err(|_| BuildError::TooManyDetectors)?;
+        e.kw_by_last[usize::from(kw[kw.len() - 1])].push(ki);
+        e.kws.push(AssignKw {
+            ahead: reach(&d),
+            bytes: kw,
+            dets: d,
+        });
+    }
+    if !e.kws.is_empty() {
+        e.class[usize::from(b':')] |= C_ASSIGN;
+        e.class[usize::from(b'=')] |= C_ASSIGN;
+    }
+    e.swar = (0..=255u8)
+        .all(|b| e.class[usize::from(b)] == 0 || swar_candidates(u64::from(b)) & 0x80 != 0);
+    // Literal sets: the custom-regex prefixes (case-sensitive), then one set per
     // keyword list.
     let mut lit_groups: Vec<LitGroup> = Vec::new();
     if !builtin_lits.is_empty() {
@@ -650,6 +705,17 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     }
     // Discovery lag: enough for every window up to 1 KiB (longer ones wait in `deferred`).
     let mut lag = e.class_ahead.iter().copied().max().unwrap_or(0);
+    for l in &e.alits {
+        lag = lag.max(l.bytes.len());
+        if l.ahead <= 1024 {
+            lag = lag.max(l.ahead);
+        }
+    }
+    for k in &e.kws {
+        if k.ahead <= 1024 {
+            lag = lag.max(k.ahead);
+        }
+    }
     for s in &e.lits {
         lag = lag.max(s.max_lit);
         lag = lag.max(
@@ -668,6 +734,38 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         columns: p.columns.clone(),
         json: p.json.clone(),
     })
+}
+
+/// Merges equal literals: each literal once, with every detector it triggers.
+fn dedup_lits(lits: Vec<(Vec<u8>, u16)>) -> Vec<(Vec<u8>, Vec<u16>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u16>)> = Vec::new();
+    for (l, d) in lits {
+        match out.iter_mut().find(|(x, _)| *x == l) {
+            Some((_, ds)) => {
+                if !ds.contains(&d) {
+                    ds.push(d);
+                }
+            }
+            None => out.push((l, vec![d])),
+        }
+    }
+    out
+}
+
+/// Which byte of a built-in literal the scan looks for: the one least likely in ordinary
+/// text (uppercase consonants, then `_ = /`, then other punctuation; never a digit, whose runs
+/// the scan skips, and a lowercase letter only when nothing else exists).
+pub(crate) fn anchor_offset(lit: &[u8]) -> usize {
+    let cost = |b: u8| match b {
+        b'A' | b'E' | b'I' | b'O' | b'U' | b'T' | b'S' => 2,
+        b'A'..=b'Z' => 1,
+        b'_' | b'=' | b'/' => 3,
+        b'-' | b'.' | b':' => 4,
+        b'a'..=b'z' | b' ' => 8,
+        b'0'..=b'9' => 9,
+        _ => 3,
+    };
+    (0..lit.len()).min_by_key(|&i| cost(lit[i])).unwrap_or(0)
 }
 
 /// Literals with their detector, case-insensitive?, keyword list?

@@ -81,25 +81,31 @@ fn nearest_context(win: &[u8], s: usize, own: &[&[u8]]) -> bool {
         .all(|c| last_context(win, s, c, 48).is_none_or(|p| p < mine))
 }
 
-/// Where (offset in `win`) the last whole-word occurrence of one of `words` starts within
-/// `window` bytes before `s`.
-fn last_context<W: AsRef<[u8]>>(win: &[u8], s: usize, words: &[W], window: usize) -> Option<usize> {
+/// Where (offset in `win`) the last whole-word occurrence of one of `words` (lowercase, each
+/// starting with a letter) starts within `window` bytes before `s`.
+fn last_context(win: &[u8], s: usize, words: &[&[u8]], window: usize) -> Option<usize> {
     let from = s.saturating_sub(window);
     let hay = &win[from..s];
     let letter = |i: usize| hay.get(i).is_some_and(u8::is_ascii_alphabetic);
-    let mut best = None;
-    for w in words {
-        let w = w.as_ref();
-        if w.is_empty() || hay.len() < w.len() {
+    // Only word starts can begin an occurrence: visit those, latest first.
+    let mut i = hay.len();
+    while i > 0 {
+        i -= 1;
+        if !letter(i) || i > 0 && letter(i - 1) {
             continue;
         }
-        for (i, h) in hay.windows(w.len()).enumerate() {
-            if h.eq_ignore_ascii_case(w) && (i == 0 || !letter(i - 1)) && !letter(i + w.len()) {
-                best = best.max(Some(from + i));
+        let b = hay[i].to_ascii_lowercase();
+        for w in words {
+            if w.first() == Some(&b)
+                && hay.len() - i >= w.len()
+                && hay[i..i + w.len()].eq_ignore_ascii_case(w)
+                && !letter(i + w.len())
+            {
+                return Some(from + i);
             }
         }
     }
-    best
+    None
 }
 
 /// Whether one of `words` (lowercase) occurs, ASCII case-insensitively, in the `window` bytes

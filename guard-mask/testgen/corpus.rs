@@ -837,3 +837,74 @@ pub fn generate(seed: u64, target: usize) -> Corpus {
     }
     c
 }
+
+/// Generates at least `target` bytes of low-density text from `seed`: the same record shapes,
+/// but most records carry only plain words, numbers that are no PII (ids, timestamps,
+/// latencies) and, now and then, a look-alike; about one record in `every` carries a sensitive
+/// value. This is what most logs and result sets look like; `generate` is the dense worst case.
+pub fn generate_sparse(seed: u64, target: usize, every: u64) -> Corpus {
+    let mut r = Rng::new(seed);
+    let mut c = Corpus {
+        data: Vec::with_capacity(target + 4096),
+        labels: Vec::new(),
+    };
+    let mut id = 1000u64;
+    while c.data.len() < target {
+        id += 1;
+        let filler = |r: &mut Rng| -> Item {
+            if r.chance(3) {
+                lookalike(r)
+            } else {
+                plain(words(r, 1, 4))
+            }
+        };
+        let it = if r.below(every.max(1)) == 0 {
+            sensitive(&mut r)
+        } else {
+            filler(&mut r)
+        };
+        match r.below(4) {
+            0 => {
+                let w = words(&mut r, 6, 16);
+                c.text(&format!("{} {} wrote: {w} ", r.pick(FIRST), r.pick(LAST)));
+                c.item(it);
+                c.text(", ");
+                c.text(&words(&mut r, 4, 12));
+                c.text(".\n");
+            }
+            1 => {
+                c.text(&format!("{{\"ts\":\"2024-05-{:02}T{:02}:{:02}:{:02}.{}Z\",\"level\":\"{}\",\"req\":{id},\"msg\":\"", r.range(1, 28), r.below(24), r.below(60), r.below(60), r.digits(3), r.s(&["info", "warn", "error"])));
+                c.text(&words(&mut r, 3, 10));
+                c.text(" ");
+                c.item(it);
+                c.text(&format!(
+                    "\",\"service\":\"{}\",\"latency_ms\":{}}}\n",
+                    r.s(&["billing", "orders", "auth", "search"]),
+                    r.range(1, 5000)
+                ));
+            }
+            2 => {
+                c.text(&format!(
+                    " {id:>6} | {:<8} | {:<10} | ",
+                    r.pick(FIRST),
+                    r.pick(LAST)
+                ));
+                c.item(it);
+                c.text(&format!(" | {} |\n", r.s(&["active", "closed", "pending"])));
+            }
+            _ => {
+                c.text(&format!(
+                    "# {}\n{}_host: {}\n{}_timeout: {}\n",
+                    words(&mut r, 3, 8),
+                    r.s(&["db", "cache", "api"]),
+                    r.s(&["db-primary", "localhost", "cache-1"]),
+                    r.s(&["read", "write", "idle"]),
+                    r.range(1, 600)
+                ));
+                c.item(it);
+                c.text("\n");
+            }
+        }
+    }
+    c
+}
