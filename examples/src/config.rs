@@ -208,23 +208,60 @@ pub struct IdentityConfig {
 }
 
 /// A trusted OIDC issuer.
+///
+/// Its signing keys (a JWKS document) come from exactly one of `jwks_file` (read at start and
+/// at every reload) or `jwks_url` (fetched at start, every `jwks_refresh`, at every reload, and
+/// when a token names a key id the gateway does not know, at most once per 30 seconds).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OidcIssuerConfig {
     /// Expected `iss`.
-    pub issuer: String,
+    pub issuer: Spanned<String>,
     /// Expected `aud`.
     pub audience: String,
-    /// The issuer's JWKS document on disk (re-read at every reload; fetching it over HTTPS is
-    /// left to the deployment, for example a sidecar that refreshes the file).
-    pub jwks_file: Spanned<PathBuf>,
+    /// The issuer's JWKS document on disk.
+    #[serde(default)]
+    pub jwks_file: Option<Spanned<PathBuf>>,
+    /// The issuer's JWKS endpoint (its discovery document's `jwks_uri`); `https://` only,
+    /// unless `dangerous_allow_http_jwks`.
+    #[serde(default)]
+    pub jwks_url: Option<Spanned<String>>,
+    /// Accept an `http://` `jwks_url`: anyone on the path can then substitute their own keys
+    /// and mint tokens the gateway accepts. For tests against a local server only.
+    #[serde(default)]
+    pub dangerous_allow_http_jwks: bool,
+    /// PEM CA certificates that `jwks_url`'s server certificate must chain to, instead of the
+    /// system's root certificates (an identity provider behind a private CA).
+    #[serde(default)]
+    pub jwks_ca_file: Option<Spanned<PathBuf>>,
+    /// How often `jwks_url` is fetched again (`30s`, `10m`, `1h`; default 10 minutes, at
+    /// least 1 second). See [`OidcIssuerConfig::jwks_refresh`].
+    #[serde(default)]
+    pub jwks_refresh: Option<Spanned<String>>,
     /// Claim holding the groups list.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
     /// Claim naming the subject.
     #[serde(default = "default_subject_claim")]
     pub subject_claim: String,
+}
+
+/// The refresh period of a `jwks_url` when `jwks_refresh` is not set.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(600);
+/// The shortest `jwks_refresh` accepted.
+pub const MIN_JWKS_REFRESH: Duration = Duration::from_secs(1);
+
+impl OidcIssuerConfig {
+    /// The refresh period of `jwks_url` ([`DEFAULT_JWKS_REFRESH`] when unset; a value that does
+    /// not parse is refused by [`Config::parse`], so it cannot reach here from a loaded file).
+    pub fn jwks_refresh(&self) -> Duration {
+        self.jwks_refresh
+            .as_ref()
+            .and_then(|s| parse_duration(s.get_ref()).ok())
+            .unwrap_or(DEFAULT_JWKS_REFRESH)
+            .max(MIN_JWKS_REFRESH)
+    }
 }
 
 fn default_groups_claim() -> String {
@@ -492,6 +529,9 @@ impl Config {
                 );
             }
         }
+        for o in &cfg.identity.oidc {
+            check_oidc_issuer(o, &mut err);
+        }
         if let Some(a) = &cfg.admin
             && a.address.get_ref().parse::<SocketAddr>().is_err()
         {
@@ -521,7 +561,12 @@ impl Config {
             }
         }
         for o in &cfg.identity.oidc {
-            must_exist(&o.jwks_file, "JWKS file");
+            if let Some(p) = &o.jwks_file {
+                must_exist(p, "JWKS file");
+            }
+            if let Some(p) = &o.jwks_ca_file {
+                must_exist(p, "CA file");
+            }
         }
         for r in &cfg.resources {
             if let Some(p) = &r.tls_ca {
@@ -540,6 +585,85 @@ impl Config {
     pub fn resource(&self, name: &str) -> Option<&ResourceConfig> {
         self.resources.iter().find(|r| r.name.get_ref() == name)
     }
+}
+
+/// The checks of one OIDC issuer that need no IO: where its keys come from, and whether the
+/// URL is one the gateway will fetch.
+fn check_oidc_issuer(o: &OidcIssuerConfig, err: &mut impl FnMut(std::ops::Range<usize>, String)) {
+    match (&o.jwks_file, &o.jwks_url) {
+        (Some(_), Some(url)) => err(
+            url.span(),
+            "an OIDC issuer takes exactly one of `jwks_file` or `jwks_url`, not both".to_owned(),
+        ),
+        (None, None) => err(
+            o.issuer.span(),
+            format!(
+                "OIDC issuer `{}` needs `jwks_file` or `jwks_url`",
+                o.issuer.get_ref()
+            ),
+        ),
+        (Some(_), None) => {
+            for (name, span) in [
+                ("jwks_ca_file", o.jwks_ca_file.as_ref().map(Spanned::span)),
+                ("jwks_refresh", o.jwks_refresh.as_ref().map(Spanned::span)),
+            ] {
+                if let Some(span) = span {
+                    err(span, format!("`{name}` only applies to `jwks_url`"));
+                }
+            }
+        }
+        (None, Some(url)) => {
+            if let Err(message) = check_jwks_url(url.get_ref(), o.dangerous_allow_http_jwks) {
+                err(url.span(), message);
+            }
+        }
+    }
+    if let Some(r) = &o.jwks_refresh {
+        match parse_duration(r.get_ref()) {
+            Err(message) => err(r.span(), message),
+            Ok(d) if d < MIN_JWKS_REFRESH => err(
+                r.span(),
+                format!(
+                    "`jwks_refresh` must be at least {}s",
+                    MIN_JWKS_REFRESH.as_secs()
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Whether `url` is a JWKS URL the gateway fetches: absolute, `https` (or `http` when
+/// `allow_http`), with a host and without credentials (they would end up in logs).
+///
+/// # Errors
+/// Why it is refused.
+pub fn check_jwks_url(url: &str, allow_http: bool) -> Result<reqwest::Url, String> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => {
+            return Err(format!(
+                "`jwks_url` must be an https:// URL, not `{url}` (anyone on the path of plain \
+                 http could substitute their own keys; `dangerous_allow_http_jwks = true` \
+                 allows it, for tests only)"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "`jwks_url` must be an https:// URL, not a `{other}:` URL"
+            ));
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("`jwks_url` must not carry credentials".to_owned());
+    }
+    Ok(parsed)
 }
 
 /// 1-based line and column of a byte offset.
@@ -645,6 +769,65 @@ file = "Cargo.toml"
         assert_eq!(c.resources.len(), 1);
         assert_eq!(c.identity.users.len(), 1);
         assert!(c.recording.as_ref().is_some_and(|r| r.strict));
+    }
+
+    /// Parses a minimal configuration with one OIDC issuer whose table holds `issuer` (line 4)
+    /// and then `lines` (from line 6 on).
+    fn oidc(lines: &str) -> Result<Config, Vec<ConfigError>> {
+        let src = format!(
+            "[policy]\nfile = \"Cargo.toml\"\n[[identity.oidc]]\nissuer = \"https://idp\"\n\
+             audience = \"guard\"\n{lines}"
+        );
+        Config::parse(&src, "t.toml", &base())
+    }
+
+    fn oidc_err(lines: &str) -> (usize, usize, String) {
+        let e = oidc(lines).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        (e[0].line, e[0].column, e[0].message.clone())
+    }
+
+    #[test]
+    fn oidc_issuers_take_a_jwks_file_or_an_https_url() {
+        let c = oidc("jwks_file = \"Cargo.toml\"\n").expect("file");
+        assert!(c.identity.oidc[0].jwks_url.is_none());
+        let c = oidc("jwks_url = \"https://idp.example/keys\"\n").expect("url");
+        assert_eq!(c.identity.oidc[0].jwks_refresh(), DEFAULT_JWKS_REFRESH);
+        let c = oidc("jwks_url = \"https://idp.example/keys\"\njwks_refresh = \"90s\"\n")
+            .expect("refresh");
+        assert_eq!(c.identity.oidc[0].jwks_refresh(), Duration::from_secs(90));
+        oidc("jwks_url = \"http://127.0.0.1:1/k\"\ndangerous_allow_http_jwks = true\n")
+            .expect("http with the flag");
+        oidc("jwks_url = \"https://idp/k\"\njwks_ca_file = \"Cargo.toml\"\n").expect("CA");
+    }
+
+    #[test]
+    fn oidc_source_errors_point_at_the_value() {
+        let (l, c, m) = oidc_err("jwks_file = \"Cargo.toml\"\njwks_url = \"https://idp/k\"\n");
+        assert_eq!((l, c), (7, 12), "{m}");
+        assert!(m.contains("exactly one of"), "{m}");
+        let (l, c, m) = oidc_err("");
+        assert_eq!((l, c), (4, 10), "{m}");
+        assert!(m.contains("needs `jwks_file` or `jwks_url`"), "{m}");
+        let (l, c, m) = oidc_err("jwks_url = \"http://idp/k\"\n");
+        assert_eq!((l, c), (6, 12), "{m}");
+        assert!(m.contains("dangerous_allow_http_jwks"), "{m}");
+        let (_, _, m) = oidc_err("jwks_url = \"ftp://idp/k\"\ndangerous_allow_http_jwks = true\n");
+        assert!(m.contains("`ftp:`"), "{m}");
+        let (_, _, m) = oidc_err("jwks_url = \"https://user:pw@idp/k\"\n");
+        assert!(m.contains("credentials") && !m.contains("pw"), "{m}");
+        let (_, _, m) = oidc_err("jwks_url = \"not a url\"\n");
+        assert!(m.contains("not a valid URL"), "{m}");
+        let (l, c, m) = oidc_err("jwks_url = \"https://idp/k\"\njwks_refresh = \"0s\"\n");
+        assert_eq!((l, c), (7, 16), "{m}");
+        assert!(m.contains("at least 1s"), "{m}");
+        let (_, _, m) = oidc_err("jwks_url = \"https://idp/k\"\njwks_refresh = \"soon\"\n");
+        assert!(m.contains("not a duration"), "{m}");
+        let (l, _, m) = oidc_err("jwks_file = \"Cargo.toml\"\njwks_refresh = \"1m\"\n");
+        assert_eq!(l, 7, "{m}");
+        assert!(m.contains("only applies to `jwks_url`"), "{m}");
+        let (_, _, m) = oidc_err("jwks_url = \"https://idp/k\"\njwks_ca_file = \"nope.pem\"\n");
+        assert!(m.contains("does not exist"), "{m}");
     }
 
     #[test]

@@ -63,7 +63,8 @@ pub(crate) struct Runtime {
     pub(crate) policy: Arc<Policy>,
     pub(crate) resources: HashMap<String, Arc<UpstreamRt>>,
     pub(crate) users: HashMap<String, StaticUser>,
-    pub(crate) verifiers: Vec<guard_core::oidc::TokenVerifier>,
+    /// Trusted OIDC issuers and their current keys.
+    pub(crate) issuers: Vec<Arc<crate::identity::Issuer>>,
     pub(crate) maskers: HashMap<String, Arc<guard_mask::Masker>>,
 }
 
@@ -114,12 +115,13 @@ pub(crate) struct SessionEntry {
 }
 
 /// Builds a gateway from a validated configuration: compiles the policy, resolves credentials,
-/// loads TLS material. Binds nothing.
+/// loads TLS material, reads or fetches the OIDC issuers' keys (JWKS). Binds nothing.
 ///
 /// # Errors
-/// The policy does not compile, a secret cannot be read, TLS files are invalid.
+/// The policy does not compile, a secret cannot be read, TLS files are invalid, a JWKS cannot
+/// be read or fetched.
 pub fn build_gateway(config: Config) -> Result<Gateway> {
-    let rt = load_runtime(&config)?;
+    let rt = load_runtime(&config, None)?;
     let listener = config
         .listeners
         .iter()
@@ -175,12 +177,13 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
 }
 
 /// Loads everything a gateway needs from `config` without opening logs or binding: the
-/// policy, mask profiles, JWKS files, static users, upstream credentials and TLS material.
+/// policy, mask profiles, JWKS files (and JWKS URLs, fetched once), static users, upstream
+/// credentials and TLS material.
 ///
 /// # Errors
 /// The first problem found.
 pub fn check(config: &Config) -> Result<()> {
-    load_runtime(config)?;
+    load_runtime(config, None)?;
     for l in &config.listeners {
         if let (Some(c), Some(k)) = (&l.tls_cert, &l.tls_key) {
             crate::tls::server_config(&config.path(c), &config.path(k))?;
@@ -203,7 +206,8 @@ pub async fn run(
 
 impl Gateway {
     /// Serves Postgres clients on `listener` until `shutdown` completes. Sessions already
-    /// running are told to end when it does.
+    /// running are told to end when it does. While it runs, OIDC issuers with a `jwks_url`
+    /// have their keys fetched again every `jwks_refresh`.
     ///
     /// # Errors
     /// Accepting failed in a way that is not per-connection.
@@ -212,6 +216,13 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
+        let refresher = crate::identity::spawn_refresher(&self.shared);
+        let result = self.serve(listener, shutdown).await;
+        refresher.abort();
+        result
+    }
+
+    async fn serve(&self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -245,19 +256,22 @@ impl Gateway {
         Ok(())
     }
 
-    /// Re-reads the policy, static users and upstream credentials; live sessions keep running
-    /// and use the new runtime from their next statement.
+    /// Re-reads the policy, static users, upstream credentials and JWKS files, and fetches
+    /// JWKS URLs again; live sessions keep running and use the new runtime from their next
+    /// statement. An issuer whose JWKS URL cannot be fetched keeps its previous keys (with a
+    /// warning), so an identity provider's outage does not stop a policy reload.
     ///
     /// # Errors
     /// The new configuration does not load; the old one stays in force.
     pub fn reload(&self) -> Result<()> {
-        let rt = load_runtime(&self.shared.config)?;
+        let previous = self.shared.runtime();
+        let rt = load_runtime(&self.shared.config, Some(&previous))?;
         *self
             .shared
             .rt
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rt);
-        tracing::info!("reloaded policy, users and credentials");
+        tracing::info!("reloaded policy, users, credentials and OIDC keys");
         Ok(())
     }
 
@@ -352,7 +366,7 @@ impl Shared {
     }
 }
 
-fn load_runtime(config: &Config) -> Result<Runtime> {
+fn load_runtime(config: &Config, previous: Option<&Runtime>) -> Result<Runtime> {
     let policy_path = config.path(&config.policy.file);
     let src = std::fs::read_to_string(&policy_path)
         .with_context(|| format!("reading policy {}", policy_path.display()))?;
@@ -382,13 +396,13 @@ fn load_runtime(config: &Config) -> Result<Runtime> {
             },
         );
     }
-    let verifiers = crate::identity::load_verifiers(config)?;
+    let issuers = crate::identity::load_issuers(config, previous)?;
     let maskers = crate::masking::load_maskers(config)?;
     Ok(Runtime {
         policy: Arc::new(policy),
         resources,
         users,
-        verifiers,
+        issuers,
         maskers,
     })
 }
