@@ -543,3 +543,66 @@ fn unverified_issuer(token: &str) -> Option<String> {
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A future that needs the runtime's timer, so it only completes on a driven runtime.
+    async fn timed() -> u32 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        7
+    }
+
+    #[test]
+    fn blocking_works_outside_a_runtime() {
+        assert_eq!(blocking(|rt| rt.block_on(timed())).unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn blocking_works_on_a_current_thread_runtime() {
+        assert_eq!(blocking(|rt| rt.block_on(timed())).unwrap(), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn blocking_lets_other_tasks_run_on_a_multi_thread_runtime() {
+        // One worker, and `blocking` runs on it (in a task, not in the test's `block_on`): the
+        // other task can only run meanwhile if the worker handed its tasks over.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = tokio::spawn(async move {
+            let v = timed().await;
+            tx.send(v).unwrap();
+        });
+        let got = tokio::spawn(async move {
+            blocking(move |_| rx.recv_timeout(Duration::from_secs(5))).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, Ok(7));
+        other.await.unwrap();
+    }
+
+    #[test]
+    fn the_unverified_issuer_is_read_from_the_payload() {
+        let issuer = crate::jwt::DemoIssuer::generate("https://idp.test", "guard");
+        let token = issuer.mint("carol", &[], Duration::from_secs(60));
+        assert_eq!(
+            unverified_issuer(&token).as_deref(),
+            Some("https://idp.test")
+        );
+        assert_eq!(unverified_issuer("not-a-token"), None);
+        assert_eq!(unverified_issuer("a.!!!.c"), None);
+        let no_iss = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"{\"sub\":\"x\"}");
+        assert_eq!(unverified_issuer(&format!("a.{no_iss}.c")), None);
+        let huge = "a".repeat(guard_core::oidc::MAX_TOKEN_BYTES + 1);
+        assert_eq!(unverified_issuer(&huge), None);
+    }
+
+    #[test]
+    fn error_chains_name_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(io).context("connecting");
+        let chained: &dyn std::error::Error = e.as_ref();
+        assert_eq!(error_chain(chained), "connecting: refused");
+    }
+}
