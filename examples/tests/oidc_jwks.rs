@@ -26,6 +26,8 @@ struct ServerState {
     requests: AtomicUsize,
     /// Send a Content-Length header (otherwise the body ends when the connection closes).
     content_length: AtomicBool,
+    /// Read the request, then answer nothing (until the server stops).
+    stall: AtomicBool,
 }
 
 /// An HTTP/1.1 server (plain, or TLS with a given certificate) answering every request with
@@ -43,6 +45,7 @@ impl JwksServer {
             body: Mutex::new(body.as_bytes().to_vec()),
             requests: AtomicUsize::new(0),
             content_length: AtomicBool::new(true),
+            stall: AtomicBool::new(false),
         });
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
@@ -131,6 +134,9 @@ async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         }
     }
     st.requests.fetch_add(1, Ordering::SeqCst);
+    if st.stall.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
     let body = st.body.lock().unwrap().clone();
     let mut head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n".to_owned();
     if st.content_length.load(Ordering::SeqCst) {
@@ -472,6 +478,33 @@ fn an_oversized_response_is_refused() {
     server.serve(&jwks(&[&idp]));
     let gw = Running::start("jwks_oversized_ok", &http_oidc(&server, ""));
     gw.assert_login(&token(&idp, "carol"));
+}
+
+#[test]
+fn a_server_that_does_not_answer_times_out() {
+    let idp = DemoIssuer::generate(ISSUER, AUDIENCE);
+    let server = JwksServer::start(&jwks(&[&idp]), None);
+    server.state.stall.store(true, Ordering::SeqCst);
+    let db = fresh_database("jwks_stall");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        free_port().unwrap(),
+        &db,
+        &http_oidc(&server, ""),
+    );
+    let started = std::time::Instant::now();
+    let e = format!(
+        "{:#}",
+        guard_gateway::build_gateway(load(&path)).unwrap_err()
+    );
+    let took = started.elapsed();
+    assert!(e.contains("timed out"), "{e}");
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    assert_eq!(server.requests(), 1);
 }
 
 #[test]
