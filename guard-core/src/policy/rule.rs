@@ -70,7 +70,7 @@ impl Pattern {
     /// Classifies `pattern`, using `compiled` (the pattern compiled by globset, which also
     /// validated it) when no fast form applies.
     pub(crate) fn new(pattern: &str, compiled: GlobMatcher) -> Self {
-        let meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+        let meta = is_glob_meta;
         if pattern == "*" {
             return Pattern::Any;
         }
@@ -107,6 +107,29 @@ impl Pattern {
             _ => None,
         }
     }
+
+    /// A non-empty text every matching string starts with, if the pattern has one (the index
+    /// files glob matchers under it). For a general glob it is the text before the first
+    /// metacharacter (globset's `a/**` and `a/**/b` need the `/`: they match `a/` and `a/b`,
+    /// never `a`), so it may be shorter than the longest such text but is never wrong.
+    pub(crate) fn literal_prefix(&self) -> Option<&str> {
+        let prefix = match self {
+            Pattern::Any | Pattern::Suffix(_) => return None,
+            Pattern::Literal(l) => l.as_str(),
+            Pattern::Prefix(p) => p.as_str(),
+            Pattern::Glob(g) => {
+                let text = g.glob().glob();
+                let end = text.find(is_glob_meta).unwrap_or(text.len());
+                &text[..end]
+            }
+        };
+        (!prefix.is_empty()).then_some(prefix)
+    }
+}
+
+/// Whether `c` has a meaning in globset syntax (anything else matches itself).
+fn is_glob_meta(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\')
 }
 
 /// One `facts` entry: a fact and the condition its value must meet.

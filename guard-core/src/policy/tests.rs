@@ -751,6 +751,151 @@ fn fast_patterns_agree_with_globset() {
     }
 }
 
+#[test]
+fn index_files_globs_under_literal_prefixes() {
+    let mut src = String::new();
+    for i in 0..40 {
+        src.push_str(&format!(
+            "[[rule]]\nid = \"r{i}\"\naction = \"allow\"\n\
+             facts = {{ \"sql.statement\" = \"select\", \"sql.tables.read\" = \
+             {{ glob = \"r{i}_*\" }} }}\n"
+        ));
+    }
+    src.push_str(
+        r#"
+        [[rule]]
+        id = "qualified-glob"
+        action = "deny"
+        facts = { "sql.tables.read" = { glob = ["audit.r1_*", "x.y.*"] } }
+        [[rule]]
+        id = "class-glob"
+        action = "approve"
+        approvers = ["dba"]
+        facts = { "sql.comment" = { glob = "pay[0-9]*" } }
+        [[rule]]
+        id = "literal-glob"
+        action = "mask"
+        profile = "pii"
+        facts = { "sql.tables.read" = { glob = "r2_a" } }
+        [[rule]]
+        id = "glob-and-list"
+        action = "mask"
+        profile = "cards"
+        facts = { "sql.tables.read" = { glob = "zz*", contains_any = ["r3_a"] } }
+        [[rule]]
+        id = "negated-glob"
+        action = "mask"
+        profile = "neg"
+        facts = { "sql.tables.write" = { not = { glob = "r1_*" } } }
+        [[rule]]
+        id = "suffix-glob"
+        action = "mask"
+        profile = "suffix"
+        facts = { "sql.tables.write" = { glob = "*_log" } }
+        "#,
+    );
+    let p = policy(&src);
+    // Only the negated and the suffix glob have nothing to be filed under.
+    assert_eq!(p.unindexed_rules(), 2);
+    let id = alice();
+    let candidates = |f: &Facts| {
+        let probe = index::Probe {
+            protocol: "postgres",
+            subject: &id.subject,
+            groups: &id.groups,
+            extra_groups: &[],
+            resource: "payments-prod",
+            facts: f,
+        };
+        let mut c = Vec::new();
+        p.index.candidates(&probe, &mut c);
+        c.iter()
+            .map(|&i| p.rules[i as usize].id.clone())
+            .collect::<Vec<_>>()
+    };
+    let read = |tables: &[&str]| {
+        facts(&[
+            ("sql.statement", s("select")),
+            ("sql.tables.read", l(tables)),
+        ])
+    };
+    let unindexed = ["negated-glob", "suffix-glob"];
+    // An unqualified glob sees the last part of a qualified name, in any schema.
+    for t in ["r17_orders", "public.r17_orders", "a.b.r17_"] {
+        let f = read(&[t]);
+        assert_eq!(candidates(&f), ["r17", unindexed[0], unindexed[1]], "{t}");
+        assert_eq!(decide(&p, &f).rules, ["r17"], "{t}");
+    }
+    // Globs compare bytes: no case folding, quotes are part of the value.
+    for t in ["R17_orders", "\"r17_orders\"", "r17", "r1", ""] {
+        let f = read(&[t]);
+        assert_eq!(candidates(&f), unindexed, "{t}");
+        assert!(decide(&p, &f).is_deny(), "{t}");
+    }
+    // r1_* and r17_* share no key: `r1_` is not a prefix of `r17_...`, but `r1` prefixes would
+    // be; both are found for a value starting with `r1_`.
+    let f = read(&["r1_x", "audit.r1_y"]);
+    assert_eq!(
+        decide(&p, &f).matched,
+        ["r1", "qualified-glob", "negated-glob"]
+    );
+    assert_eq!(decide(&p, &read(&["r1_x"])).matched, ["r1", "negated-glob"]);
+    assert_eq!(
+        decide(&p, &read(&["x.y.z"])).matched,
+        ["qualified-glob", "negated-glob"]
+    );
+    // A qualified glob sees the whole value.
+    assert_eq!(decide(&p, &read(&["r1_x.audit"])).matched, ["negated-glob"]);
+    // A glob with a class is filed under the text before it.
+    let f = facts(&[("sql.comment", s("pay7 ticket"))]);
+    assert_eq!(candidates(&f), ["class-glob", unindexed[0], unindexed[1]]);
+    assert_eq!(decide(&p, &f).rules, ["class-glob"]);
+    assert!(decide(&p, &facts(&[("sql.comment", s("payx"))])).is_deny());
+    // A literal glob; a glob next to contains_any (either may key the rule).
+    assert_eq!(decide(&p, &read(&["public.r2_a"])).masks, ["pii", "neg"]);
+    assert_eq!(decide(&p, &read(&["r2_ab"])).masks, ["neg"]);
+    assert_eq!(decide(&p, &read(&["zz9", "r3_a"])).masks, ["cards", "neg"]);
+    assert_eq!(decide(&p, &read(&["zz9"])).masks, ["neg"]);
+    // Negated and suffix globs still match (they are visited for every request).
+    let w = facts(&[("sql.tables.write", l(&["r1_a", "audit_log"]))]);
+    assert_eq!(decide(&p, &w).masks, ["suffix"]);
+    let w = facts(&[("sql.tables.write", l(&["users"]))]);
+    assert_eq!(decide(&p, &w).masks, ["neg"]);
+}
+
+#[test]
+fn prefix_keys_win_over_shared_values() {
+    // 30 rules share `sql.statement = delete`; each has its own table prefix, which the index
+    // prefers, so a request visits only the rules whose prefix its tables carry.
+    let mut src = String::new();
+    for i in 0..30 {
+        src.push_str(&format!(
+            "[[rule]]\nid = \"r{i}\"\naction = \"deny\"\n\
+             facts = {{ \"sql.statement\" = \"delete\", \"sql.tables.write\" = \
+             {{ glob = \"t{i}_*\" }} }}\n"
+        ));
+    }
+    let p = policy(&src);
+    assert_eq!(p.unindexed_rules(), 0);
+    let id = alice();
+    let f = facts(&[
+        ("sql.statement", s("delete")),
+        ("sql.tables.write", l(&["public.t2_a", "t29_b", "t3"])),
+    ]);
+    let probe = index::Probe {
+        protocol: "postgres",
+        subject: &id.subject,
+        groups: &id.groups,
+        extra_groups: &[],
+        resource: "payments-prod",
+        facts: &f,
+    };
+    let mut c = Vec::new();
+    p.index.candidates(&probe, &mut c);
+    assert_eq!(c, [2, 29]);
+    assert_eq!(decide(&p, &f).rules, ["r2", "r29"]);
+}
+
 // ------------------------------------------------------------------ property tests
 
 const MATCHERS: &[&str] = &[
@@ -916,6 +1061,322 @@ proptest! {
         // And it never loosens anything: allow may become deny, approve may become deny.
         if after.is_allow() {
             prop_assert!(before.is_allow());
+        }
+    }
+}
+
+#[test]
+fn glob_literal_prefixes() {
+    let cases: &[(&str, Option<&str>, &[&str])] = &[
+        ("r1_*", Some("r1_"), &["r1_", "r1_x"]),
+        ("r1_a", Some("r1_a"), &["r1_a"]),
+        ("pay[0-9]*", Some("pay"), &["pay7", "pay0x"]),
+        ("a{b,c}*", Some("a"), &["ab", "acx"]),
+        ("a\\*b", Some("a"), &["a*b"]),
+        ("a?c", Some("a"), &["abc"]),
+        // `**` may match nothing, but never the separator before it.
+        ("a/**", Some("a/"), &["a/", "a/b/c"]),
+        ("a/**/b", Some("a/"), &["a/b", "a/x/b"]),
+        ("*_log", None, &["x_log"]),
+        ("**/a", None, &["a", "x/a"]),
+        ("*", None, &[""]),
+        ("", None, &[""]),
+    ];
+    for (pat, prefix, matches) in cases {
+        let m = globset::GlobBuilder::new(pat)
+            .literal_separator(false)
+            .build()
+            .unwrap()
+            .compile_matcher();
+        let fast = rule::Pattern::new(pat, m.clone());
+        assert_eq!(fast.literal_prefix(), *prefix, "{pat}");
+        for t in *matches {
+            assert!(m.is_match(t) && fast.is_match(t), "{pat} should match {t}");
+        }
+    }
+    let m = globset::GlobBuilder::new("a/**")
+        .literal_separator(false)
+        .build()
+        .unwrap()
+        .compile_matcher();
+    assert!(
+        !m.is_match("a"),
+        "globset's a/** does not match a (no trailing-slash trim needed)"
+    );
+}
+
+// -------------------------------------------- indexed evaluation against a full scan
+
+/// Values policies and requests are drawn from: qualified and unqualified names in several
+/// spellings, glob prefixes that nest (`r`, `r1`, `r1_`), non-ASCII text.
+const WORDS: &[&str] = &[
+    "users",
+    "public.users",
+    "PUBLIC.Users",
+    "\"users\"",
+    "r1_a",
+    "public.r1_a",
+    "R1_A",
+    "r12_b",
+    "audit.r1_b",
+    "x.y.r1_a",
+    "r1",
+    "r",
+    "ré_x",
+    "public.ré",
+    "r1_a/b",
+    "s1_a",
+    "delete",
+    "select",
+    "",
+];
+
+/// Glob patterns with and without literal prefixes, qualified and not.
+const GLOBS: &[&str] = &[
+    "r1_*",
+    "r1*",
+    "r*",
+    "r12_*",
+    "r1_a",
+    "audit.*",
+    "audit.r1_*",
+    "x.y.*",
+    "public.*",
+    "ré*",
+    "r?_a",
+    "[rs]1_*",
+    "{r,s}1_*",
+    "r1_a/**",
+    "r1_\\*",
+    "*_a",
+    "*",
+    "",
+    "del*",
+    "sel?ct",
+    "\"users*",
+    "USERS",
+];
+
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(WORDS).prop_map(str::to_owned)
+}
+
+fn glob_pat() -> impl Strategy<Value = String> {
+    prop::sample::select(GLOBS).prop_map(str::to_owned)
+}
+
+/// One matcher on a text fact, as a JSON value.
+fn text_matcher(list: bool) -> BoxedStrategy<serde_json::Value> {
+    use serde_json::json;
+    let mut ops: Vec<BoxedStrategy<serde_json::Value>> = vec![
+        word().prop_map(|w| json!(w)).boxed(),
+        prop::collection::vec(word(), 0..3)
+            .prop_map(|ws| json!({ "in": ws }))
+            .boxed(),
+        glob_pat().prop_map(|g| json!({ "glob": g })).boxed(),
+        prop::collection::vec(glob_pat(), 0..3)
+            .prop_map(|gs| json!({ "glob": gs }))
+            .boxed(),
+        glob_pat()
+            .prop_map(|g| json!({ "not": { "glob": g } }))
+            .boxed(),
+        word().prop_map(|w| json!({ "not": w })).boxed(),
+        Just(json!({ "regex": "^r1" })).boxed(),
+        any::<bool>().prop_map(|b| json!({ "exists": b })).boxed(),
+    ];
+    if list {
+        ops.push(
+            prop::collection::vec(word(), 0..3)
+                .prop_map(|ws| json!({ "contains_any": ws }))
+                .boxed(),
+        );
+        ops.push(
+            prop::collection::vec(word(), 0..3)
+                .prop_map(|ws| json!({ "contains_all": ws }))
+                .boxed(),
+        );
+        ops.push(
+            (glob_pat(), word())
+                .prop_map(|(g, w)| json!({ "glob": g, "contains_any": [w] }))
+                .boxed(),
+        );
+        ops.push((0i64..3).prop_map(|n| json!({ "gt": n })).boxed());
+    } else {
+        ops.push(
+            (glob_pat(), word())
+                .prop_map(|(g, w)| json!({ "glob": g, "not": w }))
+                .boxed(),
+        );
+    }
+    prop::strategy::Union::new(ops).boxed()
+}
+
+/// A random rule: an action, some fact matchers, maybe identity and resource matchers.
+fn random_rule() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    let facts = (
+        prop::option::of(text_matcher(false)),
+        prop::option::of(text_matcher(true)),
+        prop::option::of(text_matcher(true)),
+        prop::option::of(text_matcher(false)),
+        prop::option::of(prop_oneof![
+            any::<bool>().prop_map(|b| json!(b)),
+            Just(json!({ "not": true })),
+        ]),
+    );
+    let identity = prop::option::of(prop_oneof![
+        Just(json!({ "groups_any": ["dba"] })),
+        Just(json!({ "groups_any": ["dev", "oncall"] })),
+        Just(json!({ "subject": "alice" })),
+        Just(json!({ "subject": ["bob", "al*"] })),
+        Just(json!({ "groups_all": ["dev"] })),
+    ]);
+    let resource = prop::option::of(prop_oneof![
+        Just(json!({ "protocol": "postgres" })),
+        Just(json!({ "protocol": ["ssh", "postgres"] })),
+        Just(json!({ "name": "payments-prod" })),
+        Just(json!({ "name": "pay*", "protocol": "ssh" })),
+    ]);
+    (0..ACTIONS.len(), facts, identity, resource, any::<bool>()).prop_map(
+        |(action, (st, wr, rd, cm, unb), identity, resource, by_grant)| {
+            let mut rule = match action {
+                0 => json!({ "action": "allow" }),
+                1 => json!({ "action": "deny", "message": "no" }),
+                2 => json!({ "action": "approve", "approvers": ["dba"] }),
+                3 => json!({ "action": "approve", "approvers": ["sec"], "needed": 2 }),
+                4 => json!({ "action": "mask", "profile": "pii" }),
+                _ => json!({ "action": "mask", "profile": "cards" }),
+            };
+            let mut facts = serde_json::Map::new();
+            for (name, m) in [
+                ("sql.statement", st),
+                ("sql.tables.write", wr),
+                ("sql.tables.read", rd),
+                ("sql.comment", cm),
+                ("sql.unbounded", unb),
+            ] {
+                if let Some(m) = m {
+                    facts.insert(name.to_owned(), m);
+                }
+            }
+            if !facts.is_empty() {
+                rule["facts"] = serde_json::Value::Object(facts);
+            }
+            if let Some(i) = identity {
+                rule["identity"] = i;
+            }
+            if let Some(r) = resource {
+                rule["resource"] = r;
+            }
+            if by_grant {
+                rule["enabled_by_grant"] = json!(true);
+            }
+            rule
+        },
+    )
+}
+
+fn random_request() -> impl Strategy<Value = (Facts, Vec<String>, bool, bool, bool)> {
+    let text = || prop::option::of(word());
+    let list = || prop::option::of(prop::collection::vec(word(), 0..4));
+    (
+        (
+            text(),
+            list(),
+            list(),
+            text(),
+            prop::option::of(any::<bool>()),
+        ),
+        prop::sample::subsequence(vec!["dba", "dev", "oncall"], 0..3),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|((st, wr, rd, cm, unb), groups, grant, postgres, bob)| {
+            let mut f = Facts::new();
+            if let Some(v) = st {
+                f.insert("sql.statement", v);
+            }
+            if let Some(v) = wr {
+                f.insert("sql.tables.write", v);
+            }
+            if let Some(v) = rd {
+                f.insert("sql.tables.read", v);
+            }
+            if let Some(v) = cm {
+                f.insert("sql.comment", v);
+            }
+            if let Some(v) = unb {
+                f.insert("sql.unbounded", v);
+            }
+            let groups = groups.into_iter().map(str::to_owned).collect();
+            (f, groups, grant, postgres, bob)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// The index only narrows: the decision equals the one from visiting every rule, for
+    /// random policies (glob prefixes, qualified names, negations) and requests.
+    #[test]
+    fn indexed_evaluation_equals_a_full_scan(
+        rules in prop::collection::vec(random_rule(), 0..24),
+        requests in prop::collection::vec(random_request(), 1..6),
+    ) {
+        let rules: Vec<serde_json::Value> = rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                r["id"] = serde_json::json!(format!("r{i}"));
+                r
+            })
+            .collect();
+        let doc = serde_json::json!({ "rules": rules }).to_string();
+        let p = Policy::builder()
+            .fact_schema(SCHEMA)
+            .format(Format::Json)
+            .build(&doc);
+        let p = match p {
+            Ok(p) => p,
+            Err(e) => panic!("{e}\n{doc}"),
+        };
+        for (f, groups, grant, postgres, bob) in &requests {
+            let id = Identity::new(if *bob { "bob" } else { "alice" }, AuthMethod::Trust)
+                .with_groups(groups.iter().cloned());
+            let r = if *postgres { db() } else { Resource::new("payments-db", "ssh") };
+            let mut g = Grant::new(
+                "g",
+                id.subject.clone(),
+                Timestamp::EPOCH,
+                Timestamp::from_unix_secs(i64::MAX / 2_000_000),
+            );
+            g.rules = p.rules().step_by(2).map(|r| r.id.to_owned()).collect();
+            g.groups = vec!["oncall".into()];
+            let grants = if *grant { vec![g] } else { vec![] };
+            let req = Request::new(&id, &r, f, noon()).with_grants(&grants);
+            prop_assert_eq!(p.evaluate(&req), p.evaluate_with(&req, false), "{}", doc);
+        }
+    }
+
+    /// Every string a glob matches starts with the literal prefix the index files it under,
+    /// as globset compiles the pattern.
+    #[test]
+    fn glob_literal_prefixes_are_prefixes_of_every_match(
+        pat in "[ab./*?\\[\\]{},!é-]{0,8}",
+        texts in prop::collection::vec("[ab./é-]{0,8}", 1..16),
+    ) {
+        let Ok(g) = globset::GlobBuilder::new(&pat).literal_separator(false).build() else {
+            return Ok(());
+        };
+        let m = g.compile_matcher();
+        let fast = rule::Pattern::new(&pat, m.clone());
+        let prefix = fast.literal_prefix();
+        for t in texts.iter().map(String::as_str).chain([pat.as_str()]) {
+            prop_assert_eq!(fast.is_match(t), m.is_match(t), "{} vs {}", pat, t);
+            if let (true, Some(p)) = (m.is_match(t), prefix) {
+                prop_assert!(t.starts_with(p), "{} matches {} without prefix {}", pat, t, p);
+            }
         }
     }
 }
