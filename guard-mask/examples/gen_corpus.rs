@@ -1,8 +1,11 @@
 //! Writes the labelled synthetic corpus (testgen/corpus.rs) to files.
 //!
 //! ```text
-//! cargo run --release -p guard-mask --example gen_corpus -- OUT_DIR [MEGABYTES] [SEED]
+//! cargo run --release -p guard-mask --example gen_corpus -- OUT_DIR [MEGABYTES] [SEED] [dense|sparse]
 //! ```
+//!
+//! `dense` (the default) is the worst case, a sensitive value or look-alike every ~40 bytes;
+//! `sparse` has one sensitive value per ~50 records (`generate_sparse`).
 //!
 //! Produces `OUT_DIR/corpus.txt`, `OUT_DIR/labels.tsv` (`start<TAB>end<TAB>detector`, byte
 //! offsets, end exclusive) and `OUT_DIR/patterns.tsv` (`id<TAB>detector<TAB>regex`: the
@@ -21,8 +24,13 @@ fn main() -> std::io::Result<()> {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(0x6d61_736b);
+    let sparse = args.next().is_some_and(|k| k == "sparse");
     std::fs::create_dir_all(&dir)?;
-    let c = corpus::generate(seed, mb * 1024 * 1024);
+    let c = if sparse {
+        corpus::generate_sparse(seed, mb * 1024 * 1024, 50)
+    } else {
+        corpus::generate(seed, mb * 1024 * 1024)
+    };
     std::fs::write(dir.join("corpus.txt"), &c.data)?;
     let mut l = std::io::BufWriter::new(std::fs::File::create(dir.join("labels.tsv"))?);
     for x in &c.labels {

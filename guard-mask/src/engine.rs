@@ -215,7 +215,7 @@ fn eq_at(buf: &[u8], at: usize, lit: &[u8]) -> bool {
 /// The cheap checks `fire` makes first for the punctuation classes, done in the scan loop.
 /// They look at no more than four bytes before and one after `i` (always kept and always
 /// inside the trigger's window), so they do not depend on chunking.
-#[inline]
+#[inline(always)]
 fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
     let next = buf.get(i + 1).copied().unwrap_or(0);
     match bit {
@@ -518,19 +518,22 @@ impl Engine {
                 return i;
             }
         }
-        for bit in CLASS_BITS[1..].iter().copied() {
-            if c & bit != 0 && class_worth(bit, buf, i) {
-                self.fire_or_defer(
-                    Trigger {
-                        t,
-                        src: Src::Class(bit),
-                    },
-                    st,
-                    buf,
-                    base,
-                    fin,
-                    caches,
-                );
+        const PUNCT: u16 = C_PLUS | C_PAREN | C_AT | C_COLON | C_DASH | C_CUSTOM;
+        if c & PUNCT != 0 {
+            for bit in CLASS_BITS[1..].iter().copied() {
+                if c & bit != 0 && class_worth(bit, buf, i) {
+                    self.fire_or_defer(
+                        Trigger {
+                            t,
+                            src: Src::Class(bit),
+                        },
+                        st,
+                        buf,
+                        base,
+                        fin,
+                        caches,
+                    );
+                }
             }
         }
         if c & C_ANCHOR != 0 && self.anchor_pairs_ok(buf, i, b) {
@@ -605,27 +608,31 @@ impl Engine {
     /// The cheap half of the digit trigger's checks in `fire`, done in the scan loop so that
     /// digit runs glued to a larger token cost no call. Only looks at `buf[i - 2..i]`, which
     /// the stream always keeps, so the answer does not depend on chunking.
-    #[inline]
+    #[inline(always)]
     fn digit_worth(&self, buf: &[u8], i: usize) -> bool {
         if i == 0 {
             return true;
         }
         let p = buf[i - 1];
-        let glued = alnum(p)
-            || matches!(p, b'-' | b'.' | b'/' | b'_') && i >= 2 && alnum(buf[i - 2])
-            || p == b' ' && i >= 2 && buf[i - 2].is_ascii_digit();
         // Two uppercase letters (and maybe a space) before the run: IBAN and NINO look there.
-        let lead = !self.letter_digit_dets.is_empty()
-            && (i >= 2 && upper(p) && upper(buf[i - 2]) && (i == 2 || !alnum(buf[i - 3]))
-                || i >= 3
-                    && p == b' '
-                    && upper(buf[i - 2])
-                    && upper(buf[i - 3])
-                    && (i == 3 || !alnum(buf[i - 4])));
-        if lead {
-            return true;
+        let ld = !self.letter_digit_dets.is_empty();
+        if alnum(p) {
+            // Glued to a larger token, unless it is that lead.
+            return ld && i >= 2 && upper(p) && upper(buf[i - 2]) && (i == 2 || !alnum(buf[i - 3]));
         }
-        if glued {
+        if p == b' ' {
+            if ld
+                && i >= 3
+                && upper(buf[i - 2])
+                && upper(buf[i - 3])
+                && (i == 3 || !alnum(buf[i - 4]))
+            {
+                return true;
+            }
+            if i >= 2 && buf[i - 2].is_ascii_digit() {
+                return false;
+            }
+        } else if matches!(p, b'-' | b'.' | b'/' | b'_') && i >= 2 && alnum(buf[i - 2]) {
             return false;
         }
         // Every digit shape needs nine digits in one group or a second group (`Token`): a
@@ -634,9 +641,17 @@ impl Engine {
         while j - i < 9 && buf.get(j).is_some_and(u8::is_ascii_digit) {
             j += 1;
         }
-        j - i == 9
-            || matches!(buf.get(j), Some(b' ' | b'-' | b'.'))
-                && buf.get(j + 1).is_some_and(u8::is_ascii_digit)
+        if j - i < 9
+            && !(matches!(buf.get(j), Some(b' ' | b'-' | b'.'))
+                && buf.get(j + 1).is_some_and(u8::is_ascii_digit))
+        {
+            return false;
+        }
+        // The token's shape must suit one detector. `Token::scan` reads at most 48 bytes on,
+        // inside the trigger's window (which reaches at least 50), so this is the same token
+        // `fire` sees.
+        let tok = Token::scan(buf, i);
+        self.digit_dets.iter().any(|&(_, role)| tok.plausible(role))
     }
 
     fn fire_or_defer(

@@ -26,6 +26,9 @@ const SAMPLES: &[&str] = &[
     "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
     "ghp_0123456789abcdefghijABCDEFGHIJ012345",
     "routing number 021000021",
+    "\"aws_secret_access_key\" : 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'",
+    "client_secret:  s3cr3t-Value",
+    "xoxb-1234567890-abcdefghij SK0123456789abcdef0123456789abcdef",
     " 2024-01-15T10:23:45Z ",
     "\u{e9}\u{4e2d}",
 ];
