@@ -1,6 +1,7 @@
 //! guard-mask throughput: the default catalog over the labelled synthetic corpus
 //! (guard-mask/testgen/corpus.rs, see benches/data/README.md), pushed in chunks of 1, 16 and
-//! 64 KiB, plus `mask_value` on short clean values and the findings-only mode.
+//! 64 KiB, the low-density corpus (`generate_sparse`) at 64 KiB, plus `mask_value` on short
+//! clean values and the findings-only mode.
 
 #[path = "../../guard-mask/testgen/corpus.rs"]
 mod corpus;
@@ -62,6 +63,41 @@ fn mask_stream(c: &mut Criterion) {
             },
         );
     }
+    g.finish();
+
+    // Low density (a sensitive value every ~50 records, ~4 KiB): what most logs and result
+    // sets look like. Same checks first.
+    let sparse = corpus::generate_sparse(0x6d61_736b, 4 * 1024 * 1024, 50);
+    let found = m.find(&sparse.data);
+    assert!(
+        found
+            .iter()
+            .map(|f| (f.start, f.end, &*f.detector))
+            .eq(sparse.labels.iter().map(|l| (l.start, l.end, l.detector))),
+        "findings differ from the sparse corpus labels"
+    );
+    let mut g = c.benchmark_group("mask_stream_sparse");
+    g.throughput(Throughput::Bytes(sparse.data.len() as u64));
+    g.sample_size(10);
+    g.bench_function("push/64KiB", |b| {
+        let mut s = m.stream();
+        let mut out = Vec::with_capacity(128 * 1024);
+        b.iter(|| {
+            let mut n = 0;
+            for ch in sparse.data.chunks(64 * 1024) {
+                s.push(ch, &mut out);
+                n += out.len();
+                out.clear();
+            }
+            s.finish(&mut out);
+            n + out.len()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("mask_stream");
+    g.throughput(Throughput::Bytes(data.data.len() as u64));
+    g.sample_size(10);
     g.bench_function("findings/64KiB", |b| {
         let mut s = m.stream();
         let mut f = Vec::new();
