@@ -31,7 +31,6 @@ pub(crate) const C_CUSTOM: u16 = 64;
 pub(crate) const C_ANCHOR: u16 = 128;
 /// `:` or `=` after an assignment keyword (checked by looking back during discovery).
 pub(crate) const C_ASSIGN: u16 = 256;
-const CLASS_BITS: [u16; 7] = [C_DIGIT, C_PLUS, C_PAREN, C_AT, C_COLON, C_DASH, C_CUSTOM];
 
 pub(crate) enum Verify {
     Regex {
@@ -519,9 +518,12 @@ impl Engine {
             }
         }
         const PUNCT: u16 = C_PLUS | C_PAREN | C_AT | C_COLON | C_DASH | C_CUSTOM;
-        if c & PUNCT != 0 {
-            for bit in CLASS_BITS[1..].iter().copied() {
-                if c & bit != 0 && class_worth(bit, buf, i) {
+        let mut bits = c & PUNCT;
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            bits &= bits - 1;
+            {
+                if class_worth(bit, buf, i) {
                     self.fire_or_defer(
                         Trigger {
                             t,
