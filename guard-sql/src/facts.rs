@@ -124,6 +124,11 @@ pub static FACTS: FactSchema = &[
         FactType::Str,
         "The prepared-statement name of PREPARE, EXECUTE or DEALLOCATE (all for DEALLOCATE ALL).",
     ),
+    FactDef::new(
+        "sql.replication",
+        FactType::Str,
+        "For a startup only: the walsender mode asked for, physical or logical.",
+    ),
 ];
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub mod classify;
 mod facts;
 pub mod pg;
 mod session;
+pub mod startup;
 
 pub use facts::FACTS;
 pub use session::Session;

@@ -195,6 +195,9 @@ kinds! {
     Notify => "notify",
     /// `USE db` (MySQL).
     Use => "use",
+    /// The start of a session that asks for a walsender (`replication`) or sets parameters
+    /// (`options`): not a statement of the text, see [`crate::startup`].
+    Startup => "startup",
     /// A statement the classifier knows no kind for.
     Other => "other",
     /// Text that did not parse.
