@@ -67,8 +67,15 @@ impl Decider {
             .collect()
     }
 
-    /// Decides the statements of one message.
-    pub(crate) fn decide(&mut self, facts: &[Facts], sql: &str, via: &'static str) -> Outcome {
+    /// Decides the statements of one message. `params` are the Bind parameters of an Execute
+    /// (for the recording; empty otherwise).
+    pub(crate) fn decide(
+        &mut self,
+        facts: &[Facts],
+        sql: &str,
+        params: &[Option<BindParam>],
+        via: &'static str,
+    ) -> Outcome {
         let started = Instant::now();
         let rt = self.shared.runtime();
         let now = now_ts();
@@ -93,6 +100,17 @@ impl Decider {
                 ),
             };
         }
+        // application_name carries the caller's identity upstream (CONTRACTS.md): a client
+        // may not overwrite it. RESET returns to the gateway's value and is fine.
+        if facts.iter().any(changes_application_name) {
+            outcome = Outcome::Refuse {
+                message: format!(
+                    "guard: application_name carries your identity to the server \
+                     (guard:{}) and cannot be changed",
+                    self.identity.subject
+                ),
+            };
+        }
         let kind = match &outcome {
             Outcome::Go { .. } => "allow",
             Outcome::Refuse { .. } => "deny",
@@ -100,6 +118,20 @@ impl Decider {
         };
         self.shared.metrics.decision(kind, started.elapsed());
         let audit_only = self.shared.config.policy.audit_only;
+        // Input is logged and recorded with credentials removed and the statement's mask
+        // profiles applied (CONTRACTS.md, recording).
+        let maskers: Vec<Arc<guard_mask::Masker>> = match &outcome {
+            Outcome::Go { masks } | Outcome::Hold { masks, .. }
+                if self.shared.config.masking.enabled =>
+            {
+                masks
+                    .iter()
+                    .filter_map(|m| rt.maskers.get(m).cloned())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let logged_sql = mask_text(&maskers, &crate::record::redact_sql(sql));
         self.shared.audit(&serde_json::json!({
             "time_us": now_us(),
             "session": self.session_id,
@@ -107,7 +139,7 @@ impl Decider {
             "groups": self.identity.groups,
             "resource": self.resource.name,
             "via": via,
-            "sql": crate::record::redact_sql(sql),
+            "sql": logged_sql,
             "verdict": kind,
             "enforced": !audit_only,
             "decisions": decisions,
@@ -116,8 +148,8 @@ impl Decider {
         if self.rec.enabled() && (via != "parse" || kind == "deny") {
             // Write-ahead: the statement is in the recording before it goes upstream.
             let input = guard_record::Event::Input(guard_record::Input::Query {
-                text: crate::record::redact_sql(sql),
-                params: Vec::new(),
+                text: logged_sql,
+                params: recorded_params(sql, params, &maskers),
             });
             let mut r = self.rec.event(&input);
             for d in &decisions {
@@ -144,6 +176,68 @@ impl Decider {
         }
         outcome
     }
+}
+
+/// One Bind parameter as the client sent it.
+#[derive(Debug, Clone)]
+pub(crate) enum BindParam {
+    /// Text format.
+    Text(bytes::Bytes),
+    /// Binary format.
+    Binary(bytes::Bytes),
+}
+
+/// Whether a statement's facts say it sets `application_name` (not a RESET, which goes back to
+/// the value the gateway gave the session).
+fn changes_application_name(f: &Facts) -> bool {
+    let sets = f
+        .get("sql.settings")
+        .and_then(|v| v.as_list())
+        .is_some_and(|l| l.iter().any(|s| s == "application_name"));
+    sets && f.get("sql.statement").and_then(|v| v.as_str()) != Some("reset")
+}
+
+/// `text` with the mask profiles applied (the text itself when none applies or nothing
+/// matched).
+fn mask_text(maskers: &[Arc<guard_mask::Masker>], text: &str) -> String {
+    match crate::masking::mask_chain(maskers, text.as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => text.to_owned(),
+        std::borrow::Cow::Owned(v) => String::from_utf8_lossy(&v).into_owned(),
+    }
+}
+
+/// Bind parameters for the recording: credentials withheld (`ALTER ROLE x PASSWORD $1`), the
+/// others masked with the statement's profiles, like its results (binary ones base64 in the
+/// file).
+fn recorded_params(
+    sql: &str,
+    params: &[Option<BindParam>],
+    maskers: &[Arc<guard_mask::Masker>],
+) -> Vec<Option<guard_record::Param>> {
+    if params.is_empty() {
+        return Vec::new();
+    }
+    let secret = guard_record::credential_parameters(sql);
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let p = p.as_ref()?;
+            if secret.contains(&(i + 1)) {
+                return Some(guard_record::Param::Redacted(true));
+            }
+            Some(match p {
+                BindParam::Text(v) => guard_record::Param::Text(
+                    String::from_utf8_lossy(&crate::masking::mask_chain(maskers, v)).into_owned(),
+                ),
+                // A binary text-like value is its UTF-8 bytes: detectors apply as to text
+                // (as for binary result columns); other binary values pass unchanged.
+                BindParam::Binary(v) => guard_record::Param::Binary(guard_record::Bytes(
+                    crate::masking::mask_chain(maskers, v).into_owned(),
+                )),
+            })
+        })
+        .collect()
 }
 
 fn union_masks(decisions: &[Decision]) -> Vec<String> {

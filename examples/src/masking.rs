@@ -281,7 +281,7 @@ impl ResultMasker {
 }
 
 /// `value` passed through every masker in turn; borrowed when none changed it.
-fn mask_chain<'v>(maskers: &[Arc<Masker>], value: &'v [u8]) -> Cow<'v, [u8]> {
+pub(crate) fn mask_chain<'v>(maskers: &[Arc<Masker>], value: &'v [u8]) -> Cow<'v, [u8]> {
     let mut cur = Cow::Borrowed(value);
     for m in maskers {
         if let Cow::Owned(o) = m.mask_value(&cur) {

@@ -31,7 +31,7 @@ use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::decide::{Decider, Outcome};
+use crate::decide::{BindParam, Decider, Outcome};
 use crate::gateway::{CancelTarget, Runtime, Shared, lock};
 use crate::io::{Stream, fill};
 
@@ -165,30 +165,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
             .await?;
         return Ok(());
     };
-    if let Some(r) = param("replication")
-        && !matches!(
-            r.to_ascii_lowercase().as_str(),
-            "false" | "off" | "no" | "0"
-        )
-    {
-        client
-            .write_all(&fatal(
-                "42501",
-                "guard: replication connections are refused by the gateway",
-            ))
-            .await?;
-        return Ok(());
-    }
-    if param("options").is_some_and(|o| !o.trim().is_empty()) {
-        client
-            .write_all(&fatal(
-                "42501",
-                "guard: startup options (PGOPTIONS, -c ...) are refused; set parameters with SET \
-                 statements, which the policy decides",
-            ))
-            .await?;
-        return Ok(());
-    }
+    // `replication` and `options` are decided by the policy (after authentication), never
+    // passed on blindly; what the gateway cannot read is refused here.
+    let startup_req = match guard_sql::startup::StartupRequest::from_params(
+        params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            client
+                .write_all(&fatal(e.sqlstate(), &format!("guard: {e}")))
+                .await?;
+            return Ok(());
+        }
+    };
 
     // ---- client authentication
     let identity = match authenticate(&shared, &rt, &mut client, &mut dec, &mut buf, &user).await? {
@@ -202,13 +191,59 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         }
     };
 
-    // ---- upstream login
-    let pass_on: Vec<(String, String)> = params
+    // Authenticated: say so now, so that what follows (a held startup's notices, an upstream
+    // that cannot be reached) reaches a client that is waiting for the session to start.
+    let mut auth_ok = Vec::new();
+    Authentication::Ok.encode(&mut auth_ok);
+    client.write_all(&auth_ok).await?;
+
+    let (session_id, kill) = shared.register_session(&identity, &database, peer);
+    let resource = up.resource.clone();
+    let rec = match crate::record::Rec::start(
+        &shared,
+        session_id,
+        &identity,
+        &resource,
+        &peer.to_string(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            shared.unregister_session(session_id);
+            tracing::error!(error = %e, "cannot start the session recording");
+            client.write_all(&fatal("58030", &e.to_string())).await?;
+            return Ok(());
+        }
+    };
+    let rec = Arc::new(rec);
+    let mut decider = Decider::new(shared.clone(), identity, resource, session_id, rec.clone());
+    let end = |reason: &str| {
+        shared.unregister_session(session_id);
+        rec.finish(guard_record::SessionEnd::new(reason.to_owned()));
+        tracing::info!(session = session_id, reason, "session ended");
+    };
+
+    // ---- the startup decision
+    let mut pass_on: Vec<(String, String)> = params
         .iter()
         .filter(|(k, _)| !RESERVED_PARAMS.contains(&k.as_str()) && !k.starts_with("_pq_."))
         .cloned()
         .collect();
-    let app = format!("guard:{}", identity.subject);
+    if !startup_req.is_plain() {
+        if let Err(message) = decide_startup(&mut decider, &startup_req, &mut client).await {
+            client.write_all(&fatal("42501", &message)).await?;
+            end("startup refused");
+            return Ok(());
+        }
+        if let Some(r) = startup_req.replication {
+            pass_on.push(("replication".to_owned(), r.param_value().to_owned()));
+        }
+        if !startup_req.settings.is_empty() {
+            pass_on.push(("options".to_owned(), startup_req.encode_options()));
+        }
+    }
+
+    // ---- upstream login
+    let app = format!("guard:{}", decider.identity.subject);
     let upstream = match crate::upstream::connect(&up, &app, &pass_on).await {
         Ok(u) => u,
         Err(e) => {
@@ -218,6 +253,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
             };
             tracing::warn!(error = %format!("{e:#}"), resource = %database, "upstream login failed");
             client.write_all(&fatal("08006", &msg)).await?;
+            end("upstream login failed");
             return Ok(());
         }
     };
@@ -244,27 +280,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         );
         (pid, secret)
     };
-    let (session_id, kill) = shared.register_session(&identity, &database, peer);
-    let resource = up.resource.clone();
-    let rec = match crate::record::Rec::start(
-        &shared,
-        session_id,
-        &identity,
-        &resource,
-        &peer.to_string(),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            shared.unregister_session(session_id);
-            lock(&shared.cancel).remove(&pid);
-            tracing::error!(error = %e, "cannot start the session recording");
-            client.write_all(&fatal("58030", &e.to_string())).await?;
-            return Ok(());
-        }
-    };
-    let rec = Arc::new(rec);
     let mut hello = Vec::new();
-    Authentication::Ok.encode(&mut hello);
     hello.extend_from_slice(&upstream.parameter_status);
     BackendKeyData {
         process_id: pid,
@@ -281,16 +297,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         .metrics
         .sessions_total
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(session = session_id, subject = %identity.subject, resource = %database, %peer, "session started");
-    let result = relay(
-        shared.clone(),
-        Decider::new(shared.clone(), identity, resource, session_id, rec.clone()),
-        client,
-        buf,
-        upstream,
-        kill,
-    )
-    .await;
+    tracing::info!(session = session_id, subject = %decider.identity.subject, resource = %database, %peer, "session started");
+    let result = relay(shared.clone(), decider, client, buf, upstream, kill).await;
     shared.unregister_session(session_id);
     lock(&shared.cancel).remove(&pid);
     let reason = match &result {
@@ -300,6 +308,50 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
     rec.finish(guard_record::SessionEnd::new(reason.clone()));
     tracing::info!(session = session_id, reason = %reason, "session ended");
     result.map(|_| ())
+}
+
+/// Decides a startup that asks for a walsender or sets parameters (`options`). `Err(message)`:
+/// refused. A hold waits for approval here, before the upstream session exists; its notices
+/// reach the client, which is waiting for the session to start.
+async fn decide_startup(
+    decider: &mut Decider,
+    req: &guard_sql::startup::StartupRequest,
+    client: &mut Stream,
+) -> std::result::Result<(), String> {
+    let summary = req.summary();
+    let outcome = decider.decide(std::slice::from_ref(&req.facts()), &summary, &[], "startup");
+    let masks = match outcome {
+        Outcome::Refuse { message } => return Err(message),
+        Outcome::Go { masks } => masks,
+        hold @ Outcome::Hold { .. } => {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let wait = crate::approvals::hold(decider, &hold, &summary, &tx);
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    r = &mut wait => {
+                        while let Ok(notice) = rx.try_recv() {
+                            let _ = client.write_all(&notice).await;
+                        }
+                        break r?;
+                    }
+                    Some(notice) = rx.recv() => {
+                        if client.write_all(&notice).await.is_err() {
+                            return Err("guard: the client left while its startup was held".into());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if req.replication.is_some() && !masks.is_empty() && decider.shared.config.masking.enabled {
+        return Err(format!(
+            "guard: a replication connection streams data that cannot be masked, and the policy \
+             asks for mask profiles ({}) for this identity",
+            masks.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Authenticates the client. `Ok(None)`: refused (the client was told).
@@ -523,6 +575,7 @@ async fn relay(
         notices: notice_tx,
         stmt_sql: HashMap::new(),
         portal_sql: HashMap::new(),
+        portal_params: HashMap::new(),
         discarding: false,
         denied: 0,
         describe_portal: None,
@@ -561,6 +614,8 @@ struct Front {
     stmt_sql: HashMap<String, String>,
     /// Portal name -> statement name.
     portal_sql: HashMap<String, String>,
+    /// Portal name -> its Bind parameters (kept only when recording, for the input event).
+    portal_params: HashMap<String, Vec<Option<BindParam>>>,
     /// After a refusal in the extended protocol: drop messages until Sync.
     discarding: bool,
     denied: u64,
@@ -717,7 +772,7 @@ impl Front {
                     .sql
                     .on_message(&self.decider.shared.classifier, msg);
                 let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
-                let outcome = self.decider.decide(&facts, &sql, "query");
+                let outcome = self.decider.decide(&facts, &sql, &[], "query");
                 self.act(outcome, sql, false)
             }
             FrontendMessage::Parse(p) => {
@@ -729,7 +784,7 @@ impl Front {
                     .sql
                     .on_message(&self.decider.shared.classifier, msg);
                 let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
-                let outcome = self.decider.decide(&facts, &sql, "parse");
+                let outcome = self.decider.decide(&facts, &sql, &[], "parse");
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
@@ -744,8 +799,23 @@ impl Front {
             }
             FrontendMessage::Bind(b) => {
                 let stmt = b.statement.to_string_lossy().into_owned();
-                self.portal_sql
-                    .insert(b.portal.to_string_lossy().into_owned(), stmt);
+                let portal = b.portal.to_string_lossy().into_owned();
+                if self.decider.rec.enabled() {
+                    let params = b
+                        .params
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let v = bytes::Bytes::copy_from_slice(v?);
+                            Some(match b.param_formats.for_index(i) {
+                                Some(1) => BindParam::Binary(v),
+                                _ => BindParam::Text(v),
+                            })
+                        })
+                        .collect();
+                    self.portal_params.insert(portal.clone(), params);
+                }
+                self.portal_sql.insert(portal, stmt);
                 let _ = self
                     .decider
                     .sql
@@ -766,8 +836,9 @@ impl Front {
                     .and_then(|s| self.stmt_sql.get(s))
                     .cloned()
                     .unwrap_or_default();
+                let params = self.portal_params.remove(&portal).unwrap_or_default();
                 // Decided again: grants may have expired or been revoked since Parse.
-                let outcome = self.decider.decide(&facts, &sql, "execute");
+                let outcome = self.decider.decide(&facts, &sql, &params, "execute");
                 let masked = match &outcome {
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => !masks.is_empty(),
                     Outcome::Refuse { .. } => false,
@@ -784,7 +855,12 @@ impl Front {
                 lock(&self.pipe).current().describes.push_back(false);
                 Act::Forward
             }
-            FrontendMessage::Close(_) => {
+            FrontendMessage::Close(c) => {
+                if c.target == guard_sql::pg::Target::Portal {
+                    let name = c.name.to_string_lossy();
+                    self.portal_params.remove(name.as_ref());
+                    self.portal_sql.remove(name.as_ref());
+                }
                 let _ = self
                     .decider
                     .sql

@@ -349,27 +349,158 @@ fn recording_is_sealed_masked_and_free_of_credentials() {
     }
 }
 
-#[test]
-fn startup_options_and_replication_are_refused() {
-    let db = fresh_database("psql_startup");
-    let gw = TestGateway::start(&db, Opts::default());
-    let o = std::process::Command::new("psql")
+/// `psql` with `PGOPTIONS` set.
+fn psql_with_options(url: &str, options: &str, sql: &str) -> std::process::Output {
+    std::process::Command::new("psql")
         .args([
             "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
             "-d",
-            &gw.user_url("alice", ALICE_PW),
+            url,
             "-c",
-            "SELECT 1",
+            sql,
         ])
-        .env("PGOPTIONS", "-c default_transaction_read_only=off")
+        .env("PGOPTIONS", options)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// A policy on startup facts: agents may set parameters but not ask for read-write mode;
+/// physical replication is refused to everyone.
+fn startup_policy() -> String {
+    format!(
+        r#"{AGENT_POLICY}
+[[rule]]
+id = "no-read-write-startup"
+action = "deny"
+message = "agents may not start sessions in read-write mode"
+identity = {{ groups_any = ["agents"] }}
+facts = {{ "sql.statement" = "startup", "sql.read_write" = true }}
+
+[[rule]]
+id = "no-physical-replication"
+action = "deny"
+message = "physical replication goes around the gateway"
+facts = {{ "sql.replication" = "physical" }}
+"#
+    )
+}
+
+#[test]
+fn startup_options_are_decided_as_facts_and_passed_on_when_allowed() {
+    let db = fresh_database("psql_startup_opts");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            policy: startup_policy(),
+            ..Opts::default()
+        },
+    );
+    let alice = gw.user_url("alice", ALICE_PW);
+    // Allowed: the setting reaches the upstream session, escapes and all.
+    let o = psql_with_options(
+        &alice,
+        r#"-c search_path="my\ schema",public --statement-timeout=7s"#,
+        "SELECT current_setting('search_path') || '|' || current_setting('statement_timeout')",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "\"my schema\",public|7s\n");
+    // Refused by the policy, naming the rule; nothing reached the upstream.
+    let o = psql_with_options(&alice, "-c default_transaction_read_only=off", "SELECT 1");
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("startup options"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no-read-write-startup"),
+        "{}",
+        stderr(&o)
+    );
+    // The same for a member of another group: allowed.
+    let o = psql_with_options(
+        &gw.user_url("bob", BOB_PW),
+        "-c default_transaction_read_only=off",
+        "SHOW default_transaction_read_only",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "off\n");
+    // Switches that set no parameter are not passed on.
+    let o = psql_with_options(&alice, "-B 100", "SELECT 1");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
+    let o = psql_with_options(&alice, "-c work_mem", "SELECT 1");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("requires a value"), "{}", stderr(&o));
+    // application_name carries the identity: not even at startup.
+    let o = psql_with_options(&alice, "-c application_name=guard:bob", "SELECT 1");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("application_name"), "{}", stderr(&o));
+    // Every startup decision is in the audit log.
+    let audit = gw.audit_log();
+    assert!(audit.contains("\"via\":\"startup\""), "{audit}");
+    assert!(audit.contains("no-read-write-startup"), "{audit}");
+}
+
+#[test]
+fn replication_connections_are_decided_by_the_policy() {
+    let db = fresh_database("psql_startup_repl");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            policy: startup_policy(),
+            ..Opts::default()
+        },
+    );
+    // Agents see masked data; a replication stream cannot be masked.
     let url = format!("{}&replication=database", gw.user_url("alice", ALICE_PW));
     let o = psql(&url, &["SELECT 1"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("replication"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot be masked"), "{}", stderr(&o));
+    // bob (dba) may open a logical walsender: SQL runs in it, and replication commands are
+    // statements the policy decides (they do not parse as SQL: refused here).
+    let url = format!("{}&replication=database", gw.user_url("bob", BOB_PW));
+    let o = psql(&url, &["SELECT 40 + 2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "42\n");
+    let o = psql(&url, &["IDENTIFY_SYSTEM"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-unparsable"), "{}", stderr(&o));
+    // Physical replication: refused by its rule.
+    let url = format!("{}&replication=true", gw.user_url("bob", BOB_PW));
+    let o = psql(&url, &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("no-physical-replication"),
+        "{}",
+        stderr(&o)
+    );
+    // A value the server would not accept either.
+    let url = format!("{}&replication=maybe", gw.user_url("bob", BOB_PW));
+    let o = psql(&url, &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("invalid value for parameter"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn set_application_name_is_refused_and_the_identity_stays() {
+    let db = fresh_database("psql_set_appname");
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &[
+            "SET application_name = 'guard:alice'",
+            "SELECT set_config('application_name', 'x', false)",
+            "RESET application_name",
+            "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(err.matches("cannot be changed").count(), 2, "{err}");
+    assert_eq!(stdout(&o).trim_end().lines().last(), Some("guard:bob"));
 }
 
 #[test]
