@@ -114,6 +114,11 @@ pub static FACTS: FactSchema = &[
         "For COPY only: stdio, file (a server file) or program (a server shell command).",
     ),
     FactDef::new(
+        "sql.copy.direction",
+        FactType::Str,
+        "For COPY only: in (COPY FROM, rows into a table) or out (COPY TO, rows out of the server).",
+    ),
+    FactDef::new(
         "sql.lock.mode",
         FactType::Str,
         "The table lock taken explicitly (LOCK, VACUUM, CLUSTER, REINDEX), such as \

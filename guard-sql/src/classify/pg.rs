@@ -304,6 +304,7 @@ impl Walker {
                 } else {
                     "stdio"
                 });
+                self.st.copy_direction = Some(if c.is_from { "in" } else { "out" });
                 if c.is_from {
                     self.target(c.relation.as_ref());
                     self.raise(Effect::Write);

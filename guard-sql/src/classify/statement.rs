@@ -46,6 +46,9 @@ pub struct Statement {
     pub read_write: bool,
     /// For `COPY`: `stdio`, `file` or `program` (`sql.copy.target`).
     pub copy_target: Option<&'static str>,
+    /// For `COPY`: `in` (`FROM`: rows into a table) or `out` (`TO`: rows out of the server)
+    /// (`sql.copy.direction`).
+    pub copy_direction: Option<&'static str>,
     /// The table lock it takes explicitly (`LOCK`, `VACUUM FULL`, `CLUSTER`, `REINDEX`), such as
     /// `access_exclusive` (`sql.lock.mode`).
     pub lock_mode: Option<&'static str>,
@@ -74,6 +77,7 @@ impl Statement {
             role_change: false,
             read_write: false,
             copy_target: None,
+            copy_direction: None,
             lock_mode: None,
             prepared: None,
             prepare_body: None,
@@ -116,6 +120,9 @@ impl Statement {
             .insert("sql.read_write", self.read_write);
         if let Some(t) = self.copy_target {
             f.insert("sql.copy.target", t);
+        }
+        if let Some(d) = self.copy_direction {
+            f.insert("sql.copy.direction", d);
         }
         if let Some(m) = self.lock_mode {
             f.insert("sql.lock.mode", m);
@@ -167,6 +174,7 @@ impl Statement {
         self.role_change |= other.role_change;
         self.read_write |= other.read_write;
         self.copy_target = self.copy_target.or(other.copy_target);
+        self.copy_direction = self.copy_direction.or(other.copy_direction);
         self.lock_mode = self.lock_mode.or(other.lock_mode);
     }
 }
