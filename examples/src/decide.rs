@@ -100,6 +100,21 @@ impl Decider {
                 ),
             };
         }
+        // COPY rows carry no column names, so column rules could not apply: refuse rather
+        // than leak what a column rule hides (masking.rs).
+        if self.shared.config.masking.enabled
+            && let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome
+            && let Some(profile) = masks.iter().find(|m| rt.column_rule_profiles.contains(*m))
+            && facts.iter().any(is_copy_to_client)
+        {
+            outcome = Outcome::Refuse {
+                message: format!(
+                    "guard: COPY TO STDOUT is refused under mask profile \"{profile}\", whose \
+                     column rules cannot be applied to COPY rows; use SELECT, whose results \
+                     are masked column by column"
+                ),
+            };
+        }
         // application_name carries the caller's identity upstream (CONTRACTS.md): a client
         // may not overwrite it. RESET returns to the gateway's value and is fine.
         if facts.iter().any(changes_application_name) {
@@ -185,6 +200,12 @@ pub(crate) enum BindParam {
     Text(bytes::Bytes),
     /// Binary format.
     Binary(bytes::Bytes),
+}
+
+/// Whether a statement's facts say it is a `COPY ... TO STDOUT` (rows to the client).
+fn is_copy_to_client(f: &Facts) -> bool {
+    f.get("sql.copy.direction").and_then(|v| v.as_str()) == Some("out")
+        && f.get("sql.copy.target").and_then(|v| v.as_str()) == Some("stdio")
 }
 
 /// Whether a statement's facts say it sets `application_name` (not a RESET, which goes back to

@@ -66,6 +66,9 @@ pub(crate) struct Runtime {
     /// Trusted OIDC issuers and their current keys.
     pub(crate) issuers: Vec<Arc<crate::identity::Issuer>>,
     pub(crate) maskers: HashMap<String, Arc<guard_mask::Masker>>,
+    /// Names of the mask profiles that have column rules (a COPY TO STDOUT under one of them
+    /// is refused: see masking.rs).
+    pub(crate) column_rule_profiles: std::collections::HashSet<String>,
 }
 
 /// A resource with its credentials resolved.
@@ -397,13 +400,14 @@ fn load_runtime(config: &Config, previous: Option<&Runtime>) -> Result<Runtime> 
         );
     }
     let issuers = crate::identity::load_issuers(config, previous)?;
-    let maskers = crate::masking::load_maskers(config)?;
+    let (maskers, column_rule_profiles) = crate::masking::load_maskers(config)?;
     Ok(Runtime {
         policy: Arc::new(policy),
         resources,
         users,
         issuers,
         maskers,
+        column_rule_profiles,
     })
 }
 

@@ -23,12 +23,15 @@
 //! # COPY TO STDOUT
 //!
 //! PostgreSQL sends one CopyData per row; in text and CSV format each row is masked with the
-//! detectors of every profile that applies (COPY carries no column names, so column rules
-//! cannot apply; the detectors still catch the patterns). A binary COPY of a result that
-//! needs masking is refused: its framing cannot be kept after values change length.
+//! detectors of every profile that applies. COPY carries no column names, so column rules
+//! cannot be applied to its rows: a `COPY ... TO STDOUT` whose identity gets a profile with
+//! column rules is refused when it is decided (decide.rs), before anything reaches the
+//! upstream, with a message pointing to `SELECT`, whose results are masked column by column.
+//! A binary COPY of a result that needs masking is refused: its framing cannot be kept after
+//! values change length.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -307,17 +310,24 @@ fn lossy(v: &[u8]) -> String {
     }
 }
 
-/// Loads the configured mask profiles.
+/// Compiled mask profiles by name.
+pub(crate) type Maskers = HashMap<String, Arc<Masker>>;
+
+/// Loads the configured mask profiles; also returns the names of those with column rules.
 pub(crate) fn load_maskers(
     config: &crate::config::Config,
-) -> anyhow::Result<HashMap<String, Arc<Masker>>> {
+) -> anyhow::Result<(Maskers, HashSet<String>)> {
     let mut out = HashMap::new();
+    let mut with_columns = HashSet::new();
     for (name, path) in &config.masking.profiles {
         let p = config.path(path);
         let src = std::fs::read_to_string(&p)
             .map_err(|e| anyhow::anyhow!("reading mask profile {}: {e}", p.display()))?;
         let profile: guard_mask::Profile = toml::from_str(&src)
             .map_err(|e| anyhow::anyhow!("mask profile {}: {e}", p.display()))?;
+        if !profile.columns.is_empty() {
+            with_columns.insert(name.clone());
+        }
         let mut b = Masker::builder();
         b.profile(profile);
         // A per-process key for hash strategies: pseudonyms are stable within one run.
@@ -328,5 +338,5 @@ pub(crate) fn load_maskers(
             .map_err(|e| anyhow::anyhow!("mask profile {}: {e}", p.display()))?;
         out.insert(name.clone(), Arc::new(m));
     }
-    Ok(out)
+    Ok((out, with_columns))
 }

@@ -905,10 +905,8 @@ impl Front {
 
 fn is_copy_from_stdin(f: &guard_core::Facts) -> bool {
     use guard_core::FactValue;
-    f.get("sql.statement") == Some(&FactValue::from("copy"))
-        && f.get("sql.effect") == Some(&FactValue::from("write"))
-        && f.get("sql.copy.target")
-            .is_none_or(|t| t == &FactValue::from("stdio"))
+    f.get("sql.copy.direction") == Some(&FactValue::from("in"))
+        && f.get("sql.copy.target") == Some(&FactValue::from("stdio"))
 }
 
 /// Upstream -> client.

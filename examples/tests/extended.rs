@@ -104,7 +104,13 @@ async fn copy_in_and_masked_copy_out() {
     use futures::{SinkExt, TryStreamExt};
     let db = fresh_database("ext_copy");
     seed_customers(&db);
-    let gw = TestGateway::start(&db, Opts::default());
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            pii_profile: DETECTORS_ONLY_PROFILE,
+            ..Opts::default()
+        },
+    );
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
     let sink = c
         .copy_in("COPY customers (id, name, email) FROM STDIN")
@@ -128,6 +134,21 @@ async fn copy_in_and_masked_copy_out() {
         .collect();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(!text.contains("@example."), "{text}");
+    // Under a profile with column rules the same COPY is refused (its rows carry no column
+    // names), in the extended protocol too, and the session stays usable.
+    drop(c);
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let e = c
+        .copy_out("COPY (SELECT id, ssn FROM customers ORDER BY id) TO STDOUT")
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{e}");
+    assert_eq!(
+        c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
+        1
+    );
     assert_eq!(
         cluster()
             .psql(&db, "SELECT email FROM customers WHERE id = 10")

@@ -255,18 +255,66 @@ fn masking_in_rows_by_column_rule_and_detector() {
 fn masking_in_copy_output() {
     let db = fresh_database("psql_copy_mask");
     seed_customers(&db);
-    let gw = TestGateway::start(&db, Opts::default());
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            pii_profile: DETECTORS_ONLY_PROFILE,
+            ..Opts::default()
+        },
+    );
     let o = psql(
         &gw.user_url("alice", ALICE_PW),
-        &["COPY customers TO STDOUT"],
+        &[
+            "COPY customers TO STDOUT",
+            "COPY customers TO STDOUT WITH (FORMAT csv)",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(out.lines().count(), 4, "{out}");
     assert!(
         !out.contains("ada@example.com") && !out.contains("123-45-6789"),
         "{out}"
     );
+    assert!(out.contains("[EMAIL]"), "{out}");
+}
+
+#[test]
+fn copy_out_under_column_rules_is_refused_and_copy_in_is_not() {
+    let db = fresh_database("psql_copy_rules");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &[
+            "COPY customers TO STDOUT",
+            "COPY (SELECT ssn FROM customers) TO STDOUT WITH (FORMAT csv)",
+            "COPY (DELETE FROM customers WHERE id = 1 RETURNING ssn) TO STDOUT",
+            "SELECT ssn FROM customers ORDER BY id",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("column rules cannot be applied to COPY")
+            .count(),
+        3,
+        "{err}"
+    );
+    let out = stdout(&o);
+    assert!(!out.contains("123-45-6789"), "{out}");
+    // SELECT is masked column by column; nothing was deleted.
+    assert_eq!(
+        out.lines().filter(|l| l.contains("[REDACTED]")).count(),
+        2,
+        "{out}"
+    );
+    // An identity without masks copies freely.
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &["COPY customers (ssn) TO STDOUT"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("123-45-6789"));
 }
 
 #[test]

@@ -76,6 +76,12 @@ profile = "pii"
 identity = { groups_any = ["agents"] }
 "#;
 
+/// A `pii` profile with detectors only (no column rules).
+pub const DETECTORS_ONLY_PROFILE: &str = r#"
+detectors = ["email", "us_ssn", "credit_card", "phone"]
+default_strategy = { kind = "redact" }
+"#;
+
 /// The mask profile `pii`.
 pub const PII_PROFILE: &str = r#"
 detectors = ["email", "us_ssn", "credit_card", "phone"]
@@ -102,6 +108,8 @@ pub struct Opts {
     pub upstream_tls_ca: Option<String>,
     /// The upstream user (default `postgres`).
     pub upstream_user: Option<String>,
+    /// The mask profile `pii` (default [`PII_PROFILE`]).
+    pub pii_profile: &'static str,
 }
 
 impl Default for Opts {
@@ -113,6 +121,7 @@ impl Default for Opts {
             upstream: None,
             upstream_tls_ca: None,
             upstream_user: None,
+            pii_profile: PII_PROFILE,
         }
     }
 }
@@ -141,7 +150,7 @@ impl TestGateway {
         let issuer = DemoIssuer::generate("https://idp.test", "guard");
         std::fs::write(d.join("jwks.json"), issuer.jwks()).unwrap();
         std::fs::write(d.join("policy.toml"), &opts.policy).unwrap();
-        std::fs::write(d.join("pii.toml"), PII_PROFILE).unwrap();
+        std::fs::write(d.join("pii.toml"), opts.pii_profile).unwrap();
         let (upstream_port, upstream_pw) = opts
             .upstream
             .clone()
