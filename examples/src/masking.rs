@@ -5,7 +5,8 @@
 //!
 //! - A column rule (by column name, or by `schema.table.column` of the source column, resolved
 //!   from the RowDescription's table OID and attribute number through the catalog) replaces
-//!   every value with the rule's strategy. The column's type is rewritten to `text` in the
+//!   every value with the rule's strategy. When the catalog cannot be reached, columns whose
+//!   source stays unknown are redacted under profiles that have column rules (fail closed). The column's type is rewritten to `text` in the
 //!   RowDescription the client sees, so clients decode the masked value as a string.
 //! - Other text-like columns (text, varchar, char, name, json, xml, unknown) are scanned by
 //!   the profile's detectors.
@@ -127,16 +128,29 @@ impl ResultMasker {
             .map(|f| (f.table_oid, f.column_id))
             .collect();
         let names = crate::catalog::qualified_names(&self.shared, &self.resource, &keys).await;
+        // Fail closed: when a profile with column rules applies and a column's source could
+        // not be resolved (the catalog connection failed), a rule on `schema.table.column`
+        // might have matched it: its values are redacted.
+        let strict = {
+            let rt = self.shared.runtime();
+            masks.iter().any(|m| rt.column_rule_profiles.contains(m))
+        };
         let mut plan = Vec::with_capacity(fields.len());
         let mut retyped = Vec::with_capacity(fields.len());
         let mut changed = false;
         for f in &fields {
             let name = f.name.to_string_lossy();
             let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
-            let rule = maskers.iter().find_map(|m| {
-                m.column_rule(&name, qualified)
-                    .map(|s| (m.clone(), s.clone()))
-            });
+            let unresolved = strict && qualified.is_none() && f.table_oid != 0 && f.column_id > 0;
+            let rule = maskers
+                .iter()
+                .find_map(|m| {
+                    m.column_rule(&name, qualified)
+                        .map(|s| (m.clone(), s.clone()))
+                })
+                .or_else(|| {
+                    unresolved.then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
+                });
             let text_like = TEXT_LIKE.contains(&f.type_oid);
             let mut nf = *f;
             let col = match rule {

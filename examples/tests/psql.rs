@@ -656,3 +656,46 @@ fn run_subcommand_serves_and_sighup_reloads() {
     let _ = child.wait();
     assert!(refused, "SIGHUP reloaded the policy");
 }
+
+#[test]
+fn unresolvable_column_sources_are_redacted_under_column_rules() {
+    let db = fresh_database("psql_catalog_down");
+    seed_customers(&db);
+    // An upstream role that may hold one connection: the session takes it, so the catalog
+    // side connection that resolves `schema.table.column` fails.
+    cluster()
+        .psql(
+            &db,
+            &format!(
+                "CREATE ROLE guard_one_conn LOGIN CONNECTION LIMIT 1 PASSWORD '{}'; \
+                 GRANT SELECT ON customers TO guard_one_conn",
+                cluster().password()
+            ),
+        )
+        .unwrap();
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            upstream_user: Some("guard_one_conn".to_owned()),
+            ..Opts::default()
+        },
+    );
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["SELECT name, ssn, 'literal' FROM customers ORDER BY id"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The rule on *.customers.ssn might have matched either column: both are redacted;
+    // a value with no source column is not.
+    assert_eq!(
+        stdout(&o),
+        "[REDACTED]|[REDACTED]|literal\n[REDACTED]|[REDACTED]|literal\n"
+    );
+    // With the catalog reachable, only the ruled column is.
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &["SELECT name, ssn FROM customers ORDER BY id"],
+    );
+    assert_eq!(stdout(&o), "Ada|[REDACTED]\nBob|[REDACTED]\n");
+}
