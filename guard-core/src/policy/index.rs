@@ -31,6 +31,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::Ids;
 use super::rule::{Cond, FactCheck, GlobPat, Rule, Scalar, last_part};
 use crate::{FactType, FactValue, Facts};
 
@@ -160,14 +161,13 @@ impl Index {
     }
 
     /// Indices of the rules that may match, ascending, without duplicates.
-    pub(crate) fn candidates(&self, probe: &Probe<'_>, out: &mut Vec<u32>) {
+    pub(crate) fn candidates(&self, probe: &Probe<'_>, out: &mut Ids) {
         out.clear();
         self.any_protocol.collect(probe, out);
         if let Some(b) = self.by_protocol.get(probe.protocol) {
             b.collect(probe, out);
         }
-        out.sort_unstable();
-        out.dedup();
+        out.sort_dedup();
     }
 
     /// How many rules are in always-visited lists (for diagnostics and tests).
@@ -243,7 +243,7 @@ impl Bucket {
         }
     }
 
-    fn collect(&self, probe: &Probe<'_>, out: &mut Vec<u32>) {
+    fn collect(&self, probe: &Probe<'_>, out: &mut Ids) {
         out.extend_from_slice(&self.always);
         if !self.by_subject.is_empty() {
             add(out, self.by_subject.get(probe.subject));
@@ -295,7 +295,7 @@ impl Bucket {
 
 impl PrefixIndex {
     /// Adds the rules filed under every prefix of `value` (as the globs see it).
-    fn lookup(&self, value: &str, out: &mut Vec<u32>) {
+    fn lookup(&self, value: &str, out: &mut Ids) {
         let seen = if self.last_part {
             last_part(value)
         } else {
@@ -313,7 +313,7 @@ impl PrefixIndex {
     }
 }
 
-fn add(out: &mut Vec<u32>, hit: Option<&Vec<u32>>) {
+fn add(out: &mut Ids, hit: Option<&Vec<u32>>) {
     if let Some(rules) = hit {
         out.extend_from_slice(rules);
     }

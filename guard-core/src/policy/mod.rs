@@ -274,31 +274,23 @@ impl Policy {
 
         // A fact whose type differs from its schema (a protocol crate bug or a stale schema)
         // would make matchers silently miss: refuse instead.
-        for (name, value) in req.facts.iter() {
-            if let Ok(i) = self.referenced.binary_search_by(|(n, _)| (*n).cmp(name)) {
-                let declared = self.referenced[i].1;
-                if value.ty() != declared {
-                    let message = format!(
-                        "fact {name} is {}, but its schema declares {declared}",
-                        value.ty()
-                    );
-                    return Decision {
-                        explain: format!("denied: {message}"),
-                        verdict: Verdict::Deny {
-                            rules: Vec::new(),
-                            message,
-                        },
-                        rules: Vec::new(),
-                        masks: Vec::new(),
-                        matched: Vec::new(),
-                        grants: grant_ids,
-                        defaulted: false,
-                    };
-                }
-            }
+        if let Some((name, have, declared)) = self.mistyped(req.facts) {
+            let message = format!("fact {name} is {have}, but its schema declares {declared}");
+            return Decision {
+                explain: format!("denied: {message}"),
+                verdict: Verdict::Deny {
+                    rules: Vec::new(),
+                    message,
+                },
+                rules: Vec::new(),
+                masks: Vec::new(),
+                matched: Vec::new(),
+                grants: grant_ids,
+                defaulted: false,
+            };
         }
 
-        let mut candidates = Vec::new();
+        let mut candidates = Ids::new();
         if use_index {
             let probe = index::Probe {
                 protocol: &req.resource.protocol,
@@ -310,14 +302,16 @@ impl Policy {
             };
             self.index.candidates(&probe, &mut candidates);
         } else {
-            // Fewer than u32::MAX rules: see Index::new.
-            candidates.extend((0..self.rules.len()).map(|i| u32::try_from(i).unwrap_or(u32::MAX)));
+            for i in 0..self.rules.len() {
+                // Fewer than u32::MAX rules: see Index::new.
+                candidates.push(u32::try_from(i).unwrap_or(u32::MAX));
+            }
         }
 
-        let mut matched = Vec::new();
-        let (mut deny, mut approve, mut allow) = (Vec::new(), Vec::new(), Vec::new());
-        let mut masks: Vec<String> = Vec::new();
-        for &i in &candidates {
+        // The matching rules, in document order, and how many of each deciding kind.
+        let mut hits = Ids::new();
+        let (mut denies, mut approves, mut allows) = (0usize, 0usize, 0usize);
+        for &i in candidates.as_slice() {
             let Some(rule) = self.rules.get(i as usize) else {
                 continue;
             };
@@ -327,30 +321,48 @@ impl Policy {
             if !rule.matches(&subject, req.resource, req.facts, req.now) {
                 continue;
             }
-            matched.push(rule.id.clone());
-            match &rule.action {
-                Action::Deny => deny.push(rule),
-                Action::Approve { .. } => approve.push(rule),
-                Action::Allow => allow.push(rule),
-                Action::Mask { profile } => {
-                    if !masks.contains(profile) {
-                        masks.push(profile.clone());
-                    }
-                }
+            match rule.action {
+                Action::Deny => denies += 1,
+                Action::Approve { .. } => approves += 1,
+                Action::Allow => allows += 1,
+                Action::Mask { .. } => {}
+            }
+            hits.push(i);
+        }
+        let hit_rules = || {
+            hits.as_slice()
+                .iter()
+                .filter_map(|&i| self.rules.get(i as usize))
+        };
+        let matched: Vec<String> = hit_rules().map(|r| r.id.clone()).collect();
+        let mut masks: Vec<String> = Vec::new();
+        for r in hit_rules() {
+            if let Action::Mask { profile } = &r.action
+                && !masks.contains(profile)
+            {
+                masks.push(profile.clone());
             }
         }
-        let ids = |rs: &[&Rule]| rs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
-        let mask_note = if masks.is_empty() {
-            String::new()
-        } else {
-            format!("; masks: {}", masks.join(", "))
+        let ids = |n: usize, kind: fn(&Action) -> bool| -> Vec<String> {
+            let mut out = Vec::with_capacity(n);
+            out.extend(
+                hit_rules()
+                    .filter(|r| kind(&r.action))
+                    .map(|r| r.id.clone()),
+            );
+            out
         };
 
-        if !deny.is_empty() {
-            let message = messages(&deny, |r| format!("denied by policy rule {}", r.id));
-            let rules = ids(&deny);
+        if denies > 0 {
+            let rules = ids(denies, |a| matches!(a, Action::Deny));
+            let message = messages(hit_rules(), |a| matches!(a, Action::Deny), true);
+            let mut explain = Explain::with_capacity(32 + message.len(), &rules);
+            explain.push("denied by ");
+            explain.rules(&rules);
+            explain.push(": ");
+            explain.push(&message);
             return Decision {
-                explain: format!("denied by {}: {message}", name_rules(&rules)),
+                explain: explain.0,
                 verdict: Verdict::Deny {
                     rules: rules.clone(),
                     message,
@@ -362,11 +374,11 @@ impl Policy {
                 defaulted: false,
             };
         }
-        if !approve.is_empty() {
+        if approves > 0 {
             let mut approvers: Vec<String> = Vec::new();
             let mut needed = 1;
             let mut timeout = Duration::MAX;
-            for r in &approve {
+            for r in hit_rules() {
                 if let Action::Approve {
                     approvers: a,
                     needed: n,
@@ -382,19 +394,22 @@ impl Policy {
                     timeout = timeout.min(*t);
                 }
             }
-            let rules = ids(&approve);
-            let message = messages(&approve, |_| String::new());
-            let why = if message.is_empty() {
-                String::new()
-            } else {
-                format!(": {message}")
-            };
+            let rules = ids(approves, |a| matches!(a, Action::Approve { .. }));
+            let message = messages(hit_rules(), |a| matches!(a, Action::Approve { .. }), false);
+            let mut explain = Explain::with_capacity(64 + message.len(), &rules);
+            explain.push("approval by ");
+            explain.push(itoa(needed, &mut [0; 10]));
+            explain.push(" of [");
+            explain.list(&approvers);
+            explain.push("] needed by ");
+            explain.rules(&rules);
+            if !message.is_empty() {
+                explain.push(": ");
+                explain.push(&message);
+            }
+            explain.masks(&masks);
             return Decision {
-                explain: format!(
-                    "approval by {needed} of [{}] needed by {}{why}{mask_note}",
-                    approvers.join(", "),
-                    name_rules(&rules)
-                ),
+                explain: explain.0,
                 verdict: Verdict::Approve {
                     rules: rules.clone(),
                     approvers,
@@ -408,10 +423,14 @@ impl Policy {
                 defaulted: false,
             };
         }
-        if !allow.is_empty() {
-            let rules = ids(&allow);
+        if allows > 0 {
+            let rules = ids(allows, |a| matches!(a, Action::Allow));
+            let mut explain = Explain::with_capacity(16, &rules);
+            explain.push("allowed by ");
+            explain.rules(&rules);
+            explain.masks(&masks);
             return Decision {
-                explain: format!("allowed by {}{mask_note}", name_rules(&rules)),
+                explain: explain.0,
                 verdict: Verdict::Allow,
                 rules,
                 masks,
@@ -421,17 +440,24 @@ impl Policy {
             };
         }
         let (verdict, explain) = match self.default {
-            DefaultAction::Allow => (
-                Verdict::Allow,
-                format!("allowed by default: no rule matched{mask_note}"),
-            ),
-            DefaultAction::Deny => (
-                Verdict::Deny {
-                    rules: Vec::new(),
-                    message: self.default_message.clone(),
-                },
-                format!("denied by default: {}", self.default_message),
-            ),
+            DefaultAction::Allow => {
+                let mut explain = Explain::with_capacity(40, &masks);
+                explain.push("allowed by default: no rule matched");
+                explain.masks(&masks);
+                (Verdict::Allow, explain.0)
+            }
+            DefaultAction::Deny => {
+                let mut explain = Explain::with_capacity(20 + self.default_message.len(), &[]);
+                explain.push("denied by default: ");
+                explain.push(&self.default_message);
+                (
+                    Verdict::Deny {
+                        rules: Vec::new(),
+                        message: self.default_message.clone(),
+                    },
+                    explain.0,
+                )
+            }
         };
         Decision {
             verdict,
@@ -443,26 +469,183 @@ impl Policy {
             explain,
         }
     }
-}
 
-fn name_rules(rules: &[String]) -> String {
-    if rules.len() == 1 {
-        format!("rule {}", rules[0])
-    } else {
-        format!("rules {}", rules.join(", "))
+    /// The first fact (in name order) whose value's type differs from the type the policy's
+    /// rules declare for it: (name, its type, the declared type).
+    fn mistyped<'f>(&self, facts: &'f Facts) -> Option<(&'f str, FactType, FactType)> {
+        // Both lists are sorted by name: walk them together.
+        let mut declared = self.referenced.iter().peekable();
+        for (name, value) in facts.iter() {
+            while let Some((d, _)) = declared.peek() {
+                if *d < name {
+                    declared.next();
+                } else {
+                    break;
+                }
+            }
+            match declared.peek() {
+                Some((d, ty)) if *d == name => {
+                    if value.ty() != *ty {
+                        return Some((name, value.ty(), *ty));
+                    }
+                }
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        None
     }
 }
 
-/// The rules' messages joined with "; ", using `fallback` for rules without one.
-fn messages(rules: &[&Rule], fallback: impl Fn(&Rule) -> String) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for r in rules {
-        let m = r.message.clone().unwrap_or_else(|| fallback(r));
-        if !m.is_empty() && !out.contains(&m) {
-            out.push(m);
+/// Rule indices, kept inline up to a few dozen (the usual candidate count) so that a decision
+/// does not allocate for them.
+pub(crate) struct Ids {
+    inline: [u32; Ids::INLINE],
+    len: usize,
+    spilled: Vec<u32>,
+}
+
+impl Ids {
+    const INLINE: usize = 48;
+
+    pub(crate) fn new() -> Self {
+        Self {
+            inline: [0; Self::INLINE],
+            len: 0,
+            spilled: Vec::new(),
         }
     }
-    out.join("; ")
+
+    pub(crate) fn push(&mut self, i: u32) {
+        if self.spilled.is_empty() && self.len < Self::INLINE {
+            self.inline[self.len] = i;
+            self.len += 1;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.push(i);
+        }
+    }
+
+    pub(crate) fn extend_from_slice(&mut self, ids: &[u32]) {
+        if self.spilled.is_empty() && self.len + ids.len() <= Self::INLINE {
+            self.inline[self.len..self.len + ids.len()].copy_from_slice(ids);
+            self.len += ids.len();
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.extend_from_slice(ids);
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+        self.spilled.clear();
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u32] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+
+    /// Sorts ascending and removes duplicates.
+    pub(crate) fn sort_dedup(&mut self) {
+        if self.spilled.is_empty() {
+            let s = &mut self.inline[..self.len];
+            s.sort_unstable();
+            let mut kept = 0;
+            for i in 0..s.len() {
+                if kept == 0 || s[i] != s[kept - 1] {
+                    s[kept] = s[i];
+                    kept += 1;
+                }
+            }
+            self.len = kept;
+        } else {
+            self.spilled.sort_unstable();
+            self.spilled.dedup();
+        }
+    }
+}
+
+/// An explanation sentence, written piece by piece (no format machinery on the hot path).
+struct Explain(String);
+
+impl Explain {
+    fn with_capacity(fixed: usize, names: &[String]) -> Self {
+        let names: usize = names.iter().map(|n| n.len() + 2).sum();
+        Self(String::with_capacity(fixed + names + 16))
+    }
+
+    fn push(&mut self, s: &str) {
+        self.0.push_str(s);
+    }
+
+    fn list(&mut self, items: &[String]) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push_str(", ");
+            }
+            self.0.push_str(item);
+        }
+    }
+
+    /// `rule a` or `rules a, b`.
+    fn rules(&mut self, rules: &[String]) {
+        self.0
+            .push_str(if rules.len() == 1 { "rule " } else { "rules " });
+        self.list(rules);
+    }
+
+    /// `; masks: a, b` when there are masks.
+    fn masks(&mut self, masks: &[String]) {
+        if !masks.is_empty() {
+            self.0.push_str("; masks: ");
+            self.list(masks);
+        }
+    }
+}
+
+/// The decimal digits of `n`, written into `buf`.
+fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        // n % 10 < 10, so the cast cannot truncate.
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
+}
+
+/// The messages of the matching rules of one kind, joined with "; " without repeats; a deny
+/// rule without a message says which rule denied (`fallback`), other kinds add nothing.
+fn messages<'r>(
+    hits: impl Iterator<Item = &'r Rule>,
+    kind: fn(&Action) -> bool,
+    fallback: bool,
+) -> String {
+    let mut seen: Vec<std::borrow::Cow<'r, str>> = Vec::new();
+    for r in hits.filter(|r| kind(&r.action)) {
+        let m: std::borrow::Cow<'_, str> = match &r.message {
+            Some(m) => m.as_str().into(),
+            None if fallback => format!("denied by policy rule {}", r.id).into(),
+            None => continue,
+        };
+        if !m.is_empty() && !seen.contains(&m) {
+            seen.push(m);
+        }
+    }
+    seen.join("; ")
 }
 
 #[cfg(test)]

@@ -368,8 +368,13 @@ fn glob_matches(p: &GlobPat, value: &str, qualified: bool) -> bool {
     }
 }
 
+/// The text after the last dot (all of it without a dot). A byte scan: cheaper than
+/// `rsplit` for the short names facts hold, and a dot is never inside a multi-byte character.
 pub(crate) fn last_part(value: &str) -> &str {
-    value.rsplit('.').next().unwrap_or(value)
+    match value.bytes().rposition(|b| b == b'.') {
+        Some(dot) => &value[dot + 1..],
+        None => value,
+    }
 }
 
 fn part_eq(a: &str, b: &str) -> bool {
@@ -380,6 +385,16 @@ fn part_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_parts() {
+        assert_eq!(last_part("db.public.users"), "users");
+        assert_eq!(last_part("users"), "users");
+        assert_eq!(last_part("public."), "");
+        assert_eq!(last_part(".users"), "users");
+        assert_eq!(last_part("schéma.tâble"), "tâble");
+        assert_eq!(last_part(""), "");
+    }
 
     #[test]
     fn qualified_names() {

@@ -343,6 +343,11 @@ fn deny_beats_approve_beats_allow_and_masks_accumulate() {
         }
     );
     assert!(d.explain.contains("writes need a DBA"), "{}", d.explain);
+    assert_eq!(
+        d.explain,
+        "approval by 2 of [dba, security] needed by rules approve-writes, approve-writes-2: \
+         writes need a DBA; masks: pii, cards"
+    );
 
     let mut w2 = w.clone();
     w2.insert("sql.statement", "drop");
@@ -356,6 +361,41 @@ fn deny_beats_approve_beats_allow_and_masks_accumulate() {
     );
     assert_eq!(d.explain, "denied by rule no-drop: no DROP");
     assert_eq!(d.matched.len(), 7);
+
+    // Several deny rules: messages joined without repeats, rules without a message named.
+    let p = policy(
+        r#"
+        [[rule]]
+        id = "a"
+        action = "deny"
+        message = "no"
+        [[rule]]
+        id = "b"
+        action = "deny"
+        [[rule]]
+        id = "c"
+        action = "deny"
+        message = "no"
+        [[rule]]
+        id = "m"
+        action = "mask"
+        profile = "pii"
+        "#,
+    );
+    let d = decide(&p, &Facts::new());
+    assert_eq!(
+        d.verdict,
+        Verdict::Deny {
+            rules: vec!["a".into(), "b".into(), "c".into()],
+            message: "no; denied by policy rule b".into()
+        }
+    );
+    assert_eq!(
+        d.explain,
+        "denied by rules a, b, c: no; denied by policy rule b"
+    );
+    assert_eq!(d.masks, ["pii"]);
+    assert_eq!(d.matched, ["a", "b", "c", "m"]);
 }
 
 #[test]
@@ -670,18 +710,18 @@ fn index_skips_rules_it_cannot_match() {
         resource: "payments-prod",
         facts,
     };
-    let mut c = Vec::new();
+    let mut c = Ids::new();
     p.index.candidates(&probe("postgres", &f), &mut c);
-    assert_eq!(c.len(), 2);
+    assert_eq!(c.as_slice().len(), 2);
     let f2 = facts(&[("sql.tables.write", l(&["T7"]))]);
     p.index.candidates(&probe("postgres", &f2), &mut c);
     assert_eq!(
-        c.len(),
+        c.as_slice().len(),
         2,
         "qualified names are looked up case-insensitively"
     );
     p.index.candidates(&probe("ssh", &f), &mut c);
-    assert_eq!(c.len(), 1);
+    assert_eq!(c.as_slice().len(), 1);
 }
 
 #[test]
@@ -807,9 +847,10 @@ fn index_files_globs_under_literal_prefixes() {
             resource: "payments-prod",
             facts: f,
         };
-        let mut c = Vec::new();
+        let mut c = Ids::new();
         p.index.candidates(&probe, &mut c);
-        c.iter()
+        c.as_slice()
+            .iter()
             .map(|&i| p.rules[i as usize].id.clone())
             .collect::<Vec<_>>()
     };
@@ -890,9 +931,9 @@ fn prefix_keys_win_over_shared_values() {
         resource: "payments-prod",
         facts: &f,
     };
-    let mut c = Vec::new();
+    let mut c = Ids::new();
     p.index.candidates(&probe, &mut c);
-    assert_eq!(c, [2, 29]);
+    assert_eq!(c.as_slice(), [2, 29]);
     assert_eq!(decide(&p, &f).rules, ["r2", "r29"]);
 }
 
@@ -1237,7 +1278,7 @@ fn random_rule() -> impl Strategy<Value = serde_json::Value> {
         Just(json!({ "name": "payments-prod" })),
         Just(json!({ "name": "pay*", "protocol": "ssh" })),
     ]);
-    (0..ACTIONS.len(), facts, identity, resource, any::<bool>()).prop_map(
+    (0..8usize, facts, identity, resource, any::<bool>()).prop_map(
         |(action, (st, wr, rd, cm, unb), identity, resource, by_grant)| {
             let mut rule = match action {
                 0 => json!({ "action": "allow" }),
@@ -1245,7 +1286,9 @@ fn random_rule() -> impl Strategy<Value = serde_json::Value> {
                 2 => json!({ "action": "approve", "approvers": ["dba"] }),
                 3 => json!({ "action": "approve", "approvers": ["sec"], "needed": 2 }),
                 4 => json!({ "action": "mask", "profile": "pii" }),
-                _ => json!({ "action": "mask", "profile": "cards" }),
+                5 => json!({ "action": "mask", "profile": "cards" }),
+                6 => json!({ "action": "deny" }),
+                _ => json!({ "action": "approve", "approvers": ["sec", "dba"], "message": "ask" }),
             };
             let mut facts = serde_json::Map::new();
             for (name, m) in [
