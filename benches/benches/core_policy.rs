@@ -3,8 +3,10 @@
 //! The policies are synthetic but shaped like real ones: most rules name a protocol and a table
 //! or statement kind (the index files them under those values), a few match on identity or
 //! time only (visited for every request), and a few are mask rules. The request is a DELETE on
-//! one table by a member of `dev`; about 1 in 30 rules are candidates for it (the statement
-//! rules whose table glob the index cannot use), 1 to 3 match. The expected verdict is asserted before timing.
+//! one table by a member of `dev`; 1 to 3 rules match. Two variants of it: the same statement
+//! also reading eight tables (two of them allowed by statement rules filed under their table
+//! glob's prefix), and an identity in 40 groups. The expected verdicts are asserted before
+//! timing.
 //!
 //! Run: `cargo bench -p guard-benches --bench core_policy -- --warm-up-time 1 --measurement-time 3`
 
@@ -137,6 +139,54 @@ fn bench(c: &mut Criterion) {
 
         group.bench_with_input(BenchmarkId::new("rules", n), &n, |b, _| {
             b.iter(|| black_box(policy.evaluate(black_box(&req))))
+        });
+
+        // The same DELETE also reading eight tables, two of which the statement rules r15 and
+        // r45 (DELETE, reads `r15_*` / `r45_*`) allow: every table is looked up in the index.
+        let mut reads = facts.clone();
+        reads.insert(
+            "sql.tables.read",
+            [
+                "public.t0",
+                "public.r15_orders",
+                "r45_items",
+                "audit.t7",
+                "public.customers",
+                "r1",
+                "reports.r999",
+                "\"R15_Orders\"",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+        let req_reads = req.with_facts(&reads);
+        let d = policy.evaluate(&req_reads);
+        assert_eq!(d.verdict, Verdict::Allow, "{}", d.explain);
+        let allowed: &[&str] = if n < 100 {
+            &["r0"]
+        } else {
+            &["r0", "r15", "r45"]
+        };
+        assert_eq!(d.rules, allowed, "{}", d.explain);
+        assert_eq!(d.masks, masks, "{}", d.explain);
+        group.bench_with_input(BenchmarkId::new("rules_reads", n), &n, |b, _| {
+            b.iter(|| black_box(policy.evaluate(black_box(&req_reads))))
+        });
+
+        // The same request by an identity in 40 groups (as directory-backed tokens often
+        // carry), including a `team*` group of every table rule.
+        let many = Identity::new("alice", AuthMethod::Password).with_groups(
+            (0..36)
+                .map(|g| format!("directory-group-{g}"))
+                .chain(["dev", "team0", "team3", "team6"].map(str::to_owned)),
+        );
+        let req_groups = Request::new(&many, &resource, &facts, now).with_grants(&grants);
+        let d = policy.evaluate(&req_groups);
+        assert_eq!(d.verdict, Verdict::Allow, "{}", d.explain);
+        assert_eq!(d.rules, ["r0"], "{}", d.explain);
+        assert_eq!(d.masks, masks, "{}", d.explain);
+        group.bench_with_input(BenchmarkId::new("rules_groups", n), &n, |b, _| {
+            b.iter(|| black_box(policy.evaluate(black_box(&req_groups))))
         });
     }
     group.finish();
