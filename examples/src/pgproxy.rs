@@ -532,6 +532,8 @@ struct Unit {
     /// One entry per Describe sent upstream, in order: `true` when the gateway added it (to
     /// learn a portal's result formats for masking), so its answer is not shown.
     describes: VecDeque<bool>,
+    /// When the unit's first message arrived (for the statement latency histogram).
+    started: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -543,7 +545,10 @@ struct Pipe {
 impl Pipe {
     fn current(&mut self) -> &mut Unit {
         if !self.open || self.units.is_empty() {
-            self.units.push_back(Unit::default());
+            self.units.push_back(Unit {
+                started: Some(std::time::Instant::now()),
+                ..Unit::default()
+            });
             self.open = true;
         }
         // Just ensured non-empty.
@@ -1009,7 +1014,10 @@ impl Back {
                             }
                         }
                         BackendMessage::ReadyForQuery(_) => {
-                            lock(&self.pipe).units.pop_front();
+                            let unit = lock(&self.pipe).units.pop_front();
+                            if let Some(started) = unit.and_then(|u| u.started) {
+                                self.shared.metrics.statement.observe(started.elapsed());
+                            }
                             masking.reset();
                             out.extend_from_slice(&buf[..len]);
                         }

@@ -378,6 +378,20 @@ async fn admin_api_sessions_metrics_and_kill() {
         body.contains("guard_statements_total{verdict=\"allow\"}"),
         "{body}"
     );
+    // Latency histograms: decisions, and statements end to end (at least the SELECT's
+    // batches: tokio-postgres prepares, then executes).
+    let count = |name: &str| -> u64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}_count ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name}_count in {body}"))
+    };
+    assert!(count("guard_decision_seconds") >= 2, "{body}");
+    assert!(count("guard_statement_seconds") >= 2, "{body}");
+    assert!(
+        body.contains("guard_statement_seconds_bucket{le=\"+Inf\"}"),
+        "{body}"
+    );
     let (status, _) =
         http_blocking("GET", &api, "/sessions", &format!("alice:{ALICE_PW}"), None).await;
     assert_eq!(status, 403, "agents are not operators");
