@@ -167,7 +167,7 @@ fn regression_corpus() {
             for st in &ours.statements {
                 *kinds.entry(st.kind.as_str()).or_default() += 1;
             }
-            match pg_query::parse(piece) {
+            match pg_query::parse(piece, pg_query::ParserOptions::DEFAULT) {
                 Ok(_) if ours.is_unparsable() => {
                     let e = ours.error.as_deref().unwrap_or("");
                     if e.contains("too deeply") {
@@ -231,7 +231,7 @@ fn check_against_summary(
     ours: &guard_sql::classify::Classification,
     errors: &mut Vec<String>,
 ) {
-    let Ok(summary) = pg_query::summary(piece, -1) else {
+    let Ok(summary) = pg_query::summary(piece, 0, -1) else {
         return;
     };
     // The summary lists nested statements too, top-level first; each piece holds one.

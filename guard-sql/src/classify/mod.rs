@@ -57,7 +57,7 @@ use cache::{Cache, Entry};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Dialect {
-    /// PostgreSQL, through `pg_query` (the server's own parser, version 17 grammar). Complete:
+    /// PostgreSQL, through `pg_query` (the server's own parser, version 18 grammar). Complete:
     /// every fact in the table.
     #[default]
     Postgres,

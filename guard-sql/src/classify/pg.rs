@@ -22,7 +22,7 @@ pub(crate) fn classify(sql: &str) -> Classification {
     if let Some(reason) = super::depth::too_deep(sql) {
         return Classification::unparsable(Dialect::Postgres, reason);
     }
-    let parsed = match pg_query::parse(sql) {
+    let parsed = match pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) {
         Ok(p) => p,
         Err(e) => return Classification::unparsable(Dialect::Postgres, e.to_string()),
     };
@@ -1268,9 +1268,19 @@ mod tests {
 
     #[test]
     fn walker_matches_pg_query_version() {
+        // The workspace's lock file says which pg_query is built; the walker must come from
+        // the same version's protobuf.rs.
+        let lock = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock");
+        let lock = std::fs::read_to_string(lock).expect("the workspace Cargo.lock");
+        let built = lock
+            .split("[[package]]")
+            .find(|p| p.contains("\nname = \"pg_query\"\n"))
+            .and_then(|p| p.split("\nversion = \"").nth(1))
+            .and_then(|v| v.split('"').next())
+            .expect("pg_query in Cargo.lock");
         assert_eq!(
             pg_walk::GENERATED_FOR,
-            "6.2.1",
+            built,
             "regenerate pg_walk.rs with gen_pg_walk.py"
         );
     }
