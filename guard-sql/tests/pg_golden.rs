@@ -400,3 +400,56 @@ fn captured_streams_split_anywhere() {
         }
     }
 }
+
+/// SCRAM secrets PostgreSQL 15 made for non-ASCII passwords (`CREATE ROLE ... PASSWORD`,
+/// captured by `capture.sh scram_secrets`): the server applies SASLprep, so a secret we derive
+/// from the same password must be identical, and passwords SASLprep maps to the same string
+/// must verify against it. Lines: password bytes in hex, a tab, the secret.
+#[test]
+fn scram_secrets_from_postgresql_apply_saslprep() {
+    let text = include_str!("../testdata/pg/scram_secrets.txt");
+    let unhex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let mut seen = 0;
+    for line in text.lines() {
+        let (hex, stored) = line.split_once('\t').unwrap();
+        let password = unhex(hex);
+        let secret = ScramSecret::parse(stored).unwrap();
+        let ours = ScramSecret::from_password(&password, secret.salt(), secret.iterations());
+        assert_eq!(ours, secret, "{:?}", String::from_utf8_lossy(&password));
+        assert!(secret.verify_password(&password));
+        // What SASLprep maps each password to (RFC 4013 section 3 and NFKC), or itself when
+        // SASLprep refuses it (PostgreSQL then hashes the raw bytes).
+        let (equivalent, prepped): (&str, bool) = match password.as_slice() {
+            b"I\xc2\xadX" => ("IX", true),   // soft hyphen maps to nothing
+            b"\xe2\x85\xa8" => ("IX", true), // U+2168 ROMAN NUMERAL NINE, NFKC
+            b"na\xc3\xafve" => ("na\u{ef}ve", false), // already normal
+            b"a\x07b" => ("a\x07b", false),  // ASCII: used as is
+            b"\xd8\xa71" => ("\u{627}1", false), // bidi rule fails: raw bytes
+            b"cafe\xcc\x81" => ("caf\u{e9}", true), // e + combining acute, NFKC composes
+            other => panic!("unexpected password {other:?}"),
+        };
+        assert!(
+            secret.verify_password(equivalent.as_bytes()),
+            "{equivalent:?} should verify"
+        );
+        let client_sees = guard_sql::pg::auth::saslprep_password(&password);
+        assert_eq!(&*client_sees, equivalent.as_bytes());
+        assert_eq!(prepped, *client_sees != *password);
+        // Both sides of the exchange with the PostgreSQL-made secret.
+        let mut client = ScramClient::new(&password, "cnonce").unwrap();
+        let mut server = ScramServer::new(secret.clone(), "snonce").unwrap();
+        let sf = server
+            .handle_client_first(client.client_first().as_bytes())
+            .unwrap();
+        let cf = client.handle_server_first(sf.as_bytes()).unwrap();
+        let fin = server.handle_client_final(cf.as_bytes()).unwrap();
+        client.handle_server_final(fin.as_bytes()).unwrap();
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}

@@ -6,10 +6,14 @@
 //! strings the caller wraps in SASLInitialResponse/SASLResponse (client side) or
 //! AuthenticationSASLContinue/AuthenticationSASLFinal (server side).
 //!
-//! Passwords are used as the given bytes. PostgreSQL applies SASLprep (RFC 4013) to SCRAM
-//! passwords that are valid UTF-8 and prepable; for ASCII passwords without control characters
-//! SASLprep changes nothing, so they interoperate; a non-ASCII password that SASLprep would
-//! normalise differently does not match a PostgreSQL-made secret.
+//! SCRAM passwords go through SASLprep (RFC 4013) exactly where PostgreSQL and libpq apply it
+//! ([`saslprep_password`]): a password that is valid UTF-8 and passes SASLprep is used in its
+//! prepared form, any other password as its raw bytes. Secrets made here and by PostgreSQL
+//! (`CREATE ROLE ... PASSWORD`) therefore agree for non-ASCII passwords too.
+//!
+//! Channel binding: [`ScramClient`] speaks SCRAM-SHA-256-PLUS with `tls-server-end-point`
+//! (RFC 5929) when the caller hands it the binding data of the TLS connection
+//! ([`tls_server_end_point`]) and the server offers it; [`ScramServer`] accepts it likewise.
 //!
 //! # Example: both sides of SCRAM-SHA-256
 //!
@@ -42,6 +46,95 @@ type HmacSha256 = Hmac<Sha256>;
 /// The SASL mechanism name of SCRAM-SHA-256.
 pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 
+/// The SASL mechanism name of SCRAM-SHA-256 with channel binding (`tls-server-end-point`).
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+
+/// The only channel-binding type PostgreSQL implements (RFC 5929).
+const TLS_SERVER_END_POINT: &str = "tls-server-end-point";
+
+/// Applies SASLprep (RFC 4013, the stringprep profile for user names and passwords) to a
+/// SCRAM password the way PostgreSQL's `pg_saslprep` is used by the server and by libpq: a
+/// password that is not valid UTF-8, or that SASLprep refuses (prohibited or unassigned
+/// characters, bad bidirectional text, nothing left after mapping), is used as its raw bytes.
+/// ASCII passwords come back unchanged.
+///
+/// The SCRAM helpers here call it themselves; it is public for callers that derive keys
+/// elsewhere.
+///
+/// ```
+/// use guard_sql::pg::auth::saslprep_password;
+/// // U+00AD SOFT HYPHEN maps to nothing; U+2168 ROMAN NUMERAL NINE normalises to "IX".
+/// assert_eq!(&*saslprep_password("I\u{ad}X".as_bytes()), b"IX");
+/// assert_eq!(&*saslprep_password("\u{2168}".as_bytes()), b"IX");
+/// // Prohibited (a control character) or not UTF-8: the raw bytes.
+/// assert_eq!(&*saslprep_password(b"a\x07b"), b"a\x07b");
+/// assert_eq!(&*saslprep_password(b"\xff\xfe"), b"\xff\xfe");
+/// ```
+pub fn saslprep_password(password: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let Ok(text) = std::str::from_utf8(password) else {
+        return Cow::Borrowed(password);
+    };
+    // pg_saslprep returns pure ASCII untouched (control characters included).
+    if text.is_ascii() {
+        return Cow::Borrowed(password);
+    }
+    match stringprep::saslprep(text) {
+        // pg_saslprep refuses an empty result ("don't allow empty password").
+        Ok(p) if p.is_empty() => Cow::Borrowed(password),
+        Ok(Cow::Borrowed(_)) => Cow::Borrowed(password),
+        Ok(Cow::Owned(p)) => Cow::Owned(p.into_bytes()),
+        Err(_) => Cow::Borrowed(password),
+    }
+}
+
+/// The hash function of a server certificate's signature algorithm, which decides the hash
+/// of its `tls-server-end-point` binding (RFC 5929 section 4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateHash {
+    /// MD5 or SHA-1 signatures, and SHA-256 ones: the binding uses SHA-256.
+    Sha256,
+    /// SHA-384 signatures (e.g. `ecdsa-with-SHA384`, `sha384WithRSAEncryption`).
+    Sha384,
+    /// SHA-512 signatures.
+    Sha512,
+}
+
+/// The `tls-server-end-point` channel-binding data of a TLS connection (RFC 5929): the hash of
+/// the server's certificate (DER, as the TLS handshake delivered it), with `hash` chosen from
+/// the certificate's signature algorithm. This is what libpq and PostgreSQL compute for
+/// SCRAM-SHA-256-PLUS.
+///
+/// ```
+/// use guard_sql::pg::auth::{CertificateHash, tls_server_end_point};
+/// assert_eq!(tls_server_end_point(b"cert", CertificateHash::Sha256).len(), 32);
+/// assert_eq!(tls_server_end_point(b"cert", CertificateHash::Sha384).len(), 48);
+/// ```
+pub fn tls_server_end_point(certificate_der: &[u8], hash: CertificateHash) -> Vec<u8> {
+    match hash {
+        CertificateHash::Sha256 => Sha256::digest(certificate_der).to_vec(),
+        CertificateHash::Sha384 => sha2::Sha384::digest(certificate_der).to_vec(),
+        CertificateHash::Sha512 => sha2::Sha512::digest(certificate_der).to_vec(),
+    }
+}
+
+/// Whether a [`ScramClient`] uses channel binding (libpq's `channel_binding` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChannelBindingPolicy {
+    /// Never: SCRAM-SHA-256 with gs2 flag `n`.
+    Disable,
+    /// When the caller supplied binding data and the server offers SCRAM-SHA-256-PLUS; with
+    /// data but no offer, SCRAM-SHA-256 with gs2 flag `y` (so a server that does support it
+    /// detects the downgrade). libpq's default.
+    #[default]
+    Prefer,
+    /// Always: refuse to authenticate without SCRAM-SHA-256-PLUS. The caller must also refuse
+    /// every other way of logging in (cleartext, MD5, a bare AuthenticationOk), as libpq does.
+    Require,
+}
+
 /// Most PBKDF2 iterations [`ScramClient`] accepts from a server by default: a hostile server
 /// could otherwise make the client spin for hours. PostgreSQL's default is 4096.
 pub const DEFAULT_MAX_ITERATIONS: u32 = 1_000_000;
@@ -58,11 +151,20 @@ pub enum AuthError {
         /// What was expected.
         expected: &'static str,
     },
-    /// The client asked for channel binding, which these helpers do not implement.
-    #[error("channel binding requested with gs2 flag {flag:?}; only 'n' and 'y' are supported")]
+    /// The client's channel-binding request cannot be honoured: a gs2 flag other than `n`,
+    /// `y` and `p`, a `p` when the server has no binding data or for another binding type, or
+    /// `y` when the server does support channel binding (a downgrade, RFC 5802 section 6).
+    #[error("channel binding requested with gs2 flag {flag:?} cannot be honoured")]
     ChannelBinding {
         /// The gs2 header flag.
         flag: char,
+    },
+    /// Channel binding is required but impossible: no binding data, or the server does not
+    /// offer SCRAM-SHA-256-PLUS; or the server offers no SCRAM mechanism the client can use.
+    #[error("cannot authenticate with scram: {reason}")]
+    MechanismUnavailable {
+        /// Why.
+        reason: &'static str,
     },
     /// The server's nonce does not extend the client's.
     #[error("the server nonce does not start with the client nonce")]
@@ -113,6 +215,7 @@ impl AuthError {
             | AuthError::ChannelBinding { .. }
             | AuthError::WrongPassword => Fault::Client,
             AuthError::InvalidInput { .. } | AuthError::OutOfOrder { .. } => Fault::Caller,
+            AuthError::MechanismUnavailable { .. } => Fault::Upstream,
             _ => Fault::Upstream,
         }
     }
@@ -213,8 +316,10 @@ impl ScramSecret {
 
     /// Derives the secret from a password, a salt and an iteration count (the caller draws
     /// the salt: 16 random bytes, as PostgreSQL does).
+    ///
+    /// The password goes through [`saslprep_password`] first, as PostgreSQL's does.
     pub fn from_password(password: &[u8], salt: &[u8], iterations: u32) -> Self {
-        let salted = salted_password(password, salt, iterations);
+        let salted = salted_password(&saslprep_password(password), salt, iterations);
         let client_key = hmac(&salted, b"Client Key");
         ScramSecret {
             iterations,
@@ -225,9 +330,10 @@ impl ScramSecret {
     }
 
     /// Whether a cleartext password matches this secret (a client that sent a cleartext
-    /// password, checked against a stored SCRAM secret). Costs one PBKDF2 run.
+    /// password, checked against a stored SCRAM secret, after [`saslprep_password`]). Costs
+    /// one PBKDF2 run.
     pub fn verify_password(&self, password: &[u8]) -> bool {
-        let salted = salted_password(password, &self.salt, self.iterations);
+        let salted = salted_password(&saslprep_password(password), &self.salt, self.iterations);
         let stored = sha256(&hmac(&salted, b"Client Key"));
         constant_time_eq(&stored, &self.stored_key)
     }
@@ -273,10 +379,16 @@ enum ClientState {
     Done,
 }
 
-/// The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), without channel binding.
+/// The client side of SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC 5802, RFC 7677, channel
+/// binding `tls-server-end-point` of RFC 5929).
 ///
+/// Over TLS, hand the connection's binding data to
+/// [`set_channel_binding`](ScramClient::set_channel_binding) and let
+/// [`select_mechanism`](ScramClient::select_mechanism) pick from the mechanisms of
+/// AuthenticationSASL (without either, the client uses [`SCRAM_SHA_256`] with gs2 flag `n`,
+/// or `y` after [`set_channel_binding_supported`](ScramClient::set_channel_binding_supported)).
 /// Send [`client_first`](ScramClient::client_first) as the data of a SASLInitialResponse with
-/// mechanism [`SCRAM_SHA_256`], pass the AuthenticationSASLContinue data to
+/// that mechanism, pass the AuthenticationSASLContinue data to
 /// [`handle_server_first`](ScramClient::handle_server_first), send what it returns as a
 /// SASLResponse, and check the AuthenticationSASLFinal data with
 /// [`handle_server_final`](ScramClient::handle_server_final).
@@ -285,7 +397,11 @@ pub struct ScramClient {
     password: Vec<u8>,
     nonce: String,
     first_bare: String,
+    /// The gs2 header: `n,,`, `y,,` or `p=tls-server-end-point,,`.
     gs2: &'static str,
+    /// `tls-server-end-point` data of the connection, if the caller has it.
+    binding: Option<Vec<u8>>,
+    policy: ChannelBindingPolicy,
     max_iterations: u32,
     state: ClientState,
 }
@@ -319,10 +435,12 @@ impl ScramClient {
         check_nonce(nonce)?;
         let user = user.replace('=', "=3D").replace(',', "=2C");
         Ok(ScramClient {
-            password: password.to_vec(),
+            password: saslprep_password(password).into_owned(),
             nonce: nonce.to_owned(),
             first_bare: format!("n={user},r={nonce}"),
             gs2: "n,,",
+            binding: None,
+            policy: ChannelBindingPolicy::Prefer,
             max_iterations: DEFAULT_MAX_ITERATIONS,
             state: ClientState::Initial,
         })
@@ -333,6 +451,78 @@ impl ScramClient {
     pub fn set_channel_binding_supported(&mut self, yes: bool) -> &mut Self {
         self.gs2 = if yes { "y,," } else { "n,," };
         self
+    }
+
+    /// Gives the client the connection's `tls-server-end-point` binding data (see
+    /// [`tls_server_end_point`]; `None` on a connection without TLS) and says when to use it.
+    /// Takes effect in [`select_mechanism`](ScramClient::select_mechanism).
+    pub fn set_channel_binding(
+        &mut self,
+        tls_server_end_point: Option<&[u8]>,
+        policy: ChannelBindingPolicy,
+    ) -> &mut Self {
+        self.binding = tls_server_end_point.map(<[u8]>::to_vec);
+        self.policy = policy;
+        self
+    }
+
+    /// Chooses the mechanism to answer AuthenticationSASL with, from the server's list, and
+    /// fixes the gs2 header accordingly: [`SCRAM_SHA_256_PLUS`] (flag `p`) when the policy
+    /// allows, binding data was given and the server offers it; else [`SCRAM_SHA_256`] with
+    /// flag `y` when binding data was given (or
+    /// [`set_channel_binding_supported`](ScramClient::set_channel_binding_supported) said so)
+    /// and `n` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::MechanismUnavailable`] when the policy is
+    /// [`Require`](ChannelBindingPolicy::Require) and there is no binding data or no
+    /// SCRAM-SHA-256-PLUS offer (a downgrade is refused), or when the server offers neither
+    /// mechanism; [`AuthError::OutOfOrder`] after the exchange started.
+    pub fn select_mechanism<'a>(
+        &mut self,
+        offered: impl IntoIterator<Item = &'a str>,
+    ) -> Result<&'static str, AuthError> {
+        if !matches!(self.state, ClientState::Initial) {
+            return Err(self.out_of_order("select_mechanism"));
+        }
+        let (mut plain, mut plus) = (false, false);
+        for m in offered {
+            plain |= m == SCRAM_SHA_256;
+            plus |= m == SCRAM_SHA_256_PLUS;
+        }
+        let unavailable = |reason| Err(AuthError::MechanismUnavailable { reason });
+        match self.policy {
+            ChannelBindingPolicy::Require => {
+                if self.binding.is_none() {
+                    return unavailable(
+                        "channel binding is required but there is no binding data (no TLS?)",
+                    );
+                }
+                if !plus {
+                    return unavailable(
+                        "channel binding is required but the server does not offer SCRAM-SHA-256-PLUS",
+                    );
+                }
+                self.gs2 = "p=tls-server-end-point,,";
+                Ok(SCRAM_SHA_256_PLUS)
+            }
+            ChannelBindingPolicy::Prefer if self.binding.is_some() && plus => {
+                self.gs2 = "p=tls-server-end-point,,";
+                Ok(SCRAM_SHA_256_PLUS)
+            }
+            policy => {
+                if !plain {
+                    return unavailable("the server offers no SCRAM mechanism this client can use");
+                }
+                if policy == ChannelBindingPolicy::Disable {
+                    self.gs2 = "n,,";
+                } else if self.binding.is_some() {
+                    self.gs2 = "y,,";
+                }
+                Ok(SCRAM_SHA_256)
+            }
+        }
     }
 
     /// Changes the PBKDF2 iteration ceiling ([`DEFAULT_MAX_ITERATIONS`]).
@@ -379,7 +569,12 @@ impl ScramClient {
                 limit: self.max_iterations,
             });
         }
-        let without_proof = format!("c={},r={nonce}", B64.encode(self.gs2));
+        // c= is the gs2 header, followed by the binding data when the flag is `p`.
+        let mut cbind = self.gs2.as_bytes().to_vec();
+        if self.gs2.starts_with("p=") {
+            cbind.extend_from_slice(self.binding.as_deref().unwrap_or_default());
+        }
+        let without_proof = format!("c={},r={nonce}", B64.encode(cbind));
         let auth_message = format!("{},{text},{without_proof}", self.first_bare);
         let salted = salted_password(&self.password, &salt, iterations);
         let client_key = hmac(&salted, b"Client Key");
@@ -448,9 +643,12 @@ enum ServerState {
     Done,
 }
 
-/// The server side of SCRAM-SHA-256 (RFC 5802, RFC 7677), without channel binding.
+/// The server side of SCRAM-SHA-256 and, when given the connection's binding data
+/// ([`set_channel_binding`](ScramServer::set_channel_binding)), SCRAM-SHA-256-PLUS (RFC 5802,
+/// RFC 7677, RFC 5929 `tls-server-end-point`).
 ///
-/// Offer [`SCRAM_SHA_256`] in AuthenticationSASL; pass the SASLInitialResponse data to
+/// Offer [`SCRAM_SHA_256`] in AuthenticationSASL (and [`SCRAM_SHA_256_PLUS`] first when the
+/// connection is TLS and binding data was set); pass the SASLInitialResponse data to
 /// [`handle_client_first`](ScramServer::handle_client_first) and send the result in
 /// AuthenticationSASLContinue; pass the SASLResponse data to
 /// [`handle_client_final`](ScramServer::handle_client_final) and, on success, send the result in
@@ -459,6 +657,7 @@ enum ServerState {
 pub struct ScramServer {
     secret: ScramSecret,
     server_nonce: String,
+    binding: Option<Vec<u8>>,
     state: ServerState,
 }
 
@@ -482,16 +681,27 @@ impl ScramServer {
         Ok(ScramServer {
             secret,
             server_nonce: server_nonce.to_owned(),
+            binding: None,
             state: ServerState::Initial,
         })
+    }
+
+    /// Sets this TLS connection's `tls-server-end-point` data (the hash of the certificate this
+    /// server presented, see [`tls_server_end_point`]): the server then accepts
+    /// SCRAM-SHA-256-PLUS, checks the client's binding against it, and refuses gs2 flag `y`
+    /// (the client thinks the server cannot bind: a downgrade). Offer
+    /// [`SCRAM_SHA_256_PLUS`] only when this is set.
+    pub fn set_channel_binding(&mut self, tls_server_end_point: Option<&[u8]>) -> &mut Self {
+        self.binding = tls_server_end_point.map(<[u8]>::to_vec);
+        self
     }
 
     /// Takes the client-first message and returns the server-first message.
     ///
     /// # Errors
     ///
-    /// [`AuthError`] when the message is malformed, asks for channel binding, or the step is
-    /// out of order.
+    /// [`AuthError`] when the message is malformed, asks for channel binding this server
+    /// cannot honour, or the step is out of order.
     pub fn handle_client_first(&mut self, msg: &[u8]) -> Result<String, AuthError> {
         if !matches!(self.state, ServerState::Initial) {
             return Err(self.out_of_order("handle_client_first"));
@@ -502,18 +712,23 @@ impl ScramServer {
         };
         let text = std::str::from_utf8(msg).map_err(|_| bad("utf-8 client-first message"))?;
         let flag = text.chars().next().ok_or(bad("a gs2 header"))?;
-        if flag != 'n' && flag != 'y' {
-            return Err(AuthError::ChannelBinding { flag });
-        }
-        // gs2-header = flag "," [authzid] ","
+        // gs2-header = ("n" / "y" / "p=" cb-name) "," [authzid] ","
         let mut it = text.splitn(3, ',');
-        let _flag = it.next();
+        let cbflag = it.next().unwrap_or_default();
         let authzid = it.next().ok_or(bad("a gs2 header"))?;
         let bare = it.next().ok_or(bad("client-first-message-bare"))?;
-        if flag == 'y' && !text.starts_with("y,") || flag == 'n' && !text.starts_with("n,") {
-            return Err(bad("a gs2 header"));
+        let bindable = self.binding.is_some();
+        match cbflag {
+            "n" => {}
+            // The client could bind but believes we cannot: if we can, someone removed
+            // SCRAM-SHA-256-PLUS from our offer.
+            "y" if !bindable => {}
+            "y" => return Err(AuthError::ChannelBinding { flag }),
+            c if bindable && c.strip_prefix("p=") == Some(TLS_SERVER_END_POINT) => {}
+            _ if flag != 'n' && flag != 'y' => return Err(AuthError::ChannelBinding { flag }),
+            _ => return Err(bad("a gs2 header")),
         }
-        let gs2 = format!("{flag},{authzid},");
+        let gs2 = format!("{cbflag},{authzid},");
         let mut parts = bare.split(',');
         let first = parts.next();
         if first.is_some_and(|p| p.starts_with("m=")) {
@@ -564,7 +779,16 @@ impl ScramServer {
         let (without_proof, proof) = text.rsplit_once(",p=").ok_or(bad("p=<proof>"))?;
         let mut parts = without_proof.split(',');
         let binding = attr(parts.next(), 'c').ok_or(bad("c=<channel binding>"))?;
-        if B64.decode(binding).ok().as_deref() != Some(gs2.as_bytes()) {
+        let mut expected = gs2.as_bytes().to_vec();
+        if gs2.starts_with("p=") {
+            expected.extend_from_slice(self.binding.as_deref().unwrap_or_default());
+        }
+        let received = B64.decode(binding).ok();
+        if !received.is_some_and(|r| constant_time_eq(&r, &expected)) {
+            if gs2.starts_with("p=") {
+                self.state = ServerState::Done;
+                return Err(AuthError::ChannelBinding { flag: 'p' });
+            }
             return Err(bad("channel binding data equal to the gs2 header"));
         }
         if attr(parts.next(), 'r') != Some(nonce.as_str()) {
@@ -801,5 +1025,151 @@ mod tests {
         assert!(!verify_md5(stored, [1, 2, 3, 5], sent.as_bytes()));
         assert!(verify_cleartext(b"tok", b"tok"));
         assert!(!verify_cleartext(b"tok", b"tok2"));
+    }
+
+    #[test]
+    fn saslprep_rfc4013_examples() {
+        // RFC 4013 section 3; errors there mean "use the raw bytes" here, as PostgreSQL does.
+        let cases: &[(&str, &str)] = &[
+            ("I\u{ad}X", "IX"),           // SOFT HYPHEN mapped to nothing
+            ("user", "user"),             // no transformation
+            ("USER", "USER"),             // case preserved
+            ("\u{aa}", "a"),              // output is NFKC, input in ISO 8859-1
+            ("\u{2168}", "IX"),           // output is NFKC, will match 1st example
+            ("\u{7}", "\u{7}"),           // error: prohibited character
+            ("\u{627}1", "\u{627}1"),     // error: bidirectional check
+            ("a\u{2003}b", "a b"),        // non-ASCII space mapped to space
+            ("\u{ad}", "\u{ad}"),         // nothing left: PostgreSQL keeps the raw bytes
+            ("a\u{e000}b", "a\u{e000}b"), // private use: prohibited
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                &*saslprep_password(input.as_bytes()),
+                want.as_bytes(),
+                "{input:?}"
+            );
+        }
+        assert_eq!(&*saslprep_password(b"\xc3\x28"), b"\xc3\x28");
+    }
+
+    /// Runs a whole exchange; the client picks from `offered`.
+    fn exchange(
+        client: &mut ScramClient,
+        server: &mut ScramServer,
+        offered: &[&str],
+    ) -> Result<&'static str, AuthError> {
+        let mech = client.select_mechanism(offered.iter().copied())?;
+        let sf = server.handle_client_first(client.client_first().as_bytes())?;
+        let cf = client.handle_server_first(sf.as_bytes())?;
+        let fin = server.handle_client_final(cf.as_bytes())?;
+        client.handle_server_final(fin.as_bytes())?;
+        Ok(mech)
+    }
+
+    const BOTH: &[&str] = &[SCRAM_SHA_256_PLUS, SCRAM_SHA_256];
+
+    #[test]
+    fn channel_binding_known_answer() {
+        // Expected messages computed independently with Python's hashlib/hmac (PBKDF2-SHA-256,
+        // RFC 5802 formulas) for RFC 7677's nonces and salt and the SHA-256 of a stand-in
+        // certificate (RFC 5929 tls-server-end-point).
+        let cb = tls_server_end_point(b"a certificate, as DER bytes", CertificateHash::Sha256);
+        let mut c = ScramClient::new(b"pencil", "rOprNGfwEbeRWgbNEkqO").unwrap();
+        c.set_channel_binding(Some(&cb), ChannelBindingPolicy::Prefer);
+        assert_eq!(
+            c.select_mechanism(BOTH.iter().copied()),
+            Ok(SCRAM_SHA_256_PLUS)
+        );
+        assert_eq!(
+            c.client_first(),
+            "p=tls-server-end-point,,n=,r=rOprNGfwEbeRWgbNEkqO"
+        );
+        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+                            s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let fin = c.handle_server_first(server_first.as_bytes()).unwrap();
+        assert_eq!(
+            fin,
+            "c=cD10bHMtc2VydmVyLWVuZC1wb2ludCwsUewZ9RIHmOc/p4CMf0mr1UgZRL0lRf+2aMCz+Zp4jGs=,\
+             r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+             p=XbxbV4VY5bs4EZnA/x+IJWzuCrAdBRfvPKVW2RTX+70="
+        );
+        c.handle_server_final(b"v=gV1uLIvH7bnl65gJUwDWx4aJMQstgxt6roY4FkGUSII=")
+            .unwrap();
+    }
+
+    #[test]
+    fn channel_binding_between_client_and_server() {
+        let secret = ScramSecret::from_password(b"pw", b"salt", 4096);
+        let cert = tls_server_end_point(b"server cert", CertificateHash::Sha384);
+        let other = tls_server_end_point(b"a man in the middle", CertificateHash::Sha384);
+        let client = |data: Option<&[u8]>, policy| {
+            let mut c = ScramClient::new(b"pw", "cnonce").unwrap();
+            c.set_channel_binding(data, policy);
+            c
+        };
+        let server = |data: Option<&[u8]>| {
+            let mut s = ScramServer::new(secret.clone(), "snonce").unwrap();
+            s.set_channel_binding(data);
+            s
+        };
+        use ChannelBindingPolicy::*;
+        // Both sides bind to the same certificate.
+        for policy in [Prefer, Require] {
+            let (mut c, mut s) = (client(Some(&cert), policy), server(Some(&cert)));
+            assert_eq!(exchange(&mut c, &mut s, BOTH), Ok(SCRAM_SHA_256_PLUS));
+        }
+        // A relay presenting another certificate: the server refuses the binding.
+        let (mut c, mut s) = (client(Some(&other), Require), server(Some(&cert)));
+        assert_eq!(
+            exchange(&mut c, &mut s, BOTH),
+            Err(AuthError::ChannelBinding { flag: 'p' })
+        );
+        // PLUS stripped from the offer: Prefer falls back with `y`, which a binding-capable
+        // server recognises as a downgrade; Require refuses before sending anything.
+        let (mut c, mut s) = (client(Some(&cert), Prefer), server(Some(&cert)));
+        assert_eq!(
+            exchange(&mut c, &mut s, &[SCRAM_SHA_256]),
+            Err(AuthError::ChannelBinding { flag: 'y' })
+        );
+        assert!(c.client_first().starts_with("y,,"));
+        let mut c = client(Some(&cert), Require);
+        assert!(matches!(
+            c.select_mechanism([SCRAM_SHA_256]),
+            Err(AuthError::MechanismUnavailable { .. })
+        ));
+        // Require without binding data (no TLS): refused even when PLUS is offered.
+        let mut c = client(None, Require);
+        assert!(matches!(
+            c.select_mechanism(BOTH.iter().copied()),
+            Err(AuthError::MechanismUnavailable { .. })
+        ));
+        // A server without TLS: `y` is fine, plain SCRAM works.
+        let (mut c, mut s) = (client(Some(&cert), Prefer), server(None));
+        assert_eq!(
+            exchange(&mut c, &mut s, &[SCRAM_SHA_256]),
+            Ok(SCRAM_SHA_256)
+        );
+        // No data, or Disable: `n`, even when PLUS is offered.
+        for (data, policy) in [(None, Prefer), (Some(&cert[..]), Disable)] {
+            let (mut c, mut s) = (client(data, policy), server(Some(&cert)));
+            assert_eq!(exchange(&mut c, &mut s, BOTH), Ok(SCRAM_SHA_256));
+            assert!(c.client_first().starts_with("n,,"));
+        }
+        // A PLUS-only offer without data, and a server asked for PLUS without data.
+        let mut c = client(None, Prefer);
+        assert!(matches!(
+            c.select_mechanism([SCRAM_SHA_256_PLUS]),
+            Err(AuthError::MechanismUnavailable { .. })
+        ));
+        let mut s = server(None);
+        assert_eq!(
+            s.handle_client_first(b"p=tls-server-end-point,,n=,r=abc"),
+            Err(AuthError::ChannelBinding { flag: 'p' })
+        );
+        let mut s = server(Some(&cert));
+        assert_eq!(
+            s.handle_client_first(b"p=tls-unique,,n=,r=abc"),
+            Err(AuthError::ChannelBinding { flag: 'p' })
+        );
     }
 }

@@ -10,7 +10,9 @@
 #                 NULL), a NOTICE, an error (ErrorResponse 42P01), a transaction, COPY TO STDOUT
 #   pgbench_extended  pgbench -M extended: Parse/Bind/Describe/Execute/Sync batches
 # pgbench opens two connections: c0 only checks the server, c1 runs the script.
-# Usage: testdata/pg/capture.sh   (needs postgresql-15 server binaries, psql, pgbench, python3)
+#   scram_secrets.txt  SCRAM secrets PostgreSQL made for non-ASCII passwords (SASLprep)
+# Usage: testdata/pg/capture.sh [SESSION...]   (needs postgresql-15 server binaries, psql,
+# pgbench, python3); with SESSION names, only those are captured again.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -38,8 +40,16 @@ chmod 644 "$work/pwfile"
 "$bindir/psql" -h "$work" -p "$pgport" -U postgres -d postgres -q \
     -c "CREATE ROLE alice LOGIN PASSWORD 'alice-pw'" -c "CREATE DATABASE app OWNER alice"
 
+wanted() { # whether session $1 is to be captured
+    [[ ${#only[@]} -eq 0 ]] && return 0
+    local w; for w in "${only[@]}"; do [[ $w == "$1" ]] && return 0; done
+    return 1
+}
+only=("$@")
+
 tee_session() { # name, then the client command with PORT in place of the port
     local name=$1; shift
+    wanted "$name" || return 0
     local port; port=$(free_port)
     rm -f "$here/$name".*.bin
     python3 "$here/tee.py" "$port" "$pgport" "$here/$name" >"$work/tee.out" &
@@ -73,4 +83,19 @@ SQL
 PGPASSWORD=alice-pw tee_session pgbench_extended "$bindir/pgbench" -n -M extended -t 2 -c 1 \
     -h 127.0.0.1 -p PORT -U alice -f "$work/bench.sql" app >/dev/null
 
-ls -l "$here"/*.bin
+# SCRAM secrets that PostgreSQL computes for non-ASCII passwords: the server applies SASLprep
+# (RFC 4013) when it hashes a password, and uses the raw bytes when SASLprep refuses it.
+# One line per role: the password's UTF-8 bytes in hex, a tab, the secret from pg_authid.
+if wanted scram_secrets; then
+    {
+        for pw in 'I\00adX' '\2168' 'na\00efve' 'a\0007b' '\0627\0031' 'caf\0065\0301'; do
+            role="sp_$RANDOM$RANDOM"
+            "$bindir/psql" -h "$work" -p "$pgport" -U postgres -d postgres -qAt \
+                -c "CREATE ROLE $role PASSWORD U&'$pw'" >/dev/null
+            "$bindir/psql" -h "$work" -p "$pgport" -U postgres -d postgres -qAt -F $'\t' \
+                -c "SELECT encode(convert_to(U&'$pw', 'UTF8'), 'hex'), rolpassword FROM pg_authid WHERE rolname = '$role'"
+        done
+    } >"$here/scram_secrets.txt"
+fi
+
+ls -l "$here"/*.bin "$here"/*.txt
