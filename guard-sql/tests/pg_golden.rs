@@ -3,7 +3,10 @@
 //! connected through `testdata/pg/tee.py`, which saved each direction of each connection;
 //! see `testdata/pg/README.md`). The tests decode both directions, check the message
 //! sequences, re-encode every message to the exact captured bytes, and replay the captured
-//! SCRAM exchange through both sides of [`guard_sql::pg::auth`].
+//! SCRAM exchange through both sides of [`guard_sql::pg::auth`]. Sessions: psql simple queries
+//! (with NOTICE, error, transaction, COPY TO STDOUT), pgbench's extended protocol, psql with
+//! LISTEN/NOTIFY, COPY FROM STDIN and `\lo_import` (FunctionCall), and a psql query cancelled
+//! with CancelRequest.
 
 use guard_sql::pg::auth::{ScramClient, ScramSecret, ScramServer};
 use guard_sql::pg::{
@@ -17,6 +20,12 @@ const BENCH_FRONT: &[u8] = include_bytes!("../testdata/pg/pgbench_extended.c1.fr
 const BENCH_BACK: &[u8] = include_bytes!("../testdata/pg/pgbench_extended.c1.backend.bin");
 const BENCH0_FRONT: &[u8] = include_bytes!("../testdata/pg/pgbench_extended.c0.frontend.bin");
 const BENCH0_BACK: &[u8] = include_bytes!("../testdata/pg/pgbench_extended.c0.backend.bin");
+const MORE_FRONT: &[u8] = include_bytes!("../testdata/pg/psql_more.c0.frontend.bin");
+const MORE_BACK: &[u8] = include_bytes!("../testdata/pg/psql_more.c0.backend.bin");
+const CANCEL_FRONT: &[u8] = include_bytes!("../testdata/pg/psql_cancel.c0.frontend.bin");
+const CANCEL_BACK: &[u8] = include_bytes!("../testdata/pg/psql_cancel.c0.backend.bin");
+const CANCEL_REQ_FRONT: &[u8] = include_bytes!("../testdata/pg/psql_cancel.c1.frontend.bin");
+const CANCEL_REQ_BACK: &[u8] = include_bytes!("../testdata/pg/psql_cancel.c1.backend.bin");
 
 /// Whether the client opened with SSLRequest (libpq's default sslmode=prefer does).
 fn ssl(front: &[u8]) -> bool {
@@ -373,7 +382,12 @@ fn pgbench_extended_protocol() {
 /// Every split point of a captured stream decodes to the same messages.
 #[test]
 fn captured_streams_split_anywhere() {
-    for (wire, ssl) in [(PSQL_BACK, ssl(PSQL_FRONT)), (BENCH_BACK, ssl(BENCH_FRONT))] {
+    for (wire, ssl) in [
+        (PSQL_BACK, ssl(PSQL_FRONT)),
+        (BENCH_BACK, ssl(BENCH_FRONT)),
+        (MORE_BACK, ssl(MORE_FRONT)),
+        (CANCEL_BACK, ssl(CANCEL_FRONT)),
+    ] {
         let whole = backend(wire, ssl).len();
         for at in 0..=wire.len() {
             let mut dec = BackendDecoder::new(Limits::default());
@@ -452,4 +466,138 @@ fn scram_secrets_from_postgresql_apply_saslprep() {
         seen += 1;
     }
     assert_eq!(seen, 6);
+}
+
+/// `psql_more.c0`: LISTEN/NOTIFY, COPY FROM STDIN and `\lo_import` (libpq's large-object
+/// functions go through the fast-path FunctionCall protocol).
+#[test]
+fn psql_notify_copy_in_and_function_calls() {
+    let back = backend(MORE_BACK, ssl(MORE_FRONT));
+    let front = frontend(MORE_FRONT, &back);
+    let pid = back
+        .iter()
+        .find_map(|m| match m {
+            BackendMessage::BackendKeyData(k) => Some(k.process_id),
+            _ => None,
+        })
+        .expect("BackendKeyData");
+
+    // NOTIFY on a channel the session listens on: the notification arrives after the
+    // command's CommandComplete, before ReadyForQuery, from our own backend.
+    let i = back
+        .iter()
+        .position(|m| matches!(m, BackendMessage::NotificationResponse(_)))
+        .expect("NotificationResponse");
+    let BackendMessage::NotificationResponse(n) = back[i] else {
+        unreachable!()
+    };
+    assert_eq!(n.process_id, pid);
+    assert_eq!(n.channel, "events");
+    assert_eq!(n.payload, "hello");
+    assert!(matches!(&back[i - 1], BackendMessage::CommandComplete(c) if c.tag == "NOTIFY"));
+    assert!(matches!(back[i + 1], BackendMessage::ReadyForQuery(_)));
+
+    // COPY FROM STDIN: CopyInResponse (text, two columns), the client's CopyData and CopyDone,
+    // then CommandComplete "COPY 2".
+    let i = back
+        .iter()
+        .position(|m| matches!(m, BackendMessage::CopyInResponse(_)))
+        .expect("CopyInResponse");
+    let BackendMessage::CopyInResponse(c) = back[i] else {
+        unreachable!()
+    };
+    assert_eq!(c.format, 0);
+    assert_eq!(c.column_formats.iter().collect::<Vec<_>>(), [0, 0]);
+    assert!(matches!(&back[i + 1], BackendMessage::CommandComplete(c) if c.tag == "COPY 2"));
+    let q = front
+        .iter()
+        .position(|m| matches!(m, FrontendMessage::Query(q) if q.sql == "COPY t FROM STDIN;"))
+        .expect("the COPY query");
+    let FrontendMessage::CopyData(d) = front[q + 1] else {
+        panic!("{:?}", front[q + 1])
+    };
+    // psql 15 sends the rows and its end-of-data line as they are in the script.
+    assert_eq!(d.data, b"1\tada\n2\tbob\n\\.\n");
+    assert_eq!(front[q + 2], FrontendMessage::CopyDone);
+
+    // \lo_import: lo_creat, lo_open, lowrite, lo_close by OID, binary arguments and results,
+    // each answered by FunctionCallResponse and ReadyForQuery in the transaction.
+    let calls: Vec<_> = front
+        .iter()
+        .filter_map(|m| match m {
+            FrontendMessage::FunctionCall(f) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls.iter().map(|f| f.function).collect::<Vec<_>>(),
+        [957, 952, 955, 953]
+    );
+    for f in &calls {
+        assert_eq!(f.result_format, 1);
+        assert!(f.arg_formats.iter().all(|c| c == 1));
+    }
+    let write: Vec<_> = calls[2].args.iter().collect();
+    assert_eq!(write[1], Some(&b"large object payload\n"[..]));
+    let results: Vec<_> = back
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| match m {
+            BackendMessage::FunctionCallResponse(r) => Some((i, r.value)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 4);
+    for (i, value) in &results {
+        assert_eq!(value.map(<[u8]>::len), Some(4), "int4 results");
+        assert!(matches!(
+            back[i + 1],
+            BackendMessage::ReadyForQuery(r) if r.status == TransactionStatus::InTransaction
+        ));
+    }
+    // lowrite returns the number of bytes written.
+    assert_eq!(results[2].1, Some(&21i32.to_be_bytes()[..]));
+    // lo_open's first argument is the OID lo_creat returned.
+    assert_eq!(calls[1].args.iter().next().unwrap(), results[0].1);
+}
+
+/// `psql_cancel`: psql interrupted during `pg_sleep`; libpq opens a second connection (c1)
+/// carrying only a CancelRequest with the first connection's BackendKeyData, the server closes
+/// it without a word, and the first connection (c0) gets ErrorResponse 57014.
+#[test]
+fn psql_cancel_request() {
+    let back = backend(CANCEL_BACK, ssl(CANCEL_FRONT));
+    let key = back
+        .iter()
+        .find_map(|m| match m {
+            BackendMessage::BackendKeyData(k) => Some(*k),
+            _ => None,
+        })
+        .expect("BackendKeyData");
+    let error = back
+        .iter()
+        .find_map(|m| match m {
+            BackendMessage::ErrorResponse(e) => Some(e.fields),
+            _ => None,
+        })
+        .expect("ErrorResponse");
+    assert_eq!(error.code().unwrap(), "57014");
+
+    assert_eq!(CANCEL_REQ_FRONT.len(), 16);
+    assert!(CANCEL_REQ_BACK.is_empty());
+    let mut dec = FrontendDecoder::new(Limits::default());
+    let Decoded::Message { len, msg } = dec.decode(CANCEL_REQ_FRONT).unwrap() else {
+        panic!("a whole CancelRequest")
+    };
+    assert_eq!(len, 16);
+    let FrontendMessage::CancelRequest(c) = msg else {
+        panic!("{msg:?}")
+    };
+    assert_eq!(c.process_id, key.process_id);
+    assert_eq!(c.secret_key, key.secret_key);
+    let mut re = Vec::new();
+    msg.encode(&mut re);
+    assert_eq!(re, CANCEL_REQ_FRONT);
+    // Nothing may follow a CancelRequest on its connection.
+    assert!(dec.decode(b"Q\0\0\0\x05\0").is_err());
 }

@@ -83,6 +83,40 @@ SQL
 PGPASSWORD=alice-pw tee_session pgbench_extended "$bindir/pgbench" -n -M extended -t 2 -c 1 \
     -h 127.0.0.1 -p PORT -U alice -f "$work/bench.sql" app >/dev/null
 
+# LISTEN/NOTIFY (NotificationResponse), COPY FROM STDIN (CopyInResponse, then the client's
+# CopyData and CopyDone), and psql's \lo_import, which libpq runs through the fast-path
+# function call protocol (FunctionCall / FunctionCallResponse for lo_creat, lo_open, lowrite,
+# lo_close), inside BEGIN/COMMIT.
+printf 'large object payload\n' >"$work/lo.txt"
+chmod 644 "$work/lo.txt"
+cat >"$work/more.sql" <<SQL
+CREATE TEMP TABLE t (id int, name text);
+LISTEN events;
+NOTIFY events, 'hello';
+COPY t FROM STDIN;
+1	ada
+2	bob
+\.
+SELECT count(*) FROM t;
+\lo_import $work/lo.txt
+SQL
+PGPASSWORD=alice-pw tee_session psql_more "$bindir/psql" -X -q \
+    "host=127.0.0.1 port=PORT user=alice dbname=app sslmode=disable gssencmode=disable" \
+    -f "$work/more.sql" >/dev/null 2>&1
+
+# CancelRequest: psql runs a long statement and is interrupted; libpq sends CancelRequest on a
+# second connection to the same address (c1), and the first (c0) gets ErrorResponse 57014.
+cancel_psql() { # the psql command line, with the port already substituted
+    "$@" &
+    local pid=$!
+    sleep 2
+    kill -INT "$pid"
+    wait "$pid" || true
+}
+PGPASSWORD=alice-pw tee_session psql_cancel cancel_psql "$bindir/psql" -X -q \
+    "host=127.0.0.1 port=PORT user=alice dbname=app sslmode=disable gssencmode=disable" \
+    -c "SELECT pg_sleep(30)"
+
 # SCRAM secrets that PostgreSQL computes for non-ASCII passwords: the server applies SASLprep
 # (RFC 4013) when it hashes a password, and uses the raw bytes when SASLprep refuses it.
 # One line per role: the password's UTF-8 bytes in hex, a tab, the secret from pg_authid.
