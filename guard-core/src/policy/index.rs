@@ -108,6 +108,9 @@ struct PrefixIndex {
     last_part: bool,
     /// The distinct prefix lengths in bytes, ascending.
     lengths: Vec<usize>,
+    /// Bit `b` set: some prefix starts with byte `b` (values starting otherwise skip the
+    /// lookups).
+    first_bytes: [u64; 4],
     by_prefix: Map<Vec<u32>>,
 }
 
@@ -224,6 +227,7 @@ impl Bucket {
                                 name,
                                 last_part: *last,
                                 lengths: Vec::new(),
+                                first_bytes: [0; 4],
                                 by_prefix: Map::default(),
                             });
                             self.by_prefix.len() - 1
@@ -237,6 +241,10 @@ impl Bucket {
                     }
                     if let Err(at) = index.lengths.binary_search(&prefix.len()) {
                         index.lengths.insert(at, prefix.len());
+                    }
+                    // Prefixes are never empty (see `glob_prefix`).
+                    if let Some(&b) = prefix.as_bytes().first() {
+                        index.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
                     }
                 }
             }
@@ -301,6 +309,12 @@ impl PrefixIndex {
         } else {
             value
         };
+        let Some(&b) = seen.as_bytes().first() else {
+            return;
+        };
+        if self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0 {
+            return;
+        }
         for &len in &self.lengths {
             if len > seen.len() {
                 break;
@@ -420,10 +434,14 @@ fn cond_options(check: &FactCheck, cond: &Cond, out: &mut Vec<(u32, Key)>) {
 }
 
 /// How a glob sees a value of its fact (whole, or the last part) and the literal prefix of
-/// everything it matches; None when it has no such prefix.
+/// everything it matches; None when it has no such prefix (never an empty one: the lookup
+/// skips values by their first byte).
 fn glob_prefix(p: &GlobPat, qualified_fact: bool) -> Option<(bool, String)> {
     let last = qualified_fact && !p.qualified;
-    p.matcher.literal_prefix().map(|s| (last, s.to_owned()))
+    p.matcher
+        .literal_prefix()
+        .filter(|s| !s.is_empty())
+        .map(|s| (last, s.to_owned()))
 }
 
 /// A dimension rules are filed under, for counting how many rules share a value.
