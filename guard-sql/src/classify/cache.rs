@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use super::Classification;
@@ -11,8 +12,11 @@ const SHARDS: usize = 16;
 /// What a key maps to.
 #[derive(Clone)]
 pub(crate) enum Entry {
-    /// The classification.
+    /// The classification (under an exact key).
     Value(Arc<Classification>),
+    /// The classification under a normalized key, with its statements' spans in the key's
+    /// coordinates, so that a hit from a text with other literals gets its own spans.
+    Shared(Arc<Classification>, Arc<[Option<Range<usize>>]>),
     /// The normalized form was seen, but its facts depend on constants: look up the exact text.
     ExactOnly,
 }

@@ -13,14 +13,45 @@
 //! `SET default_transaction_read_only = off`, `set_config('role', ...)`); such
 //! classifications are cached under their exact text only.
 
+/// A normalized key and where its replacements are, to translate byte offsets between the
+/// original text and the key.
+#[derive(Debug)]
+pub(crate) struct Normalized {
+    /// The key.
+    pub(crate) text: String,
+    /// For each replaced literal, in order: its end in the original text and in the key.
+    /// Outside literals both texts advance together, so after a replacement an offset in one
+    /// differs from the other by `orig_end - key_end`.
+    edits: Vec<(usize, usize)>,
+}
+
+impl Normalized {
+    /// The key offset of an original offset that is not inside a replaced literal.
+    pub(crate) fn key_offset(&self, orig: usize) -> usize {
+        match self.edits.iter().rev().find(|e| e.0 <= orig) {
+            Some(&(o, k)) => orig - o + k,
+            None => orig,
+        }
+    }
+
+    /// The original offset of a key offset that is not inside a replaced literal.
+    pub(crate) fn orig_offset(&self, key: usize) -> usize {
+        match self.edits.iter().rev().find(|e| e.1 <= key) {
+            Some(&(o, k)) => key - k + o,
+            None => key,
+        }
+    }
+}
+
 /// The normalized key of `sql`, or `None` when only the exact text is a safe key.
-pub(crate) fn normalize(sql: &str) -> Option<String> {
+pub(crate) fn normalize(sql: &str) -> Option<Normalized> {
     let b = sql.as_bytes();
     // pg_query refuses text with a NUL byte, wherever it is: keep such text exact.
     if memchr::memchr(0, b).is_some() {
         return None;
     }
     let mut out = String::with_capacity(sql.len());
+    let mut edits = Vec::new();
     let mut i = 0;
     // Start of the last run copied verbatim.
     let mut copied = 0;
@@ -39,6 +70,7 @@ pub(crate) fn normalize(sql: &str) -> Option<String> {
                 out.push_str("''");
                 i = end;
                 copied = i;
+                edits.push((i, out.len()));
             }
             b'"' => {
                 i = quoted_ident_end(b, i + 1)?;
@@ -82,6 +114,7 @@ pub(crate) fn normalize(sql: &str) -> Option<String> {
                     out.push_str(&sql[copied..start]);
                     out.push('0');
                     copied = i;
+                    edits.push((i, out.len()));
                 }
             }
             b'\\' => return None,
@@ -94,7 +127,7 @@ pub(crate) fn normalize(sql: &str) -> Option<String> {
         }
     }
     out.push_str(&sql[copied..]);
-    Some(out)
+    Some(Normalized { text: out, edits })
 }
 
 fn is_ident(c: u8) -> bool {
@@ -148,22 +181,45 @@ fn block_comment_end(b: &[u8], mut i: usize) -> Option<usize> {
 mod tests {
     use super::normalize;
 
+    fn norm(sql: &str) -> Option<String> {
+        normalize(sql).map(|n| n.text)
+    }
+
+    #[test]
+    fn offsets_translate_around_replacements() {
+        let sql = "SELECT 'abc', 12345; SELECT 'x'";
+        let n = normalize(sql).unwrap();
+        assert_eq!(n.text, "SELECT '', 0; SELECT ''");
+        for (orig, key) in [
+            (0, 0),
+            (7, 7),
+            (12, 9),
+            (14, 11),
+            (19, 12),
+            (20, 13),
+            (31, 23),
+        ] {
+            assert_eq!(n.key_offset(orig), key, "{orig}");
+            assert_eq!(n.orig_offset(key), orig, "{key}");
+        }
+    }
+
     #[test]
     fn replaces_plain_constants() {
         assert_eq!(
-            normalize("SELECT * FROM t WHERE id = 42 AND name = 'bob' LIMIT 10").as_deref(),
+            norm("SELECT * FROM t WHERE id = 42 AND name = 'bob' LIMIT 10").as_deref(),
             Some("SELECT * FROM t WHERE id = 0 AND name = '' LIMIT 0")
         );
         assert_eq!(
-            normalize("SELECT 'it''s', t1.c2, $1").as_deref(),
+            norm("SELECT 'it''s', t1.c2, $1").as_deref(),
             Some("SELECT '', t1.c2, $1")
         );
         assert_eq!(
-            normalize("SELECT 1.5, 1e5, 0x1f").as_deref(),
+            norm("SELECT 1.5, 1e5, 0x1f").as_deref(),
             Some("SELECT 1.5, 1e5, 0x1f")
         );
         assert_eq!(
-            normalize("SELECT /* 'x' /* 1 */ */ 2 -- 'y\n, \"a'b\"").as_deref(),
+            norm("SELECT /* 'x' /* 1 */ */ 2 -- 'y\n, \"a'b\"").as_deref(),
             Some("SELECT /* 'x' /* 1 */ */ 0 -- 'y\n, \"a'b\"")
         );
     }
@@ -183,7 +239,7 @@ mod tests {
             "SELECT a$1",
             "SELECT 'a\0b'",
         ] {
-            assert_eq!(normalize(sql), None, "{sql}");
+            assert_eq!(norm(sql), None, "{sql}");
         }
     }
 }

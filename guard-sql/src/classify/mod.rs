@@ -194,7 +194,8 @@ impl Classifier {
             b'L'
         };
         if let Some(n) = &norm {
-            match self.cache.get(norm_tag, n) {
+            match self.cache.get(norm_tag, &n.text) {
+                Some(Entry::Shared(v, key_spans)) => return respan(v, &key_spans, n),
                 Some(Entry::Value(v)) => return v,
                 Some(Entry::ExactOnly) | None => {}
             }
@@ -205,11 +206,20 @@ impl Classifier {
         let c = Arc::new(self.classify_uncached(sql));
         match norm {
             Some(n) if !c.const_sensitive && !c.is_unparsable() => {
+                let key_spans = c
+                    .statements
+                    .iter()
+                    .map(|s| {
+                        s.span
+                            .clone()
+                            .map(|r| n.key_offset(r.start)..n.key_offset(r.end))
+                    })
+                    .collect();
                 self.cache
-                    .insert(norm_tag, &n, Entry::Value(Arc::clone(&c)));
+                    .insert(norm_tag, &n.text, Entry::Shared(Arc::clone(&c), key_spans));
             }
             Some(n) => {
-                self.cache.insert(norm_tag, &n, Entry::ExactOnly);
+                self.cache.insert(norm_tag, &n.text, Entry::ExactOnly);
                 self.cache.insert(b'E', sql, Entry::Value(Arc::clone(&c)));
             }
             None => self.cache.insert(b'E', sql, Entry::Value(Arc::clone(&c))),
@@ -234,6 +244,32 @@ impl Classifier {
     pub fn clear_cache(&self) {
         self.cache.clear();
     }
+}
+
+/// A classification found under a normalized key, with spans for the text at hand: the cached
+/// one when its spans already fit (same literal lengths), else a copy with this text's spans.
+fn respan(
+    v: Arc<Classification>,
+    key_spans: &[Option<std::ops::Range<usize>>],
+    n: &key::Normalized,
+) -> Arc<Classification> {
+    let here = |s: &Option<std::ops::Range<usize>>| {
+        s.clone()
+            .map(|r| n.orig_offset(r.start)..n.orig_offset(r.end))
+    };
+    let fits = v
+        .statements
+        .iter()
+        .zip(key_spans)
+        .all(|(st, k)| st.span == here(k));
+    if fits {
+        return v;
+    }
+    let mut c = Classification::clone(&v);
+    for (st, k) in c.statements.iter_mut().zip(key_spans) {
+        st.span = here(k);
+    }
+    Arc::new(c)
 }
 
 #[cfg(test)]
@@ -278,6 +314,62 @@ mod tests {
                     .statements[0]
                     .role_change
             );
+        }
+    }
+
+    #[test]
+    fn spans_of_multi_statement_strings() {
+        let sql = "/* héllo */ SELECT 'ü' ; -- ß;\n  UPDATE t SET a = 'ß;' WHERE id = 1 ;\n\
+                   DELETE FROM \"tä;\" WHERE b = 'x'\n";
+        let c = Classifier::new();
+        let cl = c.classify_uncached(sql);
+        let texts: Vec<&str> = cl
+            .statements
+            .iter()
+            .map(|s| &sql[s.span.clone().unwrap()])
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "SELECT 'ü'",
+                "UPDATE t SET a = 'ß;' WHERE id = 1",
+                "DELETE FROM \"tä;\" WHERE b = 'x'",
+            ]
+        );
+        // Empty statements are not statements; a trailing `;` is not part of the last one.
+        // A comment inside a statement, even before its `;`, is part of it.
+        let sql = "SELECT 1 /* one */;;\tSELECT 2;  ";
+        let cl = c.classify_uncached(sql);
+        let texts: Vec<&str> = cl
+            .statements
+            .iter()
+            .map(|s| &sql[s.span.clone().unwrap()])
+            .collect();
+        assert_eq!(texts, ["SELECT 1 /* one */", "SELECT 2"]);
+        // Unparsable text and MySQL: no spans.
+        assert_eq!(c.classify_uncached("SELEC 1").statements[0].span, None);
+        let my = Classifier::builder().dialect(Dialect::MySql).build();
+        assert_eq!(my.classify("SELECT 1; SELECT 2").statements[1].span, None);
+    }
+
+    #[test]
+    fn cached_spans_follow_the_text() {
+        let c = Classifier::new();
+        let first = "SELECT 1 FROM t WHERE a = 'x'; DELETE FROM t WHERE id = 7";
+        let a = c.classify(first);
+        for other in [
+            "SELECT 1000 FROM t WHERE a = 'longer'; DELETE FROM t WHERE id = 123456",
+            "SELECT 2 FROM t WHERE a = ''; DELETE FROM t WHERE id = 8",
+            first,
+        ] {
+            let b = c.classify(other);
+            assert_eq!(*b, c.classify_uncached(other), "{other}");
+            assert_eq!(
+                &other[b.statements[1].span.clone().unwrap()][..16],
+                "DELETE FROM t WH"
+            );
+            // Same literal lengths: the very same cached classification.
+            assert_eq!(Arc::ptr_eq(&a, &b), other.len() == first.len(), "{other}");
         }
     }
 

@@ -36,11 +36,28 @@ pub(crate) fn classify(sql: &str) -> Classification {
         let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
             continue;
         };
-        let (st, sensitive) = classify_node(node);
+        let (mut st, sensitive) = classify_node(node);
+        st.span = span(sql, raw.stmt_location, raw.stmt_len);
         out.const_sensitive |= sensitive;
         out.statements.push(st);
     }
     out
+}
+
+/// A RawStmt's byte range in `sql` (`stmt_len` 0 means "to the end"), without the whitespace
+/// PostgreSQL's scanner skips at either end. `None` if the parser's offsets do not fit the text.
+fn span(sql: &str, location: i32, len: i32) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(location).ok()?;
+    let end = match usize::try_from(len).ok()? {
+        0 => sql.len(),
+        n => start.checked_add(n)?,
+    };
+    let text = sql.get(start..end)?;
+    let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b');
+    let trimmed = text.trim_start_matches(is_space);
+    let start = start + (text.len() - trimmed.len());
+    let end = start + trimmed.trim_end_matches(is_space).len();
+    Some(start..end)
 }
 
 /// Classifies one top-level statement node; the flag says whether constants were consulted.

@@ -55,6 +55,13 @@ pub struct Statement {
     /// The prepared-statement name of `PREPARE`, `EXECUTE` or `DEALLOCATE` (`sql.prepared`);
     /// `all` for `DEALLOCATE ALL`.
     pub prepared: Option<String>,
+    /// Where the statement is in the classified string, as a byte range: from its first token
+    /// to just before its own `;` (or the end of the string), without trailing whitespace, as
+    /// PostgreSQL 18's parser delimits statements (comments before the first token are not
+    /// part of it, comments inside are). `&sql[span]` is the statement's text. `None` where it
+    /// is not known: MySQL (sqlparser reports no byte offsets), unparsable text, and
+    /// statements that are not in the text (a `PREPARE` body, a session's own statements).
+    pub span: Option<std::ops::Range<usize>>,
     /// For `PREPARE`: the classification of its body, which `EXECUTE` runs.
     pub(crate) prepare_body: Option<Box<Statement>>,
 }
@@ -80,6 +87,7 @@ impl Statement {
             copy_direction: None,
             lock_mode: None,
             prepared: None,
+            span: None,
             prepare_body: None,
         }
     }
