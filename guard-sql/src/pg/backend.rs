@@ -2,7 +2,7 @@
 
 use super::common::{Out, Reader, count16, frame};
 use super::error::{DecodeError, DecodeErrorKind, Sender};
-use super::frontend::{MAX_SECRET_KEY_BYTES, check_len, write_formats};
+use super::frontend::{Frame, MAX_SECRET_KEY_BYTES, frame_tagged, write_formats};
 use super::views::write_values;
 use super::{
     CopyData, Decoded, EncodeBuf, ErrorFields, FieldDescriptions, FormatCodes, FrontendMessage,
@@ -715,13 +715,9 @@ impl BackendDecoder {
         &mut self,
         buf: &'b [u8],
     ) -> Result<Decoded<BackendMessage<'b>>, DecodeErrorKind> {
-        let Some(&[tag, a, b, c, d]) = buf.first_chunk::<5>() else {
-            return Ok(Decoded::NeedMore { at_least: 5 });
-        };
-        let len = u32::from_be_bytes([a, b, c, d]);
-        let total = check_len(Tag(tag), len, 4, self.limits.max_backend_message_bytes)?;
-        let Some(body) = buf.get(5..total) else {
-            return Ok(Decoded::NeedMore { at_least: total });
+        let (tag, body, total) = match frame_tagged(buf, self.limits.max_backend_message_bytes)? {
+            Frame::Whole { tag, body, total } => (tag, body, total),
+            Frame::NeedMore(at_least) => return Ok(Decoded::NeedMore { at_least }),
         };
         let msg = parse_backend(tag, body, &self.limits)?;
         self.expect = None;

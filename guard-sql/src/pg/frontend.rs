@@ -692,14 +692,11 @@ impl FrontendDecoder {
     ) -> Result<Decoded<FrontendMessage<'b>>, DecodeErrorKind> {
         match self.phase {
             Phase::Normal => {
-                let Some(&[tag, a, b, c, d]) = buf.first_chunk::<5>() else {
-                    return Ok(Decoded::NeedMore { at_least: 5 });
-                };
-                let len = u32::from_be_bytes([a, b, c, d]);
-                let total = check_len(Tag(tag), len, 4, self.limits.max_frontend_message_bytes)?;
-                let Some(body) = buf.get(5..total) else {
-                    return Ok(Decoded::NeedMore { at_least: total });
-                };
+                let (tag, body, total) =
+                    match frame_tagged(buf, self.limits.max_frontend_message_bytes)? {
+                        Frame::Whole { tag, body, total } => (tag, body, total),
+                        Frame::NeedMore(at_least) => return Ok(Decoded::NeedMore { at_least }),
+                    };
                 let msg = parse_tagged(tag, body, self.auth, &self.limits)?;
                 if tag == b'p' {
                     self.auth = match self.auth {
@@ -753,6 +750,36 @@ fn unexpected(reason: &'static str) -> DecodeErrorKind {
         tag: Tag::UNTAGGED,
         reason,
     }
+}
+
+/// A tagged message framed at the start of a buffer, or how much more is needed.
+pub(crate) enum Frame<'a> {
+    /// The buffer must hold at least this many bytes (5, or the whole message).
+    NeedMore(usize),
+    /// A whole message: tag, body (after the length word) and size including the tag.
+    Whole {
+        /// The tag byte.
+        tag: u8,
+        /// The body.
+        body: &'a [u8],
+        /// Bytes the message occupies.
+        total: usize,
+    },
+}
+
+/// Frames the tagged message at the start of `buf` (both directions share this): reads the
+/// header, checks the length word against the minimum (4) and `limit` before the body is
+/// awaited, and slices the body once it is all there.
+#[inline(always)]
+pub(crate) fn frame_tagged(buf: &[u8], limit: usize) -> Result<Frame<'_>, DecodeErrorKind> {
+    let Some(&[tag, a, b, c, d]) = buf.first_chunk::<5>() else {
+        return Ok(Frame::NeedMore(5));
+    };
+    let total = check_len(Tag(tag), u32::from_be_bytes([a, b, c, d]), 4, limit)?;
+    Ok(match buf.get(5..total) {
+        Some(body) => Frame::Whole { tag, body, total },
+        None => Frame::NeedMore(total),
+    })
 }
 
 /// Checks a length word against its minimum and the limit; returns the total message size
