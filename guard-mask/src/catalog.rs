@@ -1,5 +1,6 @@
 //! The built-in detector catalog.
 
+use crate::shapes::Matcher;
 use crate::validate::Validator;
 
 /// How the engine finds candidate positions for a built-in detector.
@@ -48,6 +49,8 @@ pub(crate) struct Spec {
     pub(crate) start_boundary: bool,
     /// The byte after the match must not be a letter or digit (nor `-`/`.` before a digit).
     pub(crate) end_boundary: bool,
+    /// A hand-written equivalent of `regex` (see `shapes`), used instead of it.
+    pub(crate) matcher: Option<Matcher>,
     pub(crate) about: &'static str,
 }
 
@@ -70,6 +73,7 @@ const fn spec(
         value_group: false,
         start_boundary: true,
         end_boundary: true,
+        matcher: None,
         about,
     }
 }
@@ -78,6 +82,11 @@ const fn value(mut s: Spec) -> Spec {
     s.value_group = true;
     s.start_boundary = false;
     s.end_boundary = false;
+    s
+}
+
+const fn native(mut s: Spec, m: Matcher) -> Spec {
+    s.matcher = Some(m);
     s
 }
 
@@ -322,114 +331,150 @@ pub(crate) const CATALOG: &[Spec] = &[
         "values of password=, secret:, api_key=, access_token= style assignments",
     )),
     // ---- financial and national identifiers
-    spec(
-        "credit_card",
-        r"[0-9](?:[ -]?[0-9]){11,18}",
-        40,
-        Digit(Shape::Card),
-        V::Card,
-        90,
-        "payment cards: Visa, Mastercard, Amex, Discover, JCB, Maestro, UnionPay, Diners; Luhn",
+    native(
+        spec(
+            "credit_card",
+            r"[0-9](?:[ -]?[0-9]){11,18}",
+            40,
+            Digit(Shape::Card),
+            V::Card,
+            90,
+            "payment cards: Visa, Mastercard, Amex, Discover, JCB, Maestro, UnionPay, Diners; Luhn",
+        ),
+        Matcher::Card,
     ),
-    spec(
-        "iban",
-        r"[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)",
-        44,
-        LetterDigit,
-        V::Iban,
-        95,
-        "IBAN: country length and mod-97",
+    native(
+        spec(
+            "iban",
+            r"[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)",
+            44,
+            LetterDigit,
+            V::Iban,
+            95,
+            "IBAN: country length and mod-97",
+        ),
+        Matcher::Iban,
     ),
-    spec(
-        "us_ssn",
-        r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}",
-        11,
-        Digit(Shape::Nine),
-        V::Ssn,
-        80,
-        "US SSN (no 000/666/9xx area, 00 group, 0000 serial); plain 9 digits need an 'ssn' context word",
+    native(
+        spec(
+            "us_ssn",
+            r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}",
+            11,
+            Digit(Shape::Nine),
+            V::Ssn,
+            80,
+            "US SSN (no 000/666/9xx area, 00 group, 0000 serial); plain 9 digits need an 'ssn' context word",
+        ),
+        Matcher::Ssn,
     ),
-    spec(
-        "us_itin",
-        r"9[0-9]{2}-[0-9]{2}-[0-9]{4}|9[0-9]{2} [0-9]{2} [0-9]{4}|9[0-9]{8}",
-        11,
-        Digit(Shape::Nine),
-        V::Itin,
-        80,
-        "US ITIN (9xx, group 50-65/70-88/90-92/94-99)",
+    native(
+        spec(
+            "us_itin",
+            r"9[0-9]{2}-[0-9]{2}-[0-9]{4}|9[0-9]{2} [0-9]{2} [0-9]{4}|9[0-9]{8}",
+            11,
+            Digit(Shape::Nine),
+            V::Itin,
+            80,
+            "US ITIN (9xx, group 50-65/70-88/90-92/94-99)",
+        ),
+        Matcher::Itin,
     ),
-    spec(
-        "us_routing_number",
-        r"[0-9]{9}",
-        9,
-        Digit(Shape::Nine),
-        V::Aba,
-        75,
-        "US ABA routing numbers (checksum) after a context word (routing, ABA, RTN)",
+    native(
+        spec(
+            "us_routing_number",
+            r"[0-9]{9}",
+            9,
+            Digit(Shape::Nine),
+            V::Aba,
+            75,
+            "US ABA routing numbers (checksum) after a context word (routing, ABA, RTN)",
+        ),
+        Matcher::Nine,
     ),
-    spec(
-        "us_ein",
-        r"[0-9]{2}-[0-9]{7}",
-        10,
-        Digit(Shape::Nine),
-        V::Ein,
-        75,
-        "US employer identification numbers after a context word (EIN, tax id)",
+    native(
+        spec(
+            "us_ein",
+            r"[0-9]{2}-[0-9]{7}",
+            10,
+            Digit(Shape::Nine),
+            V::Ein,
+            75,
+            "US employer identification numbers after a context word (EIN, tax id)",
+        ),
+        Matcher::Ein,
     ),
-    spec(
-        "uk_nino",
-        r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
-        13,
-        LetterDigit,
-        V::Nino,
-        75,
-        "UK National Insurance numbers",
+    native(
+        spec(
+            "uk_nino",
+            r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
+            13,
+            LetterDigit,
+            V::Nino,
+            75,
+            "UK National Insurance numbers",
+        ),
+        Matcher::Nino,
     ),
     // ---- contact and network
-    spec(
-        "email",
-        r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
-        330,
-        At,
-        V::None,
-        70,
-        "e-mail addresses (plus-addressing, subdomains)",
+    native(
+        spec(
+            "email",
+            r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
+            330,
+            At,
+            V::None,
+            70,
+            "e-mail addresses (plus-addressing, subdomains)",
+        ),
+        Matcher::Email,
     ),
-    spec(
-        "phone",
-        r"(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,8}){1,5}",
-        48,
-        Phone,
-        V::Phone,
-        60,
-        "phone numbers: NANP formats with extensions, E.164",
+    native(
+        spec(
+            "phone",
+            r"(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,8}){1,5}",
+            48,
+            Phone,
+            V::Phone,
+            60,
+            "phone numbers: NANP formats with extensions, E.164",
+        ),
+        Matcher::Phone,
     ),
-    spec(
-        "ipv4",
-        r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
-        15,
-        Digit(Shape::Ipv4),
-        V::None,
-        50,
-        "IPv4 addresses",
+    native(
+        spec(
+            "ipv4",
+            r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+            15,
+            Digit(Shape::Ipv4),
+            V::None,
+            50,
+            "IPv4 addresses",
+        ),
+        Matcher::Ipv4,
     ),
-    spec(
-        "ipv6",
-        r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
-        39,
-        Colon,
-        V::Ipv6,
-        50,
-        "IPv6 addresses (full and compressed)",
+    native(
+        spec(
+            "ipv6",
+            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+            39,
+            Colon,
+            V::Ipv6,
+            50,
+            "IPv6 addresses (full and compressed)",
+        ),
+        Matcher::Ipv6,
     ),
-    spec(
-        "mac_address",
-        r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}",
-        17,
-        Mac,
-        V::None,
-        50,
-        "MAC addresses (colon or dash separated)",
+    native(
+        spec(
+            "mac_address",
+            r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}",
+            17,
+            Mac,
+            V::None,
+            50,
+            "MAC addresses (colon or dash separated)",
+        ),
+        Matcher::Mac,
     ),
 ];
 

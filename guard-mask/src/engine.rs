@@ -9,6 +9,7 @@
 use aho_corasick::AhoCorasick;
 use regex_automata::{Anchored, Input, meta, util::captures::Captures};
 
+use crate::shapes::Matcher;
 use crate::strategy::{self, Strategy};
 use crate::validate::{self, VCtx, Validator};
 use crate::{Finding, catalog::Shape};
@@ -36,6 +37,8 @@ pub(crate) enum Verify {
     Regex {
         re: meta::Regex,
         vgroup: Option<usize>,
+        /// A hand-written equivalent of `re` (built-ins only; never with `vgroup`).
+        native: Option<Matcher>,
     },
     Keyword,
 }
@@ -281,13 +284,16 @@ impl Scratch {
         let mut caps = Vec::with_capacity(engine.dets.len());
         for d in &engine.dets {
             match &d.verify {
-                Verify::Regex { re, vgroup } => {
-                    caches.push(Some(re.create_cache()));
-                    caps.push(vgroup.map(|_| re.create_captures()));
+                Verify::Regex {
+                    native: Some(_), ..
                 }
-                Verify::Keyword => {
+                | Verify::Keyword => {
                     caches.push(None);
                     caps.push(None);
+                }
+                Verify::Regex { re, vgroup, .. } => {
+                    caches.push(Some(re.create_cache()));
+                    caps.push(vgroup.map(|_| re.create_captures()));
                 }
             }
         }
@@ -853,7 +859,10 @@ impl Engine {
         }
         let span_end = (r + det.max_len).min(w.len());
         let (ms, me) = match &det.verify {
-            Verify::Regex { re, vgroup } => {
+            Verify::Regex {
+                native: Some(m), ..
+            } => (r, m.find(w, r, span_end)?),
+            Verify::Regex { re, vgroup, .. } => {
                 let inp = Input::new(w).range(r..span_end).anchored(Anchored::Yes);
                 match vgroup {
                     None => caches.search(usize::from(d), re, &inp)?,

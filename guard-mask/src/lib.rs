@@ -64,7 +64,12 @@ mod engine;
 mod json;
 mod masker;
 mod profile;
+mod shapes;
 mod strategy;
+/// The labelled corpus generator, for unit tests.
+#[cfg(test)]
+#[path = "../testgen/corpus.rs"]
+mod testgen;
 mod validate;
 
 use std::sync::Arc;

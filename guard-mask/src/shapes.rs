@@ -1,0 +1,578 @@
+//! Hand-written matchers for the fixed-shape built-in detectors.
+//!
+//! Each one returns exactly what its catalog regex returns for an anchored, leftmost-first
+//! search of `w[r..lim]` (the end of the match, or `None`), without the regex engine's
+//! per-search set-up: on dense input the numeric detectors are tried ~100 000 times per 8 MiB
+//! and most of the cost was that set-up. The tests below compare every matcher with its regex
+//! on random and generated inputs.
+//!
+//! None of these regexes needs real backtracking: at every choice point the next byte decides
+//! (a separator versus a digit, `(` versus a digit), or the only ambiguity is a greedy
+//! repetition whose continuation always succeeds. Where a choice is not decided by one byte
+//! (the labels of an e-mail domain, the extension words of a phone number), the comment says
+//! how the regex's preference order is followed.
+
+/// A built-in detector whose regex has a hand-written equivalent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matcher {
+    /// `[0-9](?:[ -]?[0-9]){11,18}`
+    Card,
+    /// `[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}`
+    Ssn,
+    /// The same with a leading `9`.
+    Itin,
+    /// `[0-9]{9}`
+    Nine,
+    /// `[0-9]{2}-[0-9]{7}`
+    Ein,
+    /// `[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]`
+    Nino,
+    /// `[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)`
+    Iban,
+    /// The NANP / E.164 phone regex of the catalog.
+    Phone,
+    /// Four dotted octets 0-255 (leftmost-first octet alternatives).
+    Ipv4,
+    /// `[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}`
+    Ipv6,
+    /// Six hex pairs joined by `:` or by `-`.
+    Mac,
+    /// The catalog's e-mail regex.
+    Email,
+}
+
+/// A view of `w[..lim]` that answers `None` past the end.
+#[derive(Clone, Copy)]
+struct Hay<'a> {
+    w: &'a [u8],
+}
+
+impl Hay<'_> {
+    #[inline(always)]
+    fn at(self, p: usize) -> Option<u8> {
+        self.w.get(p).copied()
+    }
+    #[inline(always)]
+    fn is(self, p: usize, f: impl Fn(u8) -> bool) -> bool {
+        self.at(p).is_some_and(f)
+    }
+    #[inline(always)]
+    fn digit(self, p: usize) -> bool {
+        self.is(p, |b| b.is_ascii_digit())
+    }
+    #[inline(always)]
+    fn hex(self, p: usize) -> bool {
+        self.is(p, |b| b.is_ascii_hexdigit())
+    }
+    /// `n` digits from `p`.
+    #[inline(always)]
+    fn digits(self, p: usize, n: usize) -> bool {
+        (p..p + n).all(|i| self.digit(i))
+    }
+    /// Length of the run from `p` of bytes satisfying `f`, at most `max`.
+    #[inline(always)]
+    fn run(self, p: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
+        let mut n = 0;
+        while n < max && self.is(p + n, &f) {
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Matcher {
+    /// The end of the regex's anchored leftmost-first match in `w[r..lim]`, if any.
+    pub(crate) fn find(self, w: &[u8], r: usize, lim: usize) -> Option<usize> {
+        let h = Hay {
+            w: &w[..lim.min(w.len())],
+        };
+        match self {
+            Matcher::Card => card(h, r),
+            Matcher::Ssn => ssn(h, r, false),
+            Matcher::Itin => ssn(h, r, true),
+            Matcher::Nine => h.digits(r, 9).then_some(r + 9),
+            Matcher::Ein => (h.digits(r, 2) && h.at(r + 2) == Some(b'-') && h.digits(r + 3, 7))
+                .then_some(r + 10),
+            Matcher::Nino => nino(h, r),
+            Matcher::Iban => iban(h, r),
+            Matcher::Phone => phone(h, r),
+            Matcher::Ipv4 => ipv4(h, r),
+            Matcher::Ipv6 => ipv6(h, r),
+            Matcher::Mac => mac(h, r),
+            Matcher::Email => email(h, r),
+        }
+    }
+}
+
+fn card(h: Hay<'_>, r: usize) -> Option<usize> {
+    if !h.digit(r) {
+        return None;
+    }
+    // Each repetition is a digit, or a separator and a digit; a separator is never a digit,
+    // so the byte decides, and the greedy count is the longest run up to 18.
+    let mut p = r + 1;
+    let mut k = 0;
+    while k < 18 {
+        if h.digit(p) {
+            p += 1;
+        } else if matches!(h.at(p), Some(b' ' | b'-')) && h.digit(p + 1) {
+            p += 2;
+        } else {
+            break;
+        }
+        k += 1;
+    }
+    (k >= 11).then_some(p)
+}
+
+fn ssn(h: Hay<'_>, r: usize, itin: bool) -> Option<usize> {
+    if !h.digits(r, 3) || itin && h.at(r) != Some(b'9') {
+        return None;
+    }
+    // The three alternatives differ at the fourth byte.
+    match h.at(r + 3)? {
+        s @ (b'-' | b' ') => {
+            (h.digits(r + 4, 2) && h.at(r + 6) == Some(s) && h.digits(r + 7, 4)).then_some(r + 11)
+        }
+        _ => h.digits(r + 3, 6).then_some(r + 9),
+    }
+}
+
+fn nino(h: Hay<'_>, r: usize) -> Option<usize> {
+    let up = |b: u8| b.is_ascii_uppercase();
+    if !(h.is(r, up) && h.is(r + 1, up)) {
+        return None;
+    }
+    // ` ?` before a digit or a letter: a space is neither, so the byte decides.
+    let mut p = r + 2;
+    for _ in 0..3 {
+        if h.at(p) == Some(b' ') {
+            p += 1;
+        }
+        if !h.digits(p, 2) {
+            return None;
+        }
+        p += 2;
+    }
+    if h.at(p) == Some(b' ') {
+        p += 1;
+    }
+    h.is(p, |b| matches!(b, b'A'..=b'D')).then_some(p + 1)
+}
+
+fn iban(h: Hay<'_>, r: usize) -> Option<usize> {
+    let up = |b: u8| b.is_ascii_uppercase();
+    let an = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+    if !(h.is(r, up) && h.is(r + 1, up) && h.digits(r + 2, 2)) {
+        return None;
+    }
+    let p = r + 4;
+    if h.at(p) != Some(b' ') {
+        // First alternative (the second starts with a space).
+        let n = h.run(p, 30, an);
+        return (n >= 11).then_some(p + n);
+    }
+    // Groups of four, greedy (what follows them is optional, so the most groups win), then
+    // an optional shorter group, greedy.
+    let mut p = p;
+    let mut k = 0;
+    while k < 7 && h.at(p) == Some(b' ') && h.run(p + 1, 4, an) == 4 {
+        p += 5;
+        k += 1;
+    }
+    if k < 2 {
+        return None;
+    }
+    if h.at(p) == Some(b' ') {
+        let n = h.run(p + 1, 4, an);
+        if n >= 1 {
+            p += 1 + n;
+        }
+    }
+    Some(p)
+}
+
+fn phone(h: Hay<'_>, r: usize) -> Option<usize> {
+    phone_nanp(h, r)
+        .or_else(|| phone_e164(h, r))
+        .or_else(|| phone_groups(h, r))
+}
+
+/// `[-. ]`
+fn sep3(b: u8) -> bool {
+    matches!(b, b'-' | b'.' | b' ')
+}
+
+/// `(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}` and the
+/// optional extension.
+fn phone_nanp(h: Hay<'_>, r: usize) -> Option<usize> {
+    // The prefix: whenever a prefix form matches, the form without it cannot (the core starts
+    // with `(` or a digit, never with `+` or with `1` followed by a separator), and `+1`
+    // followed by a separator cannot go on without taking it. So the bytes decide.
+    let mut p = r;
+    if h.at(p) == Some(b'+') {
+        if h.at(p + 1) != Some(b'1') {
+            return None;
+        }
+        p += 2;
+        if h.is(p, sep3) {
+            p += 1;
+        }
+    } else if h.at(p) == Some(b'1') && h.is(p + 1, sep3) {
+        p += 2;
+    }
+    if h.at(p) == Some(b'(') {
+        if !(h.digits(p + 1, 3) && h.at(p + 4) == Some(b')')) {
+            return None;
+        }
+        p += 5;
+        if h.at(p) == Some(b' ') {
+            p += 1;
+        }
+    } else {
+        if !(h.digits(p, 3) && h.is(p + 3, sep3)) {
+            return None;
+        }
+        p += 4;
+    }
+    if !(h.digits(p, 3) && h.is(p + 3, sep3) && h.digits(p + 4, 4)) {
+        return None;
+    }
+    p += 8;
+    Some(phone_ext(h, p).unwrap_or(p))
+}
+
+/// `(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?` at `p`: the end when present.
+fn phone_ext(h: Hay<'_>, mut p: usize) -> Option<usize> {
+    // A space is never the start of a keyword: the byte decides whether ` ?` takes it.
+    if h.at(p) == Some(b' ') {
+        p += 1;
+    }
+    // ` ?[0-9]{1,6}` after the keyword.
+    let tail = |q: usize| {
+        let q = if h.at(q) == Some(b' ') { q + 1 } else { q };
+        let n = h.run(q, 6, |b| b.is_ascii_digit());
+        (n >= 1).then_some(q + n)
+    };
+    if h.at(p) == Some(b'x') {
+        return tail(p + 1);
+    }
+    let ext = h.at(p) == Some(b'e') && h.at(p + 1) == Some(b'x') && h.at(p + 2) == Some(b't');
+    if !ext {
+        return None;
+    }
+    // `ext\.?` comes before `extension`; `.` is preferred, and without it the tail would
+    // have to start at the `.`, which it cannot.
+    if h.at(p + 3) == Some(b'.') {
+        if let Some(e) = tail(p + 4) {
+            return Some(e);
+        }
+    } else if let Some(e) = tail(p + 3) {
+        return Some(e);
+    }
+    let word = b"extension";
+    if (0..word.len()).all(|i| h.at(p + i) == Some(word[i])) {
+        return tail(p + word.len());
+    }
+    None
+}
+
+/// `\+[1-9][0-9]{7,14}`
+fn phone_e164(h: Hay<'_>, r: usize) -> Option<usize> {
+    if !(h.at(r) == Some(b'+') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
+        return None;
+    }
+    let n = h.run(r + 2, 14, |b| b.is_ascii_digit());
+    (n >= 7).then_some(r + 2 + n)
+}
+
+/// `\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,8}){1,5}`
+fn phone_groups(h: Hay<'_>, r: usize) -> Option<usize> {
+    if !(h.at(r) == Some(b'+') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
+        return None;
+    }
+    // A group starts with a separator: taking fewer than all digits of a run only leaves a
+    // digit where the separator must be, so every run is taken whole (or fails).
+    let mut p = r + 2;
+    let n = h.run(p, 4, |b| b.is_ascii_digit());
+    if n > 3 {
+        return None;
+    }
+    p += n;
+    let mut k = 0;
+    while k < 5 && matches!(h.at(p), Some(b' ' | b'-')) && h.digit(p + 1) {
+        p += 1 + h.run(p + 1, 8, |b| b.is_ascii_digit());
+        k += 1;
+    }
+    (k >= 1).then_some(p)
+}
+
+/// `25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]` at `p`, leftmost-first: the candidate
+/// lengths in the regex's preference order (at most two differ: a three-digit form, then the
+/// two- or one-digit form).
+fn octet_lens(h: Hay<'_>, p: usize) -> [usize; 2] {
+    let d = |i: usize| h.at(p + i).filter(u8::is_ascii_digit);
+    let (Some(a), b, c) = (d(0), d(1), d(2)) else {
+        return [0, 0];
+    };
+    let three = match (a, b, c) {
+        (b'2', Some(b'5'), Some(b'0'..=b'5'))
+        | (b'2', Some(b'0'..=b'4'), Some(_))
+        | (b'1', Some(_), Some(_)) => 3,
+        _ => 0,
+    };
+    // `[1-9]?` prefers to take a byte; without it, one digit.
+    let short = if a != b'0' && b.is_some() { 2 } else { 1 };
+    [three, short]
+}
+
+fn ipv4(h: Hay<'_>, r: usize) -> Option<usize> {
+    // The first three octets must be followed by `.`; a regex engine tries the octet forms in
+    // order and keeps the first that a `.` follows (the `[1-9]?` form also backs off to one
+    // digit). No later choice can undo an octet, since the `.` fixes where it ends.
+    let mut p = r;
+    for _ in 0..3 {
+        let [three, short] = octet_lens(h, p);
+        let ok = |n: usize| n > 0 && h.at(p + n) == Some(b'.');
+        let n = if ok(three) {
+            three
+        } else if ok(short) {
+            short
+        } else if short == 2 && ok(1) {
+            1
+        } else {
+            return None;
+        };
+        p += n + 1;
+    }
+    let [three, short] = octet_lens(h, p);
+    match (three, short) {
+        (0, 0) => None,
+        (0, s) => Some(p + s),
+        (t, _) => Some(p + t),
+    }
+}
+
+fn ipv6(h: Hay<'_>, r: usize) -> Option<usize> {
+    // `{0,4}` hex before each `:`: a longer run leaves a hex digit where `:` must be, so only
+    // the whole run (at most four) can go on. The last group may stop inside a run.
+    let first = h.run(r, 5, |b| b.is_ascii_hexdigit());
+    if first > 4 {
+        return None;
+    }
+    let mut p = r + first;
+    let mut k = 0;
+    while k < 7 && h.at(p) == Some(b':') {
+        let n = h.run(p + 1, 4, |b| b.is_ascii_hexdigit());
+        p += 1 + n;
+        k += 1;
+        if n == 4 && h.hex(p) {
+            break;
+        }
+    }
+    (k >= 2).then_some(p)
+}
+
+fn mac(h: Hay<'_>, r: usize) -> Option<usize> {
+    let sep = h.at(r + 2)?;
+    if !(h.hex(r) && h.hex(r + 1) && matches!(sep, b':' | b'-')) {
+        return None;
+    }
+    (0..5)
+        .all(|g| {
+            let q = r + 2 + 3 * g;
+            h.at(q) == Some(sep) && h.hex(q + 1) && h.hex(q + 2)
+        })
+        .then_some(r + 17)
+}
+
+fn email(h: Hay<'_>, r: usize) -> Option<usize> {
+    let first = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-');
+    let local = |b: u8| first(b) || b == b'.';
+    if !h.is(r, first) {
+        return None;
+    }
+    // The local part cannot contain `@`: it is the whole run up to the `@`.
+    let n = h.run(r + 1, 64, local);
+    if n > 63 || h.at(r + 1 + n) != Some(b'@') {
+        return None;
+    }
+    let mut p = r + 2 + n;
+    // Labels end at a `.` and cannot contain one, so each label is a whole dot-terminated
+    // segment: 1-63 bytes of `[A-Za-z0-9-]`, alphanumeric at both ends. `+` is greedy: the
+    // most labels after which a 2-24 letter top-level domain follows wins.
+    let alpha = |b: u8| b.is_ascii_alphabetic();
+    let mut best = None;
+    loop {
+        let n = h.run(p, 64, |b| b.is_ascii_alphanumeric() || b == b'-');
+        let label_ok = (1..=63).contains(&n)
+            && h.at(p + n) == Some(b'.')
+            && h.is(p, |b| b.is_ascii_alphanumeric())
+            && h.is(p + n - 1, |b| b.is_ascii_alphanumeric());
+        if !label_ok {
+            break;
+        }
+        p += n + 1;
+        let t = h.run(p, 24, alpha);
+        if t >= 2 {
+            best = Some(p + t);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Matcher;
+    use crate::catalog::CATALOG;
+    use crate::testgen as corpus;
+    use proptest::prelude::*;
+    use regex_automata::{Anchored, Input, meta};
+
+    fn regex_of(name: &str) -> meta::Regex {
+        let spec = CATALOG.iter().find(|s| s.name == name).expect("known");
+        meta::Builder::new()
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .configure(meta::Config::new().utf8_empty(false))
+            .build(spec.regex)
+            .expect("compiles")
+    }
+
+    const ALL: &[(&str, Matcher)] = &[
+        ("credit_card", Matcher::Card),
+        ("us_ssn", Matcher::Ssn),
+        ("us_itin", Matcher::Itin),
+        ("us_routing_number", Matcher::Nine),
+        ("us_ein", Matcher::Ein),
+        ("uk_nino", Matcher::Nino),
+        ("iban", Matcher::Iban),
+        ("phone", Matcher::Phone),
+        ("ipv4", Matcher::Ipv4),
+        ("ipv6", Matcher::Ipv6),
+        ("mac_address", Matcher::Mac),
+        ("email", Matcher::Email),
+    ];
+
+    /// The catalog marks exactly these detectors as matched by hand.
+    #[test]
+    fn catalog_uses_these_matchers() {
+        for s in CATALOG {
+            let want = ALL.iter().find(|(n, _)| *n == s.name).map(|&(_, m)| m);
+            assert_eq!(s.matcher, want, "{}", s.name);
+        }
+    }
+
+    fn check(res: &[(meta::Regex, Matcher)], w: &[u8], r: usize, lim: usize) {
+        for (re, m) in res {
+            let inp = Input::new(w).range(r..lim).anchored(Anchored::Yes);
+            let want = re.search(&inp).map(|m| m.end());
+            assert_eq!(
+                m.find(w, r, lim),
+                want,
+                "{m:?} on {:?} from {r} to {lim}",
+                String::from_utf8_lossy(w)
+            );
+        }
+    }
+
+    fn compiled() -> Vec<(meta::Regex, Matcher)> {
+        ALL.iter().map(|&(n, m)| (regex_of(n), m)).collect()
+    }
+
+    /// Bytes that matter to some matcher, weighted towards digits and separators.
+    fn alphabet() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            6 => proptest::sample::select(b"0123456789".to_vec()),
+            3 => proptest::sample::select(b" -.:@()+x".to_vec()),
+            2 => proptest::sample::select(b"ABCDEFGHZabcdefmnotisxz_%".to_vec()),
+            1 => any::<u8>(),
+        ]
+    }
+
+    /// Pieces of real values, so long valid shapes occur often.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        let samples: Vec<&'static [u8]> = vec![
+            b"4111 1111 1111 1111",
+            b"4111-1111-1111-1111",
+            b"378282246310005",
+            b"123-45-6789",
+            b"912 70 1234",
+            b"021000021",
+            b"12-3456789",
+            b"AB 12 34 56 C",
+            b"AB123456D",
+            b"DE89 3704 0044 0532 0130 00",
+            b"GB82WEST12345698765432",
+            b"+1 (415) 555-0132 ext. 12",
+            b"1-800-555-0199 x 7",
+            b"415.555.0132 extension 5",
+            b"+14155550132",
+            b"+44 20 7946 0958",
+            b"+33-1-23-45-67-89",
+            b"192.168.0.1",
+            b"255.255.255.255",
+            b"256.1.1.1",
+            b"10.0.0.09",
+            b"2001:db8::8a2e:370:7334",
+            b"fe80::1:",
+            b"::ffff:192.0.2.1",
+            b"a3:0c:ad:7c:29:84",
+            b"99-19-E3-E0-18-E8",
+            b"trent17@example.com",
+            b"a.b+c@mail.example.co.uk.",
+            b"x@a-.b",
+            b"x@b.c-d.ef",
+        ];
+        prop_oneof![
+            3 => proptest::sample::select(samples).prop_map(<[u8]>::to_vec),
+            4 => proptest::collection::vec(alphabet(), 0..24),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn matchers_equal_their_regexes(
+            parts in proptest::collection::vec(piece(), 1..5),
+            r_frac in 0.0f64..1.0,
+            cut in 0usize..80,
+        ) {
+            thread_local! {
+                static RES: Vec<(meta::Regex, Matcher)> = compiled();
+            }
+            let w: Vec<u8> = parts.concat();
+            let r = ((w.len() as f64) * r_frac) as usize;
+            // Every start from r on a few bytes, with the window end at the input's end and
+            // cut short.
+            RES.with(|res| {
+                for s in r..(r + 4).min(w.len()) {
+                    check(res, &w, s, w.len());
+                    check(res, &w, s, (s + cut).min(w.len()));
+                }
+            });
+        }
+    }
+
+    /// Every start in the generated corpora (all shapes and look-alikes the accuracy test
+    /// uses).
+    #[test]
+    fn matchers_equal_their_regexes_on_the_corpus() {
+        let res = compiled();
+        for data in [
+            corpus::generate(7, 96 << 10).data,
+            corpus::generate_sparse(8, 64 << 10, 5).data,
+        ] {
+            for r in 0..data.len() {
+                check(&res, &data, r, (r + 48).min(data.len()));
+                if r % 7 == 0 {
+                    check(&res, &data, r, data.len().min(r + 400));
+                }
+            }
+        }
+    }
+}
