@@ -37,7 +37,8 @@ pub(crate) enum Verify {
     Regex {
         re: meta::Regex,
         vgroup: Option<usize>,
-        /// A hand-written equivalent of `re` (built-ins only; never with `vgroup`).
+        /// A hand-written equivalent of `re` (built-ins only): it answers `vgroup`'s span when
+        /// there is one, the whole match otherwise.
         native: Option<Matcher>,
     },
     Keyword,
@@ -285,15 +286,19 @@ impl Scratch {
         for d in &engine.dets {
             match &d.verify {
                 Verify::Regex {
+                    re,
+                    vgroup,
+                    native: None,
+                } => {
+                    caches.push(Some(re.create_cache()));
+                    caps.push(vgroup.map(|_| re.create_captures()));
+                }
+                Verify::Regex {
                     native: Some(_), ..
                 }
                 | Verify::Keyword => {
                     caches.push(None);
                     caps.push(None);
-                }
-                Verify::Regex { re, vgroup, .. } => {
-                    caches.push(Some(re.create_cache()));
-                    caps.push(vgroup.map(|_| re.create_captures()));
                 }
             }
         }
@@ -861,7 +866,7 @@ impl Engine {
         let (ms, me) = match &det.verify {
             Verify::Regex {
                 native: Some(m), ..
-            } => (r, m.find(w, r, span_end)?),
+            } => m.find(w, r, span_end)?,
             Verify::Regex { re, vgroup, .. } => {
                 let inp = Input::new(w).range(r..span_end).anchored(Anchored::Yes);
                 match vgroup {

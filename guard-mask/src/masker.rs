@@ -383,7 +383,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             verify: Verify::Regex {
                 re,
                 vgroup,
-                native: if vgroup.is_none() { spec.matcher } else { None },
+                native: spec.matcher,
             },
             validator: spec.validator,
             context: None,

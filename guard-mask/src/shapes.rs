@@ -39,15 +39,80 @@ pub(crate) enum Matcher {
     Mac,
     /// The catalog's e-mail regex.
     Email,
+    /// `-----BEGIN ... PRIVATE KEY-----` up to the first matching `END` line.
+    Pem,
+    /// Three base64url segments, the first two starting with `eyJ`.
+    Jwt,
+    /// One of the fixed-prefix token formats (`Token::*`).
+    Token(Token),
+    /// `aws_secret_access_key = <40 chars>`: the value group.
+    AwsSecret,
+    /// `AccountKey=<86 chars>==`: the value group.
+    AzureKey,
+    /// `://user:PASSWORD@`: the value group.
+    UriPassword,
+    /// `password = value` and its sister keywords: the value group.
+    Assignment,
+}
+
+/// The token formats with a literal prefix and fixed character classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token {
+    AwsKeyId,
+    Github,
+    Gitlab,
+    Slack,
+    SlackWebhook,
+    Stripe,
+    Google,
+    Twilio,
+    Sendgrid,
+    Npm,
+    Pypi,
+    Openai,
+    Anthropic,
+    Huggingface,
+    Shopify,
+    Digitalocean,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
 #[derive(Clone, Copy)]
 struct Hay<'a> {
     w: &'a [u8],
+    /// Whether `lim` is the end of the whole window (where `$` matches).
+    at_end: bool,
 }
 
 impl Hay<'_> {
+    /// `lit` at `p`: the position after it.
+    #[inline(always)]
+    fn lit(self, p: usize, lit: &[u8]) -> Option<usize> {
+        let e = p + lit.len();
+        (self.w.get(p..e)? == lit).then_some(e)
+    }
+    /// The first of `alts` at `p` (alternation in order; callers make sure that what follows
+    /// cannot make an earlier alternative fail where a later one would succeed, or try the
+    /// rest themselves).
+    #[inline(always)]
+    fn first_of(self, p: usize, alts: &[&[u8]]) -> Option<usize> {
+        alts.iter().find_map(|a| self.lit(p, a))
+    }
+    /// `[f]{min,max}` at `p`, greedy, where nothing that follows can start with `f` (or
+    /// nothing follows): the end, if at least `min` bytes are there. `max` is capped by the
+    /// window.
+    #[inline(always)]
+    fn class(self, p: usize, min: usize, max: usize, f: impl Fn(u8) -> bool) -> Option<usize> {
+        let n = self.run(p, max, f);
+        (n >= min).then_some(p + n)
+    }
+    /// `[f]{min,max}` at `p` followed by a byte outside `f` that must come next: the run
+    /// must end within `max`.
+    #[inline(always)]
+    fn class_then(self, p: usize, min: usize, max: usize, f: impl Fn(u8) -> bool) -> Option<usize> {
+        let n = self.run(p, max.saturating_add(1), f);
+        (min..=max).contains(&n).then_some(p + n)
+    }
     #[inline(always)]
     fn at(self, p: usize) -> Option<u8> {
         self.w.get(p).copied()
@@ -81,11 +146,40 @@ impl Hay<'_> {
 }
 
 impl Matcher {
-    /// The end of the regex's anchored leftmost-first match in `w[r..lim]`, if any.
-    pub(crate) fn find(self, w: &[u8], r: usize, lim: usize) -> Option<usize> {
+    /// The span to verify: for a detector with a value group, that group's span in the
+    /// regex's anchored leftmost-first match in `w[r..lim]`, otherwise the whole match
+    /// (starting at `r`).
+    pub(crate) fn find(self, w: &[u8], r: usize, lim: usize) -> Option<(usize, usize)> {
+        let lim = lim.min(w.len());
         let h = Hay {
-            w: &w[..lim.min(w.len())],
+            w: &w[..lim],
+            at_end: lim == w.len(),
         };
+        match self {
+            Matcher::AwsSecret => return aws_secret(h, r),
+            Matcher::AzureKey => {
+                let v = h.lit(r, b"AccountKey=")?;
+                let e = h.class(v, 86, 86, |b| {
+                    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+                })?;
+                return Some((v, h.lit(e, b"==")?));
+            }
+            Matcher::UriPassword => {
+                let p = h.lit(r, b"://")?;
+                let p =
+                    h.class_then(p, 1, 128, |b| !matches!(b, b':' | b'/' | b'@') && !space(b))?;
+                let v = h.lit(p, b":")?;
+                let e = h.class_then(v, 1, 256, |b| !matches!(b, b'@' | b'/') && !space(b))?;
+                h.lit(e, b"@")?;
+                return Some((v, e));
+            }
+            Matcher::Assignment => return assignment(h, r),
+            _ => {}
+        }
+        self.end(h, r).map(|e| (r, e))
+    }
+
+    fn end(self, h: Hay<'_>, r: usize) -> Option<usize> {
         match self {
             Matcher::Card => card(h, r),
             Matcher::Ssn => ssn(h, r, false),
@@ -100,7 +194,237 @@ impl Matcher {
             Matcher::Ipv6 => ipv6(h, r),
             Matcher::Mac => mac(h, r),
             Matcher::Email => email(h, r),
+            Matcher::Pem => pem(h, r),
+            Matcher::Jwt => {
+                let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+                let p = h.lit(r, b"eyJ")?;
+                let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".eyJ")?;
+                let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".")?;
+                h.class(p, 0, usize::MAX, b64)
+            }
+            Matcher::Token(t) => token(h, r, t),
+            Matcher::AwsSecret | Matcher::AzureKey | Matcher::UriPassword | Matcher::Assignment => {
+                None
+            }
         }
+    }
+}
+
+/// `\s` without Unicode.
+fn space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+fn an(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn upper_digit(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+fn word_dash(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
+    const MAX: usize = usize::MAX;
+    // Each prefix alternative ends with a byte that no other alternative has there, and the
+    // class runs end the match or are followed by a byte outside their class: the first
+    // alternative that matches is the only one that can.
+    match t {
+        Token::AwsKeyId => {
+            let p = h.first_of(r, &[b"AKIA", b"ASIA", b"ABIA", b"ACCA"])?;
+            h.class(p, 16, 16, upper_digit)
+        }
+        Token::Github => {
+            if let Some(p) = h.lit(r, b"gh")
+                && h.is(p, |b| matches!(b, b'p' | b'o' | b'u' | b's' | b'r'))
+                && h.at(p + 1) == Some(b'_')
+            {
+                return h.class(p + 2, 36, MAX, an);
+            }
+            let p = h.lit(r, b"github_pat_")?;
+            h.class(p, 22, MAX, |b| an(b) || b == b'_')
+        }
+        Token::Gitlab => {
+            let p = h.lit(r, b"gl")?;
+            let p = h.first_of(p, &[b"pat-", b"dt-", b"rt-", b"ptt-"])?;
+            h.class(p, 20, MAX, word_dash)
+        }
+        Token::Slack => {
+            if let Some(p) = h.lit(r, b"xox")
+                && h.is(p, |b| matches!(b, b'a' | b'b' | b'p' | b'o' | b's' | b'r'))
+                && h.at(p + 1) == Some(b'-')
+            {
+                return h.class(p + 2, 10, MAX, |b| an(b) || b == b'-');
+            }
+            let p = h.lit(r, b"xapp-")?;
+            let p = h.lit(h.class(p, 1, 1, |b| b.is_ascii_digit())?, b"-")?;
+            h.class(p, 10, MAX, |b| an(b) || b == b'-')
+        }
+        Token::SlackWebhook => {
+            let p = h.lit(r, b"hooks.slack.com/services/T")?;
+            let p = h.lit(h.class_then(p, 6, 12, upper_digit)?, b"/B")?;
+            let p = h.lit(h.class_then(p, 6, 12, upper_digit)?, b"/")?;
+            h.class(p, 20, 32, an)
+        }
+        Token::Stripe => {
+            let p = h.first_of(r, &[b"sk_", b"rk_"])?;
+            let p = h.first_of(p, &[b"live_", b"test_"])?;
+            h.class(p, 16, MAX, an)
+        }
+        Token::Google => h.class(h.lit(r, b"AIza")?, 35, 35, word_dash),
+        Token::Twilio => h.class(h.lit(r, b"SK")?, 32, 32, |b| b.is_ascii_hexdigit()),
+        Token::Sendgrid => {
+            let p = h.lit(r, b"SG.")?;
+            let p = h.lit(h.class(p, 22, 22, word_dash)?, b".")?;
+            h.class(p, 43, 43, word_dash)
+        }
+        Token::Npm => h.class(h.lit(r, b"npm_")?, 36, 36, an),
+        Token::Pypi => h.class(h.lit(r, b"pypi-AgEIcHlwaS5vcmc")?, 50, MAX, word_dash),
+        Token::Openai => {
+            let p = h.lit(r, b"sk-")?;
+            let p = h.first_of(p, &[b"proj-", b"svcacct-", b"admin-"])?;
+            h.class(p, 20, MAX, word_dash)
+        }
+        Token::Anthropic => {
+            let p = h.lit(r, b"sk-ant-")?;
+            let p = h.first_of(p, &[b"api", b"admin"])?;
+            let p = h.lit(h.class(p, 2, 2, |b| b.is_ascii_digit())?, b"-")?;
+            h.class(p, 80, MAX, word_dash)
+        }
+        Token::Huggingface => h.class(h.lit(r, b"hf_")?, 34, 34, |b| b.is_ascii_alphabetic()),
+        Token::Shopify => {
+            let p = h.lit(r, b"shp")?;
+            let p = h.first_of(p, &[b"at_", b"ca_", b"pa_", b"ss_"])?;
+            h.class(p, 32, 32, |b| b.is_ascii_hexdigit())
+        }
+        Token::Digitalocean => {
+            let p = h.first_of(r, &[b"dop_v1_", b"doo_v1_", b"dor_v1_"])?;
+            h.class(p, 64, 64, |b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
+        }
+    }
+}
+
+/// `-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----` at `at`: the end. `[A-Z ]` covers `PRIVATE KEY`
+/// but not `-`, so the only split that can work puts `PRIVATE KEY-----` at the end of the
+/// `[A-Z ]` run.
+fn pem_line(h: Hay<'_>, at: usize, word: &[u8]) -> Option<usize> {
+    let p = h.lit(at, word)?;
+    let n = h.run(p, 42, |b| b.is_ascii_uppercase() || b == b' ');
+    const TAIL: &[u8] = b"PRIVATE KEY";
+    if !(TAIL.len()..=30 + TAIL.len()).contains(&n) {
+        return None;
+    }
+    let k = p + n - TAIL.len();
+    h.lit(k, TAIL)?;
+    h.lit(p + n, b"-----")
+}
+
+fn pem(h: Hay<'_>, r: usize) -> Option<usize> {
+    let body = pem_line(h, r, b"-----BEGIN")?;
+    // `.*?`: the first `END` line after the header ends the match.
+    let mut from = body;
+    while let Some(i) = memchr::memmem::find(h.w.get(from..)?, b"-----END") {
+        if let Some(e) = pem_line(h, from + i, b"-----END") {
+            return Some(e);
+        }
+        from += i + 1;
+    }
+    None
+}
+
+/// `(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s{0,3}[:=]\s{0,3}["']?`
+/// `(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`
+fn aws_secret(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
+    let lc = |p: usize, lit: &[u8]| {
+        let e = p + lit.len();
+        h.w.get(p..e)
+            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
+            .then_some(e)
+    };
+    let opt = |p: usize, c: u8| {
+        if h.at(p).is_some_and(|b| b.eq_ignore_ascii_case(&c)) {
+            p + 1
+        } else {
+            p
+        }
+    };
+    // `_?` before a letter: the byte decides.
+    let kw = lc(r, b"aws")
+        .map(|p| opt(p, b'_'))
+        .and_then(|p| lc(p, b"secret"))
+        .map(|p| opt(p, b'_'))
+        .and_then(|p| lc(p, b"access"))
+        .map(|p| opt(p, b'_'))
+        .and_then(|p| lc(p, b"key"))
+        .or_else(|| lc(r, b"secretaccesskey"))?;
+    let p = quote_opt(h, kw);
+    let p = h.class_then(p, 0, 3, space)?;
+    if !matches!(h.at(p), Some(b':' | b'=')) {
+        return None;
+    }
+    let p = h.class_then(p + 1, 0, 3, space)?;
+    let v = quote_opt(h, p);
+    let key = |b: u8| an(b) || b == b'/' || b == b'+';
+    let e = h.class(v, 40, 40, key)?;
+    match h.at(e) {
+        Some(b) if !(key(b) || b == b'=') => Some((v, e)),
+        None if h.at_end => Some((v, e)),
+        _ => None,
+    }
+}
+
+/// `["']?`: a quote is never what follows it in these regexes (blanks, an operator, or a
+/// value class without quotes), so the byte decides.
+fn quote_opt(h: Hay<'_>, p: usize) -> usize {
+    if matches!(h.at(p), Some(b'"' | b'\'')) {
+        p + 1
+    } else {
+        p
+    }
+}
+
+/// `(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)`
+/// `\s{0,3}["']?(?P<v>[^\s"',;&<>]{4,256})`
+fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
+    let lc = |p: usize, lit: &[u8]| {
+        let e = p + lit.len();
+        h.w.get(p..e)
+            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
+            .then_some(e)
+    };
+    let us = |p: usize| if h.at(p) == Some(b'_') { p + 1 } else { p };
+    // The keywords differ before any of them ends, so at most one matches here.
+    let kw = lc(r, b"password")
+        .or_else(|| lc(r, b"passwd"))
+        .or_else(|| lc(r, b"secret"))
+        .or_else(|| lc(r, b"api").and_then(|p| lc(us(p), b"key")))
+        .or_else(|| lc(r, b"access").and_then(|p| lc(us(p), b"token")))
+        .or_else(|| lc(r, b"auth").and_then(|p| lc(us(p), b"token")))?;
+    let p = quote_opt(h, kw);
+    let p = h.class_then(p, 0, 3, space)?;
+    let value = |p: usize| {
+        let p = h.class_then(p, 0, 3, space)?;
+        let v = quote_opt(h, p);
+        let e = h.class(v, 4, 256, |b| {
+            !space(b) && !matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>')
+        })?;
+        Some((v, e))
+    };
+    match h.at(p)? {
+        b':' => value(p + 1),
+        // `=` comes before `=>`; after `=`, a `>` cannot start the value, so `=>` is tried
+        // when the rest fails.
+        b'=' => value(p + 1).or_else(|| {
+            if h.at(p + 1) == Some(b'>') {
+                value(p + 2)
+            } else {
+                None
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -423,11 +747,11 @@ fn email(h: Hay<'_>, r: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::Matcher;
+    use super::{Matcher, Token};
     use crate::catalog::CATALOG;
     use crate::testgen as corpus;
     use proptest::prelude::*;
-    use regex_automata::{Anchored, Input, meta};
+    use regex_automata::{Anchored, Input, PatternID, meta};
 
     fn regex_of(name: &str) -> meta::Regex {
         let spec = CATALOG.iter().find(|s| s.name == name).expect("known");
@@ -455,6 +779,28 @@ mod tests {
         ("ipv6", Matcher::Ipv6),
         ("mac_address", Matcher::Mac),
         ("email", Matcher::Email),
+        ("pem_private_key", Matcher::Pem),
+        ("jwt", Matcher::Jwt),
+        ("aws_access_key_id", Matcher::Token(Token::AwsKeyId)),
+        ("aws_secret_key", Matcher::AwsSecret),
+        ("github_token", Matcher::Token(Token::Github)),
+        ("gitlab_token", Matcher::Token(Token::Gitlab)),
+        ("slack_token", Matcher::Token(Token::Slack)),
+        ("slack_webhook", Matcher::Token(Token::SlackWebhook)),
+        ("stripe_key", Matcher::Token(Token::Stripe)),
+        ("google_api_key", Matcher::Token(Token::Google)),
+        ("twilio_api_key", Matcher::Token(Token::Twilio)),
+        ("sendgrid_api_key", Matcher::Token(Token::Sendgrid)),
+        ("npm_token", Matcher::Token(Token::Npm)),
+        ("pypi_token", Matcher::Token(Token::Pypi)),
+        ("openai_api_key", Matcher::Token(Token::Openai)),
+        ("anthropic_api_key", Matcher::Token(Token::Anthropic)),
+        ("huggingface_token", Matcher::Token(Token::Huggingface)),
+        ("shopify_token", Matcher::Token(Token::Shopify)),
+        ("digitalocean_token", Matcher::Token(Token::Digitalocean)),
+        ("azure_storage_key", Matcher::AzureKey),
+        ("uri_password", Matcher::UriPassword),
+        ("password_assignment", Matcher::Assignment),
     ];
 
     /// The catalog marks exactly these detectors as matched by hand.
@@ -469,7 +815,14 @@ mod tests {
     fn check(res: &[(meta::Regex, Matcher)], w: &[u8], r: usize, lim: usize) {
         for (re, m) in res {
             let inp = Input::new(w).range(r..lim).anchored(Anchored::Yes);
-            let want = re.search(&inp).map(|m| m.end());
+            let want = match re.group_info().to_index(PatternID::ZERO, "v") {
+                None => re.search(&inp).map(|m| (m.start(), m.end())),
+                Some(g) => {
+                    let mut caps = re.create_captures();
+                    re.search_captures(&inp, &mut caps);
+                    caps.get_group(g).map(|s| (s.start, s.end))
+                }
+            };
             assert_eq!(
                 m.find(w, r, lim),
                 want,
@@ -487,7 +840,7 @@ mod tests {
     fn alphabet() -> impl Strategy<Value = u8> {
         prop_oneof![
             6 => proptest::sample::select(b"0123456789".to_vec()),
-            3 => proptest::sample::select(b" -.:@()+x".to_vec()),
+            3 => proptest::sample::select(b" -.:@()+x=/\"'>\n".to_vec()),
             2 => proptest::sample::select(b"ABCDEFGHZabcdefmnotisxz_%".to_vec()),
             1 => any::<u8>(),
         ]
@@ -526,10 +879,49 @@ mod tests {
             b"a.b+c@mail.example.co.uk.",
             b"x@a-.b",
             b"x@b.c-d.ef",
+            b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----",
+            b"-----BEGIN PRIVATE KEY-----",
+            b"-----END RSA PRIVATE KEY-----",
+            b"-----END PRIVATE KEY--",
+            b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
+            b"eyJa.eyJ.",
+            b"AKIAIOSFODNN7EXAMPLE",
+            b"aws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
+            b"SecretAccessKey:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE=",
+            b"ghp_0123456789abcdefghijABCDEFGHIJ012345",
+            b"github_pat_0123456789_abcdefghijkl",
+            b"glpat-0123456789abcdefghij",
+            b"glptt-0123456789-bcdefghij",
+            b"xoxb-0123456789-abc",
+            b"xapp-1-A0123456789",
+            b"hooks.slack.com/services/T0123456/B0123456/abcdefghij0123456789",
+            b"sk_live_0123456789abcdef",
+            b"rk_test_0123456789abcdeX",
+            b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
+            b"SK0123456789abcdef0123456789ABCDEF",
+            b"SG.0123456789abcdefghij_-.0123456789abcdefghij0123456789abcdefghij_-X",
+            b"npm_0123456789abcdefghij0123456789abcdef",
+            b"pypi-AgEIcHlwaS5vcmc0123456789abcdefghij0123456789abcdefghij0123456789",
+            b"sk-proj-0123456789abcdefghij",
+            b"sk-ant-api03-0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789ab",
+            b"hf_abcdefghijABCDEFGHIJabcdefghijABCD",
+            b"shpat_0123456789abcdef0123456789ABCDEF",
+            b"dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            b"AccountKey=0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdef==",
+            b"postgres://user:s3cr:et@db",
+            b"https://a:@b",
+            b"password=hunter22",
+            b"Passwd  => 'x1y2z3'",
+            b"api_key: \"abc;def\"",
+            b"auth_token = ${TOKEN}",
+            b"secret=>",
         ];
         prop_oneof![
             3 => proptest::sample::select(samples).prop_map(<[u8]>::to_vec),
             4 => proptest::collection::vec(alphabet(), 0..24),
+            1 => proptest::sample::select(
+                vec![&b"-----"[..], b"-----END", b"eyJ", b" PRIVATE KEY", b"=>", b"==", b"://", b"password", b"\t  "]
+            ).prop_map(<[u8]>::to_vec),
         ]
     }
 
@@ -547,10 +939,19 @@ mod tests {
             }
             let w: Vec<u8> = parts.concat();
             let r = ((w.len() as f64) * r_frac) as usize;
-            // Every start from r on a few bytes, with the window end at the input's end and
-            // cut short.
+            // Every piece's start, and every start from r on a few bytes, with the window end
+            // at the input's end and cut short.
+            let mut starts: Vec<usize> = parts
+                .iter()
+                .scan(0, |at, p| {
+                    let s = *at;
+                    *at += p.len();
+                    Some(s)
+                })
+                .collect();
+            starts.extend(r..(r + 4).min(w.len()));
             RES.with(|res| {
-                for s in r..(r + 4).min(w.len()) {
+                for &s in &starts {
                     check(res, &w, s, w.len());
                     check(res, &w, s, (s + cut).min(w.len()));
                 }
@@ -569,8 +970,8 @@ mod tests {
         ] {
             for r in 0..data.len() {
                 check(&res, &data, r, (r + 48).min(data.len()));
-                if r % 7 == 0 {
-                    check(&res, &data, r, data.len().min(r + 400));
+                if r % 7 == 0 || data[r] == b'-' {
+                    check(&res, &data, r, data.len().min(r + 16384));
                 }
             }
         }
