@@ -72,22 +72,16 @@ const NINE_CONTEXTS: [&[&[u8]]; 4] = [SSN_CONTEXT, ITIN_CONTEXT, ABA_CONTEXT, EI
 /// The nearest context word within 48 bytes before `s` is one of `own` (so "SSN: ...,
 /// routing number 021000021" is a routing number, not an SSN).
 fn nearest_context(win: &[u8], s: usize, own: &[&[u8]]) -> bool {
-    let Some(mine) = last_context(win, s, own, 48) else {
-        return false;
-    };
-    NINE_CONTEXTS
-        .iter()
-        .filter(|c| **c != own)
-        .all(|c| last_context(win, s, c, 48).is_none_or(|p| p < mine))
+    nearest_nine_context(win, s).is_some_and(|k| NINE_CONTEXTS[k] == own)
 }
 
-/// Where (offset in `win`) the last whole-word occurrence of one of `words` (lowercase, each
-/// starting with a letter) starts within `window` bytes before `s`.
-fn last_context(win: &[u8], s: usize, words: &[&[u8]], window: usize) -> Option<usize> {
-    let from = s.saturating_sub(window);
+/// Which list of `NINE_CONTEXTS` the nearest whole-word context word within 48 bytes before
+/// `s` belongs to. One backward pass over word starts for all four lists: no two words of
+/// different lists can match at the same start, so the first match found decides.
+fn nearest_nine_context(win: &[u8], s: usize) -> Option<usize> {
+    let from = s.saturating_sub(48);
     let hay = &win[from..s];
     let letter = |i: usize| hay.get(i).is_some_and(u8::is_ascii_alphabetic);
-    // Only word starts can begin an occurrence: visit those, latest first.
     let mut i = hay.len();
     while i > 0 {
         i -= 1;
@@ -95,13 +89,15 @@ fn last_context(win: &[u8], s: usize, words: &[&[u8]], window: usize) -> Option<
             continue;
         }
         let b = hay[i].to_ascii_lowercase();
-        for w in words {
-            if w.first() == Some(&b)
-                && hay.len() - i >= w.len()
-                && hay[i..i + w.len()].eq_ignore_ascii_case(w)
-                && !letter(i + w.len())
-            {
-                return Some(from + i);
+        for (k, words) in NINE_CONTEXTS.iter().enumerate() {
+            for w in *words {
+                if w.first() == Some(&b)
+                    && hay.len() - i >= w.len()
+                    && hay[i..i + w.len()].eq_ignore_ascii_case(w)
+                    && !letter(i + w.len())
+                {
+                    return Some(k);
+                }
             }
         }
     }
@@ -254,10 +250,7 @@ fn nine(cx: &VCtx<'_>, ok: fn(&[u8; 40]) -> bool, ctx: &[&[u8]]) -> Option<(usiz
     if digits_of(v, &mut d) != 9 {
         return None;
     }
-    if v.len() == 9 && !nearest_context(cx.win, cx.s, ctx) {
-        return None;
-    }
-    ok(&d).then_some((cx.s, cx.e))
+    (ok(&d) && (v.len() != 9 || nearest_context(cx.win, cx.s, ctx))).then_some((cx.s, cx.e))
 }
 
 fn ssn_ok(d: &[u8; 40]) -> bool {
