@@ -171,6 +171,9 @@ pub(crate) struct ScanState {
     pub(crate) found: Vec<(usize, usize, u16)>,
     /// Per literal set: where its next search starts (see `discover`).
     pub(crate) lit_resume: Vec<usize>,
+    /// The digit token the scan loop just measured for the trigger it is firing (never set
+    /// while deferred triggers fire).
+    tok: Option<Token>,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -507,7 +510,10 @@ impl Engine {
         let t = base + i;
         if c & C_DIGIT != 0 {
             let run_start = i == 0 && base == 0 || i > 0 && !buf[i - 1].is_ascii_digit();
-            if run_start && self.digit_worth(buf, i) {
+            let mut tok = None;
+            if run_start && self.digit_worth(buf, i, &mut tok) {
+                // `fire` reuses the token when it runs now (see `digit_worth`).
+                st.tok = tok;
                 self.fire_or_defer(
                     Trigger {
                         t,
@@ -519,6 +525,7 @@ impl Engine {
                     fin,
                     caches,
                 );
+                st.tok = None;
             }
             if c & C_CUSTOM == 0 {
                 i += 1;
@@ -622,7 +629,7 @@ impl Engine {
     /// digit runs glued to a larger token cost no call. Only looks at `buf[i - 2..i]`, which
     /// the stream always keeps, so the answer does not depend on chunking.
     #[inline(always)]
-    fn digit_worth(&self, buf: &[u8], i: usize) -> bool {
+    fn digit_worth(&self, buf: &[u8], i: usize, tok_out: &mut Option<Token>) -> bool {
         if i == 0 {
             return true;
         }
@@ -661,10 +668,12 @@ impl Engine {
             return false;
         }
         // The token's shape must suit one detector. `Token::scan` reads at most 48 bytes on,
-        // inside the trigger's window (which reaches at least 50), so this is the same token
-        // `fire` sees.
+        // inside the trigger's window (which reaches at least 50), so when the trigger fires
+        // now (its window complete, or the input ending) this is the token `fire` would scan.
         let tok = Token::scan(buf, i);
-        self.digit_dets.iter().any(|&(_, role)| tok.plausible(role))
+        let worth = self.digit_dets.iter().any(|&(_, role)| tok.plausible(role));
+        *tok_out = Some(tok);
+        worth
     }
 
     fn fire_or_defer(
@@ -773,7 +782,7 @@ impl Engine {
                         return;
                     }
                 }
-                let tok = Token::scan(w, r);
+                let tok = st.tok.take().unwrap_or_else(|| Token::scan(w, r));
                 for &(d, role) in &self.digit_dets {
                     if tok.plausible(role)
                         && let Some((s, e)) = self.attempt(d, w, r, 0, caches)
@@ -1023,6 +1032,7 @@ fn better(a: &Cluster, b: &Cluster, dets: &[Det]) -> bool {
 }
 
 /// The shape of a digit token: digit groups joined by single separators.
+#[derive(Clone, Copy)]
 struct Token {
     /// Digits seen at the end of each group (cumulative).
     cum: [u8; 8],
