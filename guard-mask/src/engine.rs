@@ -173,7 +173,7 @@ pub(crate) struct ScanState {
     pub(crate) lit_resume: Vec<usize>,
     /// The digit token the scan loop just measured for the trigger it is firing (never set
     /// while deferred triggers fire).
-    tok: Option<Token>,
+    tok: Option<(Token, u8)>,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -629,7 +629,7 @@ impl Engine {
     /// digit runs glued to a larger token cost no call. Only looks at `buf[i - 2..i]`, which
     /// the stream always keeps, so the answer does not depend on chunking.
     #[inline(always)]
-    fn digit_worth(&self, buf: &[u8], i: usize, tok_out: &mut Option<Token>) -> bool {
+    fn digit_worth(&self, buf: &[u8], i: usize, tok_out: &mut Option<(Token, u8)>) -> bool {
         if i == 0 {
             return true;
         }
@@ -671,9 +671,11 @@ impl Engine {
         // inside the trigger's window (which reaches at least 50), so when the trigger fires
         // now (its window complete, or the input ending) this is the token `fire` would scan.
         let tok = Token::scan(buf, i);
-        let worth = self.digit_dets.iter().any(|&(_, role)| tok.plausible(role));
-        *tok_out = Some(tok);
-        worth
+        let roles = tok.roles();
+        *tok_out = Some((tok, roles));
+        self.digit_dets
+            .iter()
+            .any(|&(_, role)| roles & role_bit(role) != 0)
     }
 
     fn fire_or_defer(
@@ -782,9 +784,12 @@ impl Engine {
                         return;
                     }
                 }
-                let tok = st.tok.take().unwrap_or_else(|| Token::scan(w, r));
+                let (_, roles) = st.tok.take().unwrap_or_else(|| {
+                    let tok = Token::scan(w, r);
+                    (tok, tok.roles())
+                });
                 for &(d, role) in &self.digit_dets {
-                    if tok.plausible(role)
+                    if roles & role_bit(role) != 0
                         && let Some((s, e)) = self.attempt(d, w, r, 0, caches)
                     {
                         found(d, s, e, st);
@@ -1031,6 +1036,17 @@ fn better(a: &Cluster, b: &Cluster, dets: &[Det]) -> bool {
     )
 }
 
+/// One bit per digit role (see `Token::roles`).
+#[inline]
+fn role_bit(role: DigitRole) -> u8 {
+    match role {
+        DigitRole::Shape(Shape::Card) => 1,
+        DigitRole::Shape(Shape::Nine) => 2,
+        DigitRole::Shape(Shape::Ipv4) => 4,
+        DigitRole::Phone => 8,
+    }
+}
+
 /// The shape of a digit token: digit groups joined by single separators.
 #[derive(Clone, Copy)]
 struct Token {
@@ -1073,6 +1089,24 @@ impl Token {
             i += 1;
         }
         t
+    }
+
+    /// `plausible` for every role at once (bits as `role_bit`).
+    fn roles(&self) -> u8 {
+        [
+            DigitRole::Shape(Shape::Card),
+            DigitRole::Shape(Shape::Nine),
+            DigitRole::Shape(Shape::Ipv4),
+            DigitRole::Phone,
+        ]
+        .into_iter()
+        .fold(0, |m, r| {
+            if self.plausible(r) {
+                m | role_bit(r)
+            } else {
+                m
+            }
+        })
     }
 
     fn plausible(&self, role: DigitRole) -> bool {
