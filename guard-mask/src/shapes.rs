@@ -137,11 +137,9 @@ impl Hay<'_> {
     /// Length of the run from `p` of bytes satisfying `f`, at most `max`.
     #[inline(always)]
     fn run(self, p: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
-        let mut n = 0;
-        while n < max && self.is(p + n, &f) {
-            n += 1;
-        }
-        n
+        let Some(s) = self.w.get(p..) else { return 0 };
+        let s = &s[..s.len().min(max)];
+        s.iter().position(|&b| !f(b)).unwrap_or(s.len())
     }
 }
 
