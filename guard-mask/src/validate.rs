@@ -367,11 +367,27 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"XK", 20),
 ];
 
+/// `IBAN_LENGTHS` indexed by the two letters (`26 * first + second`; 0 for no country).
+const IBAN_LEN_BY_CODE: [u8; 676] = {
+    let mut t = [0u8; 676];
+    let mut i = 0;
+    while i < IBAN_LENGTHS.len() {
+        let (c, n) = IBAN_LENGTHS[i];
+        t[(c[0] - b'A') as usize * 26 + (c[1] - b'A') as usize] = n as u8;
+        i += 1;
+    }
+    t
+};
+
 fn iban_len(cc: &[u8]) -> Option<usize> {
-    IBAN_LENGTHS
-        .iter()
-        .find(|(c, _)| &c[..] == cc)
-        .map(|&(_, n)| n)
+    let &[a, b] = cc else { return None };
+    if !(a.is_ascii_uppercase() && b.is_ascii_uppercase()) {
+        return None;
+    }
+    match IBAN_LEN_BY_CODE[usize::from(a - b'A') * 26 + usize::from(b - b'A')] {
+        0 => None,
+        n => Some(usize::from(n)),
+    }
 }
 
 /// mod-97 over the rearranged IBAN (ISO 7064).
@@ -661,6 +677,16 @@ mod tests {
             .is_some()
         );
         assert!(nine(&cx(b"912-70-1234"), itin_ok, ITIN_CONTEXT).is_some());
+    }
+
+    #[test]
+    fn iban_length_table() {
+        for &(c, n) in IBAN_LENGTHS {
+            assert_eq!(iban_len(c), Some(n));
+        }
+        assert_eq!(iban_len(b"ZZ"), None);
+        assert_eq!(iban_len(b"de"), None);
+        assert_eq!(iban_len(b"D"), None);
     }
 
     #[test]
