@@ -864,6 +864,7 @@ impl Engine {
     }
 
     /// Tries detector `d` anchored at `r` in window `w`; returns the span to mask.
+    #[inline(always)]
     fn attempt(
         &self,
         d: u16,
