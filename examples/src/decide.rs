@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guard_core::{Decision, Facts, Identity, Request, Resource, Verdict};
+use guard_sql::classify::Classification;
 
 use crate::gateway::{Shared, now_ts, now_us};
 
@@ -38,7 +39,14 @@ pub(crate) struct Decider {
     pub(crate) rec: Arc<crate::record::Rec>,
     /// Set when a strict recording failed: the session must end.
     pub(crate) rec_failed: Option<crate::record::RecordFailed>,
+    /// Facts of recently seen classifications. The classifier's cache hands out the same
+    /// `Arc` for a repeated statement (same normalized form), so a hit skips building the
+    /// fact maps again. Holding the `Arc` keeps its address from being reused.
+    facts_cache: Vec<(Arc<Classification>, Arc<[Facts]>)>,
 }
+
+/// How many classifications a session keeps the facts of.
+const FACTS_CACHE: usize = 8;
 
 impl Decider {
     pub(crate) fn new(
@@ -56,12 +64,34 @@ impl Decider {
             sql: guard_sql::Session::new(),
             rec,
             rec_failed: None,
+            facts_cache: Vec::new(),
         }
+    }
+
+    /// The per-statement facts of `c` (see [`Decider::facts`]), from the session's small
+    /// cache when `c` is a classification seen recently.
+    pub(crate) fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
+        if let Some(i) = self
+            .facts_cache
+            .iter()
+            .position(|(k, _)| Arc::ptr_eq(k, c))
+        {
+            let f = self.facts_cache[i].1.clone();
+            // Most recent first.
+            self.facts_cache[..=i].rotate_right(1);
+            return f;
+        }
+        let f: Arc<[Facts]> = Decider::facts(c).into();
+        if self.facts_cache.len() == FACTS_CACHE {
+            self.facts_cache.pop();
+        }
+        self.facts_cache.insert(0, (c.clone(), f.clone()));
+        f
     }
 
     /// The facts of each statement of a classification (an unparsable string yields one entry
     /// with `sql.unparsable = true`; an empty one none).
-    pub(crate) fn facts(c: &guard_sql::classify::Classification) -> Vec<Facts> {
+    pub(crate) fn facts(c: &Classification) -> Vec<Facts> {
         (0..c.statements.len())
             .filter_map(|i| c.statement_facts(i))
             .collect()

@@ -776,7 +776,10 @@ impl Front {
                     .decider
                     .sql
                     .on_message(&self.decider.shared.classifier, msg);
-                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let facts = match &c {
+                    Some(c) => self.decider.facts_of(c),
+                    None => Arc::from(Vec::new()),
+                };
                 let outcome = self.decider.decide(&facts, &sql, &[], "query");
                 self.act(outcome, sql, false)
             }
@@ -788,7 +791,10 @@ impl Front {
                     .decider
                     .sql
                     .on_message(&self.decider.shared.classifier, msg);
-                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let facts = match &c {
+                    Some(c) => self.decider.facts_of(c),
+                    None => Arc::from(Vec::new()),
+                };
                 let outcome = self.decider.decide(&facts, &sql, &[], "parse");
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
@@ -834,7 +840,10 @@ impl Front {
                     .decider
                     .sql
                     .on_message(&self.decider.shared.classifier, msg);
-                let facts = c.as_deref().map(Decider::facts).unwrap_or_default();
+                let facts = match &c {
+                    Some(c) => self.decider.facts_of(c),
+                    None => Arc::from(Vec::new()),
+                };
                 let sql = self
                     .portal_sql
                     .get(&portal)
