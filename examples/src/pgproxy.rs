@@ -230,7 +230,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         .collect();
     if !startup_req.is_plain() {
         if let Err(message) = decide_startup(&mut decider, &startup_req, &mut client).await {
-            client.write_all(&fatal("42501", &message)).await?;
+            let _ = client.write_all(&fatal("42501", &message)).await;
             end("startup refused");
             return Ok(());
         }
@@ -252,7 +252,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
                 None => format!("guard: cannot reach the upstream of \"{database}\""),
             };
             tracing::warn!(error = %format!("{e:#}"), resource = %database, "upstream login failed");
-            client.write_all(&fatal("08006", &msg)).await?;
+            let _ = client.write_all(&fatal("08006", &msg)).await;
             end("upstream login failed");
             return Ok(());
         }
@@ -291,7 +291,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         status: TransactionStatus::Idle,
     }
     .encode(&mut hello);
-    client.write_all(&hello).await?;
+    if client.write_all(&hello).await.is_err() {
+        lock(&shared.cancel).remove(&pid);
+        end("client left before the session started");
+        return Ok(());
+    }
 
     shared
         .metrics

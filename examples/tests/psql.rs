@@ -429,6 +429,14 @@ identity = {{ groups_any = ["agents"] }}
 facts = {{ "sql.statement" = "startup", "sql.read_write" = true }}
 
 [[rule]]
+id = "work-mem-needs-approval"
+action = "approve"
+approvers = ["dba"]
+timeout = "2s"
+identity = {{ groups_any = ["agents"] }}
+facts = {{ "sql.statement" = "startup", "sql.settings" = {{ contains_any = ["work_mem"] }} }}
+
+[[rule]]
 id = "no-physical-replication"
 action = "deny"
 message = "physical replication goes around the gateway"
@@ -483,6 +491,14 @@ fn startup_options_are_decided_as_facts_and_passed_on_when_allowed() {
     let o = psql_with_options(&alice, "-c application_name=guard:bob", "SELECT 1");
     assert!(!o.status.success());
     assert!(stderr(&o).contains("application_name"), "{}", stderr(&o));
+    // Held for approval: the client waits, is told, and is refused when nobody approves.
+    let started = std::time::Instant::now();
+    let o = psql_with_options(&alice, "-c work_mem=64MB", "SELECT 1");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("held for approval"), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
     // Every startup decision is in the audit log.
     let audit = gw.audit_log();
     assert!(audit.contains("\"via\":\"startup\""), "{audit}");
