@@ -42,10 +42,12 @@
 //!
 //! ```text
 //! chunk ─► MaskStream buffer ─► triggers ─────────────► verify in a window ─► clusters ─► out
-//!                               byte-class table        anchored regex        merge
-//!                               (digits @ + ( : -)      (regex-automata)      overlaps,
-//!                               aho-corasick literals   + validators          winner rule,
-//!                               (AKIA, ghp_, eyJ, ...)  (Luhn, mod-97, ...)   strategy
+//!                               byte-class table        anchored match        merge
+//!                               (digits @ + ( : -)      (built-ins: hand-     overlaps,
+//!                               anchored literals       written; custom:      winner rule,
+//!                               (AKIA, ghp_, eyJ, ...)  regex-automata)       strategy
+//!                                                       + validators
+//!                                                       (Luhn, mod-97, ...)
 //! ```
 //!
 //! See `DESIGN.md` in the crate for the engine, the streaming argument and the winner rule.
