@@ -128,3 +128,45 @@ fn recall_and_precision() {
         );
     }
 }
+
+/// The low-density corpus (one sensitive value per ~50 records, as in most result sets):
+/// the look-alikes around the values must not turn into findings either.
+#[test]
+fn recall_and_precision_low_density() {
+    let c = corpus::generate_sparse(0x6d61_736b, 3_000_000, 50);
+    let m = Masker::builder().build().unwrap();
+    let mut s = m.stream();
+    let mut found = Vec::new();
+    for chunk in c.data.chunks(64 * 1024 - 3) {
+        s.push_findings(chunk, &mut found);
+    }
+    s.finish_findings(&mut found);
+    assert_eq!(found, m.find(&c.data));
+    let labels: std::collections::HashSet<(usize, usize, &str)> = c
+        .labels
+        .iter()
+        .map(|l| (l.start, l.end, l.detector))
+        .collect();
+    let tp = found
+        .iter()
+        .filter(|f| labels.contains(&(f.start, f.end, &*f.detector)))
+        .count();
+    let k = Counts {
+        tp,
+        fp: found.len() - tp,
+        fn_: labels.len() - tp,
+    };
+    println!(
+        "low density: {} bytes, {} labels, {} findings, recall {:.4}, precision {:.4}",
+        c.data.len(),
+        labels.len(),
+        found.len(),
+        k.recall(),
+        k.precision()
+    );
+    assert!(labels.len() > 300, "the corpus has values");
+    assert!(
+        k.recall() >= 0.99 && k.precision() >= 0.99,
+        "low density below 0.99"
+    );
+}
