@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     pub(crate) sessions: Mutex<BTreeMap<u64, SessionEntry>>,
     pub(crate) next_session: AtomicU64,
     pub(crate) metrics: crate::metrics::Metrics,
-    pub(crate) audit: Option<Mutex<std::fs::File>>,
+    pub(crate) audit: Option<Mutex<AuditLog>>,
     pub(crate) approvals: Arc<MemoryApprovalStore>,
     pub(crate) approval_changed: Arc<tokio::sync::Notify>,
     pub(crate) grants: Arc<dyn GrantStore>,
@@ -56,6 +56,25 @@ pub(crate) struct Shared {
     pub(crate) classifier: guard_sql::classify::Classifier,
     /// This gateway instance's id (in recording names).
     pub(crate) instance: String,
+}
+
+/// The longest an audit line stays buffered while the gateway runs.
+pub(crate) const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The audit log: JSON lines, buffered.
+pub(crate) struct AuditLog {
+    out: std::io::BufWriter<std::fs::File>,
+    last_flush: std::time::Instant,
+}
+
+impl AuditLog {
+    fn flush(&mut self) {
+        use std::io::Write;
+        if let Err(e) = self.out.flush() {
+            tracing::error!(error = %e, "audit log write failed");
+        }
+        self.last_flush = std::time::Instant::now();
+    }
 }
 
 /// The parts of the configuration that a reload replaces.
@@ -141,13 +160,15 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
     let audit = match &config.audit {
         Some(a) => {
             let p = config.path(&a.file);
-            Some(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&p)
-                    .with_context(|| format!("opening audit log {}", p.display()))?,
-            ))
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("opening audit log {}", p.display()))?;
+            Some(Mutex::new(AuditLog {
+                out: std::io::BufWriter::with_capacity(64 * 1024, file),
+                last_flush: std::time::Instant::now(),
+            }))
         }
         None => None,
     };
@@ -208,6 +229,12 @@ pub async fn run(
 }
 
 impl Gateway {
+    /// Writes out the audit lines still buffered (they are written at least every 200 ms
+    /// while the gateway runs, when a session ends, and when it stops).
+    pub fn flush_audit(&self) {
+        self.shared.flush_audit();
+    }
+
     /// Serves Postgres clients on `listener` until `shutdown` completes. Sessions already
     /// running are told to end when it does. While it runs, OIDC issuers with a `jwks_url`
     /// have their keys fetched again every `jwks_refresh`.
@@ -220,8 +247,18 @@ impl Gateway {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         let refresher = crate::identity::spawn_refresher(&self.shared);
+        let shared = self.shared.clone();
+        let flusher = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(AUDIT_FLUSH);
+            loop {
+                tick.tick().await;
+                shared.flush_audit();
+            }
+        });
         let result = self.serve(listener, shutdown).await;
         refresher.abort();
+        flusher.abort();
+        self.shared.flush_audit();
         result
     }
 
@@ -353,18 +390,33 @@ impl Shared {
 
     pub(crate) fn unregister_session(&self, id: u64) {
         lock(&self.sessions).remove(&id);
+        self.flush_audit();
     }
 
-    /// Appends one line to the audit log (if configured).
+    /// Appends one line to the audit log (if configured). Lines are buffered and written
+    /// at most [`AUDIT_FLUSH`] after they were added (by the next line or the gateway's
+    /// flusher), when a session ends, and at shutdown: one write per batch, not per statement.
+    /// The audit log is a log, not the write-ahead record: that is the session recording.
     pub(crate) fn audit(&self, line: &serde_json::Value) {
         if let Some(f) = &self.audit {
             use std::io::Write;
-            let mut s = line.to_string();
-            s.push('\n');
             let mut f = lock(f);
-            if let Err(e) = f.write_all(s.as_bytes()) {
+            let written = serde_json::to_writer(&mut f.out, line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| f.out.write_all(b"\n"));
+            if let Err(e) = written {
                 tracing::error!(error = %e, "audit log write failed");
             }
+            if f.last_flush.elapsed() >= AUDIT_FLUSH {
+                f.flush();
+            }
+        }
+    }
+
+    /// Writes out buffered audit lines.
+    pub(crate) fn flush_audit(&self) {
+        if let Some(f) = &self.audit {
+            lock(f).flush();
         }
     }
 }

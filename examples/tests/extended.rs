@@ -468,3 +468,29 @@ async fn bind_parameters_are_recorded_masked() {
     assert!(text.contains(&expected), "{expected} in {text}");
     assert!(!text.contains(&b64("ada@example.com")), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lines_are_written_within_the_flush_interval_while_a_session_is_open() {
+    let db = fresh_database("ext_audit_flush");
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    c.simple_query("SELECT 'audit-flush-marker'").await.unwrap();
+    // Read the file itself (not through the harness, which flushes first).
+    let path = gw.dir.path().join("audit.jsonl");
+    let mut seen = false;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .contains("audit-flush-marker")
+        {
+            seen = true;
+            break;
+        }
+    }
+    assert!(
+        seen,
+        "the line reached the file within 2 s while the session stayed open"
+    );
+    c.query_one("SELECT 1", &[]).await.unwrap();
+}

@@ -318,6 +318,7 @@ timeout = "{timeout}"
     }
 
     pub fn audit_log(&self) -> String {
+        self.gateway.flush_audit();
         std::fs::read_to_string(self.dir.path().join("audit.jsonl")).unwrap_or_default()
     }
 
