@@ -71,11 +71,7 @@ impl Decider {
     /// The per-statement facts of `c` (see [`Decider::facts`]), from the session's small
     /// cache when `c` is a classification seen recently.
     pub(crate) fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
-        if let Some(i) = self
-            .facts_cache
-            .iter()
-            .position(|(k, _)| Arc::ptr_eq(k, c))
-        {
+        if let Some(i) = self.facts_cache.iter().position(|(k, _)| Arc::ptr_eq(k, c)) {
             let f = self.facts_cache[i].1.clone();
             // Most recent first.
             self.facts_cache[..=i].rotate_right(1);
