@@ -128,18 +128,10 @@ impl Decider {
         }
         // COPY rows carry no column names, so column rules could not apply: refuse rather
         // than leak what a column rule hides (masking.rs).
-        if self.shared.config.masking.enabled
-            && let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome
-            && let Some(profile) = masks.iter().find(|m| rt.column_rule_profiles.contains(*m))
-            && facts.iter().any(is_copy_to_client)
+        if let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome
+            && let Some(message) = self.copy_under_column_rules(&rt, masks, facts)
         {
-            outcome = Outcome::Refuse {
-                message: format!(
-                    "guard: COPY TO STDOUT is refused under mask profile \"{profile}\", whose \
-                     column rules cannot be applied to COPY rows; use SELECT, whose results \
-                     are masked column by column"
-                ),
-            };
+            outcome = Outcome::Refuse { message };
         }
         // application_name carries the caller's identity upstream (CONTRACTS.md): a client
         // may not overwrite it. RESET returns to the gateway's value and is fine.
@@ -213,9 +205,34 @@ impl Decider {
                 Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks,
                 Outcome::Refuse { .. } => union_masks(&decisions),
             };
+            // Masking is a separate switch: what it promises holds in audit-only mode too.
+            if let Some(message) = self.copy_under_column_rules(&rt, &masks, facts) {
+                return Outcome::Refuse { message };
+            }
             return Outcome::Go { masks };
         }
         outcome
+    }
+
+    /// The refusal of a `COPY ... TO STDOUT` under a mask profile with column rules, if
+    /// `facts` hold one and `masks` name such a profile (and masking is on).
+    fn copy_under_column_rules(
+        &self,
+        rt: &crate::gateway::Runtime,
+        masks: &[String],
+        facts: &[Facts],
+    ) -> Option<String> {
+        if !self.shared.config.masking.enabled || !facts.iter().any(is_copy_to_client) {
+            return None;
+        }
+        let profile = masks
+            .iter()
+            .find(|m| rt.column_rule_profiles.contains(*m))?;
+        Some(format!(
+            "guard: COPY TO STDOUT is refused under mask profile \"{profile}\", whose column \
+             rules cannot be applied to COPY rows; use SELECT, whose results are masked column \
+             by column"
+        ))
     }
 }
 

@@ -308,6 +308,24 @@ fn copy_out_under_column_rules_is_refused_and_copy_in_is_not() {
         2,
         "{out}"
     );
+    // Audit-only mode refuses nothing the policy says, but masking still holds.
+    let audit = TestGateway::start(
+        &db,
+        Opts {
+            audit_only: true,
+            ..Opts::default()
+        },
+    );
+    let o = psql(
+        &audit.user_url("alice", ALICE_PW),
+        &["COPY customers TO STDOUT"],
+    );
+    assert!(
+        stderr(&o).contains("column rules cannot be applied to COPY"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("123-45-6789"));
     // An identity without masks copies freely.
     let o = psql(
         &gw.user_url("bob", BOB_PW),
