@@ -126,13 +126,6 @@ impl Decider {
                 ),
             };
         }
-        // COPY rows carry no column names, so column rules could not apply: refuse rather
-        // than leak what a column rule hides (masking.rs).
-        if let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome
-            && let Some(message) = self.copy_under_column_rules(&rt, masks, facts)
-        {
-            outcome = Outcome::Refuse { message };
-        }
         // application_name carries the caller's identity upstream (CONTRACTS.md): a client
         // may not overwrite it. RESET returns to the gateway's value and is fine.
         if facts.iter().any(changes_application_name) {
@@ -144,44 +137,61 @@ impl Decider {
                 ),
             };
         }
+        let audit_only = self.shared.config.policy.audit_only;
+        // The mask profiles applied to what this statement returns (audit-only mode forwards
+        // refused statements too, with every profile any decision asked for).
+        let applied: Vec<String> = match &outcome {
+            Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks.clone(),
+            Outcome::Refuse { .. } if audit_only => union_masks(&decisions),
+            Outcome::Refuse { .. } => Vec::new(),
+        };
+        // COPY rows carry no column names, so column rules could not apply: refuse rather
+        // than leak what a column rule hides (masking.rs). Masking is a separate switch from
+        // audit-only mode: this holds in both.
+        let copy_refusal = self.copy_under_column_rules(&rt, &applied, facts);
+        if let Some(message) = &copy_refusal {
+            outcome = Outcome::Refuse {
+                message: message.clone(),
+            };
+        }
         let kind = match &outcome {
             Outcome::Go { .. } => "allow",
             Outcome::Refuse { .. } => "deny",
             Outcome::Hold { .. } => "approve",
         };
         self.shared.metrics.decision(kind, started.elapsed());
-        let audit_only = self.shared.config.policy.audit_only;
+        let record_input = self.rec.enabled() && (via != "parse" || kind == "deny");
         // Input is logged and recorded with credentials removed and the statement's mask
-        // profiles applied (CONTRACTS.md, recording).
-        let maskers: Vec<Arc<guard_mask::Masker>> = match &outcome {
-            Outcome::Go { masks } | Outcome::Hold { masks, .. }
-                if self.shared.config.masking.enabled =>
-            {
-                masks
-                    .iter()
-                    .filter_map(|m| rt.maskers.get(m).cloned())
-                    .collect()
-            }
-            _ => Vec::new(),
+        // profiles applied (CONTRACTS.md, recording); nothing is built when neither is on.
+        let maskers: Vec<Arc<guard_mask::Masker>> = if self.shared.config.masking.enabled {
+            applied
+                .iter()
+                .filter_map(|m| rt.maskers.get(m).cloned())
+                .collect()
+        } else {
+            Vec::new()
         };
-        let logged_sql = mask_text(&maskers, &crate::record::redact_sql(sql));
-        self.shared.audit(&serde_json::json!({
-            "time_us": now_us(),
-            "session": self.session_id,
-            "subject": self.identity.subject,
-            "groups": self.identity.groups,
-            "resource": self.resource.name,
-            "via": via,
-            "sql": logged_sql,
-            "verdict": kind,
-            "enforced": !audit_only,
-            "decisions": decisions,
-        }));
+        let logged_sql = (self.shared.audit_enabled() || record_input)
+            .then(|| mask_text(&maskers, &crate::record::redact_sql(sql)));
+        if self.shared.audit_enabled() {
+            self.shared.audit(&serde_json::json!({
+                "time_us": now_us(),
+                "session": self.session_id,
+                "subject": self.identity.subject,
+                "groups": self.identity.groups,
+                "resource": self.resource.name,
+                "via": via,
+                "sql": logged_sql,
+                "verdict": kind,
+                "enforced": !audit_only,
+                "decisions": decisions,
+            }));
+        }
         tracing::info!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
-        if self.rec.enabled() && (via != "parse" || kind == "deny") {
+        if record_input {
             // Write-ahead: the statement is in the recording before it goes upstream.
             let input = guard_record::Event::Input(guard_record::Input::Query {
-                text: logged_sql,
+                text: logged_sql.unwrap_or_default(),
                 params: recorded_params(sql, params, &maskers),
             });
             let mut r = self.rec.event(&input);
@@ -201,15 +211,10 @@ impl Decider {
             }
         }
         if audit_only {
-            let masks = match outcome {
-                Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks,
-                Outcome::Refuse { .. } => union_masks(&decisions),
+            return match copy_refusal {
+                Some(message) => Outcome::Refuse { message },
+                None => Outcome::Go { masks: applied },
             };
-            // Masking is a separate switch: what it promises holds in audit-only mode too.
-            if let Some(message) = self.copy_under_column_rules(&rt, &masks, facts) {
-                return Outcome::Refuse { message };
-            }
-            return Outcome::Go { masks };
         }
         outcome
     }
@@ -222,7 +227,7 @@ impl Decider {
         masks: &[String],
         facts: &[Facts],
     ) -> Option<String> {
-        if !self.shared.config.masking.enabled || !facts.iter().any(is_copy_to_client) {
+        if !self.shared.config.masking.enabled || !facts.iter().any(|f| is_client_copy(f, "out")) {
             return None;
         }
         let profile = masks
@@ -245,9 +250,10 @@ pub(crate) enum BindParam {
     Binary(bytes::Bytes),
 }
 
-/// Whether a statement's facts say it is a `COPY ... TO STDOUT` (rows to the client).
-fn is_copy_to_client(f: &Facts) -> bool {
-    f.get("sql.copy.direction").and_then(|v| v.as_str()) == Some("out")
+/// Whether a statement's facts say it is a COPY between the server and the client in
+/// `direction` (`in`: `COPY ... FROM STDIN`, `out`: `COPY ... TO STDOUT`).
+pub(crate) fn is_client_copy(f: &Facts, direction: &str) -> bool {
+    f.get("sql.copy.direction").and_then(|v| v.as_str()) == Some(direction)
         && f.get("sql.copy.target").and_then(|v| v.as_str()) == Some("stdio")
 }
 

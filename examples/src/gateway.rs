@@ -413,6 +413,11 @@ impl Shared {
         }
     }
 
+    /// Whether an audit log is configured.
+    pub(crate) fn audit_enabled(&self) -> bool {
+        self.audit.is_some()
+    }
+
     /// Writes out buffered audit lines.
     pub(crate) fn flush_audit(&self) {
         if let Some(f) = &self.audit {

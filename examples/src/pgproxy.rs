@@ -864,7 +864,9 @@ impl Front {
                 if masked && self.decider.shared.config.masking.enabled {
                     self.describe_portal = Some(portal);
                 }
-                if matches!(outcome, Outcome::Go { .. }) && facts.iter().any(is_copy_from_stdin) {
+                if matches!(outcome, Outcome::Go { .. })
+                    && facts.iter().any(|f| crate::decide::is_client_copy(f, "in"))
+                {
                     self.copy_in = true;
                 }
                 self.act(outcome, sql, true)
@@ -919,12 +921,6 @@ impl Front {
             },
         }
     }
-}
-
-fn is_copy_from_stdin(f: &guard_core::Facts) -> bool {
-    use guard_core::FactValue;
-    f.get("sql.copy.direction") == Some(&FactValue::from("in"))
-        && f.get("sql.copy.target") == Some(&FactValue::from("stdio"))
 }
 
 /// Upstream -> client.
