@@ -112,6 +112,9 @@ pub(crate) struct Engine {
     /// Every byte with a class is one `swar_candidates` marks (false with custom triggers
     /// outside that set: the scan then goes byte by byte).
     pub(crate) swar: bool,
+    /// Every digit's class is exactly `C_DIGIT`: the word scan then marks only the first
+    /// digit of each run (the rest of a run can trigger nothing) and never steps over runs.
+    pub(crate) digit_runs: bool,
     pub(crate) kws: Vec<AssignKw>,
     /// Per byte value: the assignment keywords ending with it.
     pub(crate) kw_by_last: Vec<Vec<u16>>,
@@ -227,31 +230,43 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
     match bit {
         C_PLUS | C_PAREN => (i == 0 || !alnum(buf[i - 1])) && next.is_ascii_digit(),
         C_AT => alnum(next),
-        C_COLON | C_DASH => {
+        // The next byte first: it turns away most `:` and `-` of text (`"ts":"`, `key: v`,
+        // `a - b`) before any look-back.
+        C_COLON => {
+            if !(next.is_ascii_hexdigit() || next == b':') {
+                return false;
+            }
+            // IPv6 and MAC both need a second colon within the next five bytes.
+            let mut k = i + 1;
+            while k < i + 5 && buf.get(k).is_some_and(u8::is_ascii_hexdigit) {
+                k += 1;
+            }
+            if buf.get(k) != Some(&b':') {
+                return false;
+            }
             let mut h = 0;
             while h < 4 && i > h && buf[i - h - 1].is_ascii_hexdigit() {
                 h += 1;
             }
-            let s = i - h;
-            if s > 0 && (alnum(buf[s - 1]) || matches!(buf[s - 1], b':' | b'.' | b'-')) {
-                return false;
-            }
-            if bit == C_COLON {
-                if !(next.is_ascii_hexdigit() || next == b':') {
-                    return false;
-                }
-                // IPv6 and MAC both need a second colon within the next five bytes.
-                let mut k = i + 1;
-                while k < i + 5 && buf.get(k).is_some_and(u8::is_ascii_hexdigit) {
-                    k += 1;
-                }
-                buf.get(k) == Some(&b':')
-            } else {
-                h == 2 && next.is_ascii_hexdigit()
-            }
+            hex_lead_ok(buf, i - h)
+        }
+        // A MAC's dash follows exactly two hex digits and comes before a third.
+        C_DASH => {
+            next.is_ascii_hexdigit()
+                && i >= 2
+                && buf[i - 1].is_ascii_hexdigit()
+                && buf[i - 2].is_ascii_hexdigit()
+                && hex_lead_ok(buf, i - 2)
         }
         _ => true,
     }
+}
+
+/// The hex group of an IPv6 address or a MAC starting at `s` is not glued to a larger token
+/// (an alphanumeric, which also means no further hex digit, or `:` `.` `-` before it).
+#[inline(always)]
+fn hex_lead_ok(buf: &[u8], s: usize) -> bool {
+    s == 0 || !(alnum(buf[s - 1]) || matches!(buf[s - 1], b':' | b'.' | b'-'))
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -271,6 +286,14 @@ pub(crate) fn swar_candidates(x: u64) -> u64 {
     let y = v ^ (LO * 0x5f);
     let underscore = !(y + LO * 0x7f);
     (punct_digits | at_upper | underscore | x) & HI
+}
+
+/// Marks (high bit of each byte) the ASCII digits of `x`. Exact per byte, like
+/// `swar_candidates`.
+#[inline(always)]
+pub(crate) fn swar_digits(x: u64) -> u64 {
+    let v = x & !HI;
+    (v + LO * (0x80 - 0x30)) & !(v + LO * (0x7f - 0x39)) & !x & HI
 }
 
 /// The byte after a match must not continue it.
@@ -452,9 +475,40 @@ impl Engine {
         let stop = lim - base;
         let hay = &buf[..stop];
         let mut i = st.pos - base;
-        if self.swar {
+        if self.swar && self.digit_runs {
             // Eight bytes at a time: a word-wide test marks the bytes that may trigger (a
-            // superset of the class table), then only those are looked at.
+            // superset of the class table), minus every digit whose previous byte is a digit
+            // (`step` would skip it), then only those are looked at. `prev` carries the last
+            // byte's digit mark into the next word (bit 7); before the first byte of the
+            // buffer it is set unless the input starts there, as `step`'s `run_start` has it.
+            let mut prev: u64 = if i > 0 {
+                u64::from(buf[i - 1].is_ascii_digit()) << 7
+            } else {
+                u64::from(base > 0) << 7
+            };
+            while let Some(w) = hay.get(i..i + 8) {
+                let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                let d = swar_digits(x);
+                let mut m = swar_candidates(x) & !(d & (d << 8 | prev));
+                prev = d >> 56;
+                let blk = i;
+                i += 8;
+                while m != 0 {
+                    let j = blk + (m.trailing_zeros() / 8) as usize;
+                    m &= m - 1;
+                    let b = hay[j];
+                    let c = tbl[usize::from(b)];
+                    if c == C_DIGIT {
+                        // The start of a digit run (the mask above): nothing to skip.
+                        self.digit_trigger(st, buf, base, fin, caches, j);
+                    } else if c != 0 {
+                        self.step(st, buf, base, stop, fin, caches, j, b, c);
+                    }
+                }
+            }
+        } else if self.swar {
+            // As above, but digits may carry other classes: `step` looks at each run start
+            // and steps over the run.
             while let Some(w) = hay.get(i..i + 8) {
                 let mut m = swar_candidates(u64::from_le_bytes([
                     w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
@@ -510,22 +564,8 @@ impl Engine {
         let t = base + i;
         if c & C_DIGIT != 0 {
             let run_start = i == 0 && base == 0 || i > 0 && !buf[i - 1].is_ascii_digit();
-            let mut tok = None;
-            if run_start && self.digit_worth(buf, i, &mut tok) {
-                // `fire` reuses the token when it runs now (see `digit_worth`).
-                st.tok = tok;
-                self.fire_or_defer(
-                    Trigger {
-                        t,
-                        src: Src::Class(C_DIGIT),
-                    },
-                    st,
-                    buf,
-                    base,
-                    fin,
-                    caches,
-                );
-                st.tok = None;
+            if run_start {
+                self.digit_trigger(st, buf, base, fin, caches, i);
             }
             if c & C_CUSTOM == 0 {
                 i += 1;
@@ -611,6 +651,36 @@ impl Engine {
             }
         }
         i + 1
+    }
+
+    /// The digit trigger at `i`, the first digit of a run: fired when `digit_worth` lets it.
+    #[inline(always)]
+    fn digit_trigger(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+        i: usize,
+    ) {
+        let mut tok = None;
+        if self.digit_worth(buf, i, &mut tok) {
+            // `fire` reuses the token when it runs now (see `digit_worth`).
+            st.tok = tok;
+            self.fire_or_defer(
+                Trigger {
+                    t: base + i,
+                    src: Src::Class(C_DIGIT),
+                },
+                st,
+                buf,
+                base,
+                fin,
+                caches,
+            );
+            st.tok = None;
+        }
     }
 
     /// Whether the bytes beside anchor byte `b` at `i` can belong to one of its literals
@@ -1128,7 +1198,7 @@ impl Token {
 
 #[cfg(test)]
 mod tests {
-    use super::swar_candidates;
+    use super::{swar_candidates, swar_digits};
 
     #[test]
     fn swar_marks_exactly_its_set() {
@@ -1143,6 +1213,22 @@ mod tests {
                     w[pos] = b;
                     let m = swar_candidates(u64::from_le_bytes(w));
                     assert_eq!(m >> (pos * 8) & 0x80 != 0, want(b), "byte {b:#x} at {pos}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn swar_digits_marks_exactly_digits() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                for fill in [0u8, b'/', b':', b'0', b'9', 0xb0, 0xff] {
+                    let mut w = [fill; 8];
+                    w[pos] = b;
+                    let m = swar_digits(u64::from_le_bytes(w));
+                    for (k, &x) in w.iter().enumerate() {
+                        assert_eq!(m >> (k * 8) & 0xff, u64::from(x.is_ascii_digit()) << 7);
+                    }
                 }
             }
         }

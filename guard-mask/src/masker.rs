@@ -349,6 +349,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         pair_prev: vec![0; 1024],
         pair_next: vec![0; 1024],
         swar: false,
+        digit_runs: false,
         kws: Vec::new(),
         kw_by_last: vec![Vec::new(); 256],
         lag: 0,
@@ -635,6 +636,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     }
     e.swar = (0..=255u8)
         .all(|b| e.class[usize::from(b)] == 0 || swar_candidates(u64::from(b)) & 0x80 != 0);
+    e.digit_runs = (b'0'..=b'9').all(|b| e.class[usize::from(b)] == C_DIGIT);
     // Literal sets: the custom-regex prefixes (case-sensitive), then one set per
     // keyword list.
     let mut lit_groups: Vec<LitGroup> = Vec::new();
