@@ -78,6 +78,7 @@
 #![doc = include_str!("../FACTS.md")]
 
 pub mod classify;
+pub mod copy;
 mod facts;
 pub mod pg;
 mod session;

@@ -1,0 +1,1 @@
+COPY "Gen T" TO STDOUT (FORMAT csv, HEADER)

@@ -1,0 +1,1 @@
+COPY (SELECT id, t FROM copy_t ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER true)
