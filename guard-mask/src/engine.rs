@@ -63,6 +63,9 @@ pub(crate) struct AnchoredLit {
     pub(crate) bytes: Vec<u8>,
     /// Where the anchor byte sits inside the literal.
     pub(crate) k: usize,
+    /// The literal's byte before the anchor, if any: compared first, since most anchor
+    /// bytes that pass the pair filter belong to none of their several literals.
+    pub(crate) before: Option<u8>,
     pub(crate) dets: Vec<u16>,
     /// Window reach after the anchor byte.
     pub(crate) ahead: usize,
@@ -95,6 +98,8 @@ pub(crate) struct Engine {
     pub(crate) class: [u16; 256],
     pub(crate) class_ahead: [usize; 7],
     pub(crate) digit_dets: Vec<(u16, DigitRole)>,
+    /// The union of `digit_dets`' role bits (`role_bit`).
+    pub(crate) digit_roles: u8,
     pub(crate) letter_digit_dets: Vec<u16>,
     pub(crate) phone_dets: Vec<u16>,
     pub(crate) at_dets: Vec<u16>,
@@ -598,25 +603,7 @@ impl Engine {
             }
         }
         if c & C_ANCHOR != 0 && self.anchor_pairs_ok(buf, i, b) {
-            for &li in &self.alit_by_byte[usize::from(b)] {
-                let l = &self.alits[usize::from(li)];
-                // Discovery lags by at least the longest literal, and the buffer keeps
-                // BACK_TOTAL bytes before `st.pos`: the comparison sees the same bytes
-                // however the input was chunked.
-                if i >= l.k && eq_at(buf, i - l.k, &l.bytes) {
-                    self.fire_or_defer(
-                        Trigger {
-                            t,
-                            src: Src::ALit(li),
-                        },
-                        st,
-                        buf,
-                        base,
-                        fin,
-                        caches,
-                    );
-                }
-            }
+            self.anchored_literals(st, buf, base, fin, caches, i, b);
         }
         if c & C_ASSIGN != 0 {
             let mut j = i;
@@ -652,6 +639,44 @@ impl Engine {
             }
         }
         i + 1
+    }
+
+    /// Compares the literals anchored at byte `b` at `i` (whose neighbours passed the pair
+    /// filter) in place and fires those that are there. Out of line: it runs for a few
+    /// percent of the marked bytes, and kept inline it cost the scan loop registers.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn anchored_literals(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+        i: usize,
+        b: u8,
+    ) {
+        for &li in &self.alit_by_byte[usize::from(b)] {
+            let l = &self.alits[usize::from(li)];
+            // Discovery lags by at least the longest literal, and the buffer keeps
+            // BACK_TOTAL bytes before `st.pos`: the comparison sees the same bytes
+            // however the input was chunked. The byte before the anchor first: most
+            // candidates belong to none of the several literals anchored at `b`.
+            if i >= l.k && l.before.is_none_or(|p| buf[i - 1] == p) && eq_at(buf, i - l.k, &l.bytes)
+            {
+                self.fire_or_defer(
+                    Trigger {
+                        t: base + i,
+                        src: Src::ALit(li),
+                    },
+                    st,
+                    buf,
+                    base,
+                    fin,
+                    caches,
+                );
+            }
+        }
     }
 
     /// The digit trigger at `i`, the first digit of a run: fired when `digit_worth` lets it.
@@ -744,9 +769,7 @@ impl Engine {
         let tok = Token::scan(buf, i);
         let roles = tok.roles();
         *tok_out = Some((tok, roles));
-        self.digit_dets
-            .iter()
-            .any(|&(_, role)| roles & role_bit(role) != 0)
+        roles & self.digit_roles != 0
     }
 
     fn fire_or_defer(
@@ -1110,7 +1133,7 @@ fn better(a: &Cluster, b: &Cluster, dets: &[Det]) -> bool {
 
 /// One bit per digit role (see `Token::roles`).
 #[inline]
-fn role_bit(role: DigitRole) -> u8 {
+pub(crate) fn role_bit(role: DigitRole) -> u8 {
     match role {
         DigitRole::Shape(Shape::Card) => 1,
         DigitRole::Shape(Shape::Nine) => 2,

@@ -12,7 +12,7 @@ use crate::catalog::{CATALOG, Trig};
 use crate::engine::{
     ASSIGN_GAP, AnchoredLit, AssignKw, BACK_ANCHOR, BACK_TOTAL, C_ANCHOR, C_ASSIGN, C_AT, C_COLON,
     C_CUSTOM, C_DASH, C_DIGIT, C_PAREN, C_PLUS, Caches, Det, DigitRole, Engine, LitSet,
-    MAX_CONTEXT_BYTES, ScanState, Scratch, Sink, Verify, swar_candidates,
+    MAX_CONTEXT_BYTES, ScanState, Scratch, Sink, Verify, role_bit, swar_candidates,
 };
 use crate::profile::{ColumnRule, CustomDetector, JsonRule, KeywordList, Profile};
 use crate::strategy::{self, Strategy};
@@ -337,6 +337,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         class: [0; 256],
         class_ahead: [0; 7],
         digit_dets: Vec::new(),
+        digit_roles: 0,
         letter_digit_dets: Vec::new(),
         phone_dets: Vec::new(),
         at_dets: Vec::new(),
@@ -550,6 +551,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             e.class[usize::from(b)] |= bit;
         }
     };
+    e.digit_roles = e.digit_dets.iter().fold(0, |m, &(_, r)| m | role_bit(r));
     if !e.digit_dets.is_empty() || !e.letter_digit_dets.is_empty() {
         set(&mut e, &mut (b'0'..=b'9'), C_DIGIT);
         let a = ahead(
@@ -615,6 +617,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         }
         e.alits.push(AnchoredLit {
             ahead: reach(&d).max(lit.len() - k),
+            before: k.checked_sub(1).map(|p| lit[p]),
             bytes: lit,
             k,
             dets: d,
