@@ -104,7 +104,18 @@ impl CopyEncoder {
                 out.extend_from_slice(&[0; 8]);
                 Ok(())
             }
-            _ => self.encode_row(names.into_iter().map(Some), out),
+            CopyFormat::Csv => self.encode_row(names.into_iter().map(Some), out),
+            CopyFormat::Text => {
+                // `CopyAttributeOutText` on each name: no NULL string to avoid in a header.
+                for (i, name) in names.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(self.delimiter);
+                    }
+                    self.text_value(name, out);
+                }
+                out.push(b'\n');
+                Ok(())
+            }
         }
     }
 
