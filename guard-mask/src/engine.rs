@@ -302,6 +302,25 @@ pub(crate) fn swar_digits(x: u64) -> u64 {
     (v + LO * (0x80 - 0x30)) & !(v + LO * (0x7f - 0x39)) & !x & HI
 }
 
+/// The length of the digit run at `i`, counted up to 9 (one word-wide test when eight
+/// bytes are there).
+#[inline(always)]
+fn digits_upto9(buf: &[u8], i: usize) -> usize {
+    if let Some(w) = buf.get(i..i + 8) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let nd = !swar_digits(x) & HI;
+        if nd != 0 {
+            return (nd.trailing_zeros() / 8) as usize;
+        }
+        return 8 + usize::from(buf.get(i + 8).is_some_and(u8::is_ascii_digit));
+    }
+    let mut j = i;
+    while j - i < 9 && buf.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    j - i
+}
+
 /// The byte after a match must not continue it.
 fn end_ok(w: &[u8], e: usize) -> bool {
     let Some(&b) = w.get(e) else { return true };
@@ -753,10 +772,7 @@ impl Engine {
         }
         // Every digit shape needs nine digits in one group or a second group (`Token`): a
         // shorter run that no separator and digit follow is nothing (`req":1234,`).
-        let mut j = i;
-        while j - i < 9 && buf.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
+        let j = i + digits_upto9(buf, i);
         if j - i < 9
             && !(matches!(buf.get(j), Some(b' ' | b'-' | b'.'))
                 && buf.get(j + 1).is_some_and(u8::is_ascii_digit))
@@ -1222,7 +1238,32 @@ impl Token {
 
 #[cfg(test)]
 mod tests {
-    use super::{swar_candidates, swar_digits};
+    use super::{digits_upto9, swar_candidates, swar_digits};
+
+    #[test]
+    fn digits_upto9_counts_the_run() {
+        for s in [
+            &b"1234567890123"[..],
+            b"12345678",
+            b"123456789",
+            b"1234 5678901",
+            b"",
+            b"x1",
+        ] {
+            for i in 0..=s.len() {
+                let mut want = 0;
+                while want < 9 && s.get(i + want).is_some_and(u8::is_ascii_digit) {
+                    want += 1;
+                }
+                assert_eq!(
+                    digits_upto9(s, i),
+                    want,
+                    "{:?} at {i}",
+                    String::from_utf8_lossy(s)
+                );
+            }
+        }
+    }
 
     #[test]
     fn swar_marks_exactly_its_set() {
