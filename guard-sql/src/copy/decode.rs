@@ -423,7 +423,7 @@ impl CopyDecoder {
                         self.scan = 0;
                         return Ok(Some(at));
                     }
-                    b'\r' => return Err(CopyDataErrorKind::CarriageReturn),
+                    b'\r' => return Err(self.carriage_return(at)),
                     _ => {
                         if at + 1 >= data.len() {
                             self.scan = at;
@@ -449,7 +449,7 @@ impl CopyDecoder {
                         self.scan = 0;
                         return Ok(Some(at));
                     }
-                    b'\r' => return Err(CopyDataErrorKind::CarriageReturn),
+                    b'\r' => return Err(self.carriage_return(at)),
                     _ => {
                         self.in_quote = true;
                         self.last_was_esc = false;
@@ -479,6 +479,17 @@ impl CopyDecoder {
         }
         self.scan = i;
         Ok(None)
+    }
+
+    /// The error for a carriage return at `at` in the pending row: the row is too large if
+    /// the bytes before it already are (so that the error does not depend on how the stream
+    /// was split: a split stream reports a row over the limit before the carriage return
+    /// arrives).
+    fn carriage_return(&self, at: usize) -> CopyDataErrorKind {
+        match self.check_len(at) {
+            Err(e) => e,
+            Ok(()) => CopyDataErrorKind::CarriageReturn,
+        }
     }
 
     fn push_field(&mut self, span: Span) -> Result<(), CopyDataErrorKind> {
@@ -736,14 +747,17 @@ impl CopyDecoder {
             });
         }
         // Walk the lengths first: nothing is copied until the tuple is complete.
+        // Limits are checked against the extent the lengths announce, never against how much
+        // has arrived, so the outcome does not depend on how the stream was split.
         let mut p = 2usize;
         for _ in 0..count {
-            if data.len() < p + 4 {
-                self.check_len(data.len())?;
+            let need = p + 4;
+            self.check_len(need)?;
+            if data.len() < need {
                 return truncated(self.finished, data.len());
             }
             let len = i32::from_be_bytes([data[p], data[p + 1], data[p + 2], data[p + 3]]);
-            p += 4;
+            p = need;
             if len == -1 {
                 continue;
             }
