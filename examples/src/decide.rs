@@ -39,6 +39,9 @@ pub(crate) struct Decider {
     pub(crate) rec: Arc<crate::record::Rec>,
     /// Set when a strict recording failed: the session must end.
     pub(crate) rec_failed: Option<crate::record::RecordFailed>,
+    /// Set by [`Decider::decide`] for a `COPY ... TO STDOUT` under a mask profile with column
+    /// rules: what the gateway must learn before the COPY runs (masking.rs).
+    pub(crate) copy_spec: Option<crate::masking::CopySpec>,
     /// Facts of recently seen classifications. The classifier's cache hands out the same
     /// `Arc` for a repeated statement (same normalized form), so a hit skips building the
     /// fact maps again. Holding the `Arc` keeps its address from being reused.
@@ -64,6 +67,7 @@ impl Decider {
             sql: guard_sql::Session::new(),
             rec,
             rec_failed: None,
+            copy_spec: None,
             facts_cache: Vec::new(),
         }
     }
@@ -103,6 +107,7 @@ impl Decider {
         via: &'static str,
     ) -> Outcome {
         let started = Instant::now();
+        self.copy_spec = None;
         let rt = self.shared.runtime();
         let now = now_ts();
         let grants = self.shared.active_grants(&self.identity.subject, now);
@@ -145,10 +150,17 @@ impl Decider {
             Outcome::Refuse { .. } if audit_only => union_masks(&decisions),
             Outcome::Refuse { .. } => Vec::new(),
         };
-        // COPY rows carry no column names, so column rules could not apply: refuse rather
-        // than leak what a column rule hides (masking.rs). Masking is a separate switch from
-        // audit-only mode: this holds in both.
-        let copy_refusal = self.copy_under_column_rules(&rt, &applied, facts);
+        // COPY rows carry no column names: under column rules the gateway learns the columns
+        // before the COPY runs (masking.rs), and refuses a COPY whose columns or layout it
+        // cannot work out rather than leak what a column rule hides. Masking is a separate
+        // switch from audit-only mode: this holds in both.
+        let copy_refusal = match self.copy_under_column_rules(&rt, &applied, facts, sql) {
+            Ok(spec) => {
+                self.copy_spec = spec;
+                None
+            }
+            Err(message) => Some(message),
+        };
         if let Some(message) = &copy_refusal {
             outcome = Outcome::Refuse {
                 message: message.clone(),
@@ -219,25 +231,29 @@ impl Decider {
         outcome
     }
 
-    /// The refusal of a `COPY ... TO STDOUT` under a mask profile with column rules, if
-    /// `facts` hold one and `masks` name such a profile (and masking is on).
+    /// For a `COPY ... TO STDOUT` (`facts` hold one) under a mask profile with column rules
+    /// (`masks` name one, and masking is on): what must be learned before it runs, or
+    /// `Err(refusal)` when it cannot be masked column by column. `Ok(None)` otherwise.
     fn copy_under_column_rules(
         &self,
         rt: &crate::gateway::Runtime,
         masks: &[String],
         facts: &[Facts],
-    ) -> Option<String> {
+        sql: &str,
+    ) -> Result<Option<crate::masking::CopySpec>, String> {
         if !self.shared.config.masking.enabled || !facts.iter().any(|f| is_client_copy(f, "out")) {
-            return None;
+            return Ok(None);
         }
-        let profile = masks
-            .iter()
-            .find(|m| rt.column_rule_profiles.contains(*m))?;
-        Some(format!(
-            "guard: COPY TO STDOUT is refused under mask profile \"{profile}\", whose column \
-             rules cannot be applied to COPY rows; use SELECT, whose results are masked column \
-             by column"
-        ))
+        let Some(profile) = masks.iter().find(|m| rt.column_rule_profiles.contains(*m)) else {
+            return Ok(None);
+        };
+        crate::masking::CopySpec::of(sql).map(Some).map_err(|why| {
+            format!(
+                "guard: this COPY TO STDOUT is refused under mask profile \"{profile}\", whose \
+                 column rules need the COPY's columns: {why}. A single COPY TO STDOUT in text \
+                 or CSV format is masked column by column, and so is SELECT"
+            )
+        })
     }
 }
 

@@ -23,13 +23,24 @@
 //!
 //! # COPY TO STDOUT
 //!
-//! PostgreSQL sends one CopyData per row; in text and CSV format each row is masked with the
-//! detectors of every profile that applies. COPY carries no column names, so column rules
-//! cannot be applied to its rows: a `COPY ... TO STDOUT` whose identity gets a profile with
-//! column rules is refused when it is decided (decide.rs), before anything reaches the
-//! upstream, with a message pointing to `SELECT`, whose results are masked column by column.
-//! A binary COPY of a result that needs masking is refused: its framing cannot be kept after
-//! values change length.
+//! Under profiles with detectors only, each CopyData of a text or CSV COPY is masked whole by
+//! the detectors of every profile that applies (no extra round trip).
+//!
+//! COPY carries no column names, so under a profile with column rules the gateway learns the
+//! columns first: right before the COPY it sends the upstream, on the same session, a hidden
+//! Parse + Describe + Close of the equivalent SELECT (`guard_sql::copy::copy_select`; in the
+//! simple protocol followed by its own Sync). Its RowDescription gives the plan, exactly as
+//! for a SELECT (column rules by name or by `schema.table.column`); nothing of the probe
+//! reaches the client. The COPY's rows are then decoded (`guard_sql::copy::CopyDecoder`, in
+//! the layout the COPY's options give), every value under a column rule replaced, every
+//! other value scanned by the detectors (in COPY all values are text), and the rows that
+//! changed written again in the same layout (`CopyEncoder`). Fail closed: when the probe
+//! failed, when the COPY sends another number of columns than the probe described (a table
+//! with generated columns copied without a column list), when the rows cannot be decoded or
+//! the session's `client_encoding` can put ASCII bytes inside characters, the client gets an
+//! ErrorResponse instead of (the rest of) the COPY, and nothing more of it is passed on.
+//!
+//! A binary COPY of a result that needs masking is refused the same way.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -37,7 +48,8 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use guard_mask::{Masker, Strategy};
-use guard_sql::pg::{DataRow, FieldDescription, RowDescription};
+use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyFormat, CopyItem, CopyLimits};
+use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
 
 use crate::gateway::Shared;
 
@@ -53,6 +65,97 @@ pub(crate) enum MaskError {
         "guard: a binary COPY of data that must be masked is refused; use COPY ... TO STDOUT in text or CSV format"
     )]
     BinaryCopy,
+    #[error(
+        "guard: the columns of this COPY could not be learned, and mask profile \"{profile}\" has column rules: nothing of it is sent"
+    )]
+    NoColumns { profile: String },
+    #[error(
+        "guard: this COPY sends {copied} columns where its SELECT has {described} (a table with generated columns?); name the columns: COPY table (a, b) TO STDOUT"
+    )]
+    ColumnCount { described: usize, copied: usize },
+    #[error(
+        "guard: COPY data in client_encoding {0} cannot be masked (its characters may contain ASCII bytes); SET client_encoding TO 'UTF8'"
+    )]
+    Encoding(String),
+    #[error("guard: {0}")]
+    CopyData(#[from] guard_sql::copy::CopyDataError),
+    #[error("guard: the masked COPY row cannot be written: {0}")]
+    CopyEncode(#[from] guard_sql::copy::CopyEncodeError),
+    #[error("guard: this COPY's options cannot be read: {0}")]
+    CopyOptions(#[from] guard_sql::copy::CopySqlError),
+}
+
+impl MaskError {
+    /// The SQLSTATE the client gets.
+    pub(crate) fn sqlstate(&self) -> &'static str {
+        match self {
+            MaskError::BinaryCopy | MaskError::Encoding(_) => "0A000",
+            MaskError::NoColumns { .. } | MaskError::ColumnCount { .. } => "42501",
+            MaskError::CopyData(e) => e.sqlstate(),
+            MaskError::CopyEncode(e) => e.sqlstate(),
+            MaskError::CopyOptions(e) => e.sqlstate(),
+        }
+    }
+}
+
+/// What the gateway knows of a `COPY ... TO STDOUT` under column rules before it runs: its
+/// layout and the SELECT that describes its columns (decided in decide.rs, sent by the
+/// client -> upstream pump as a hidden Parse + Describe + Close).
+#[derive(Debug, Clone)]
+pub(crate) struct CopySpec {
+    /// The SELECT whose Describe gives the COPY's columns.
+    pub(crate) select: String,
+    /// The COPY's options (text or CSV: binary is refused when decided).
+    pub(crate) options: guard_sql::copy::CopyOptions,
+}
+
+impl CopySpec {
+    /// The spec of a `COPY ... TO STDOUT`, or why it cannot be masked column by column.
+    pub(crate) fn of(sql: &str) -> Result<CopySpec, String> {
+        let select = match guard_sql::copy::copy_select(sql) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err("it is not a single COPY TO STDOUT".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let options = guard_sql::copy::CopyOptions::from_sql(sql).map_err(|e| e.to_string())?;
+        if options.format == CopyFormat::Binary {
+            return Err(
+                "a binary COPY cannot be masked; use COPY ... TO STDOUT in text or CSV format"
+                    .to_owned(),
+            );
+        }
+        Ok(CopySpec {
+            select: select.sql,
+            options,
+        })
+    }
+}
+
+/// The answer of a COPY probe, kept until the COPY's CopyOutResponse.
+struct Probed {
+    spec: CopySpec,
+    /// One entry per column the SELECT described (none for NoData).
+    plan: Vec<Col>,
+    maskers: Vec<Arc<Masker>>,
+}
+
+/// How the CopyData of the running COPY TO STDOUT are passed on.
+enum CopyMode {
+    Off,
+    /// Every payload through the detectors (profiles without column rules).
+    Whole(Vec<Arc<Masker>>),
+    /// Decoded into rows, masked value by value, written again.
+    Rows(Box<RowCopy>),
+}
+
+struct RowCopy {
+    dec: CopyDecoder,
+    enc: CopyEncoder,
+    plan: Vec<Col>,
+    maskers: Vec<Arc<Masker>>,
+    payload: Vec<u8>,
+    /// The masked values of the row at hand: (field index, new value), in field order.
+    changed: Vec<(usize, Option<Vec<u8>>)>,
 }
 
 enum Col {
@@ -74,7 +177,8 @@ pub(crate) struct ResultMasker {
     shared: Arc<Shared>,
     resource: String,
     plan: Option<Vec<Col>>,
-    copy: Option<Vec<Arc<Masker>>>,
+    copy: CopyMode,
+    probed: Option<Probed>,
 }
 
 impl ResultMasker {
@@ -83,14 +187,26 @@ impl ResultMasker {
             shared,
             resource,
             plan: None,
-            copy: None,
+            copy: CopyMode::Off,
+            probed: None,
         }
     }
 
     /// Forgets the current plans (at ReadyForQuery).
     pub(crate) fn reset(&mut self) {
         self.plan = None;
-        self.copy = None;
+        self.copy = CopyMode::Off;
+        self.probed = None;
+    }
+
+    /// Whether `masks` name a profile with column rules (and masking is on): a COPY TO
+    /// STDOUT then needs a probe.
+    fn column_rules<'m>(&self, masks: &'m [String]) -> Option<&'m String> {
+        if !self.shared.config.masking.enabled {
+            return None;
+        }
+        let rt = self.shared.runtime();
+        masks.iter().find(|m| rt.column_rule_profiles.contains(*m))
     }
 
     fn maskers(&self, masks: &[String]) -> Vec<Arc<Masker>> {
@@ -122,6 +238,43 @@ impl ResultMasker {
             return;
         }
         let fields: Vec<FieldDescription<'_>> = rd.fields.iter().collect();
+        let plan = self.plan_columns(&fields, &maskers, masks).await;
+        if emit {
+            let changed = fields
+                .iter()
+                .zip(&plan)
+                .any(|(f, c)| matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID);
+            if changed {
+                let retyped = fields.iter().zip(&plan).map(|(f, c)| {
+                    let mut nf = *f;
+                    if matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID {
+                        nf.type_oid = TEXT_OID;
+                        nf.type_size = -1;
+                        nf.type_modifier = -1;
+                    }
+                    nf
+                });
+                RowDescription::encode_fields(retyped, out);
+            } else {
+                out.extend_from_slice(raw);
+            }
+        }
+        self.plan = if plan.iter().all(|c| matches!(c, Col::Pass)) {
+            None
+        } else {
+            Some(plan)
+        };
+    }
+
+    /// The plan for the columns `fields` under `maskers` (the profiles `masks` name): a column
+    /// rule by name or source column, else detectors for text-like columns, else nothing.
+    /// A column whose rule replaces its values is to be retyped `text`.
+    async fn plan_columns(
+        &self,
+        fields: &[FieldDescription<'_>],
+        maskers: &[Arc<Masker>],
+        masks: &[String],
+    ) -> Vec<Col> {
         let keys: Vec<(u32, i16)> = fields
             .iter()
             .filter(|f| f.table_oid != 0 && f.column_id > 0)
@@ -131,14 +284,9 @@ impl ResultMasker {
         // Fail closed: when a profile with column rules applies and a column's source could
         // not be resolved (the catalog connection failed), a rule on `schema.table.column`
         // might have matched it: its values are redacted.
-        let strict = {
-            let rt = self.shared.runtime();
-            masks.iter().any(|m| rt.column_rule_profiles.contains(m))
-        };
+        let strict = self.column_rules(masks).is_some();
         let mut plan = Vec::with_capacity(fields.len());
-        let mut retyped = Vec::with_capacity(fields.len());
-        let mut changed = false;
-        for f in &fields {
+        for f in fields {
             let name = f.name.to_string_lossy();
             let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
             let unresolved = strict && qualified.is_none() && f.table_oid != 0 && f.column_id > 0;
@@ -152,43 +300,21 @@ impl ResultMasker {
                     unresolved.then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
                 });
             let text_like = TEXT_LIKE.contains(&f.type_oid);
-            let mut nf = *f;
-            let col = match rule {
-                Some((masker, strategy)) => {
-                    if f.type_oid != TEXT_OID {
-                        nf.type_oid = TEXT_OID;
-                        nf.type_size = -1;
-                        nf.type_modifier = -1;
-                        changed = true;
-                    }
-                    Col::Rule {
-                        masker,
-                        strategy,
-                        source_is_text: text_like,
-                        binary: f.format == 1,
-                    }
-                }
+            plan.push(match rule {
+                Some((masker, strategy)) => Col::Rule {
+                    masker,
+                    strategy,
+                    source_is_text: text_like,
+                    binary: f.format == 1,
+                },
                 None if text_like => Col::Detect {
-                    maskers: maskers.clone(),
+                    maskers: maskers.to_vec(),
                     skip: usize::from(f.format == 1 && f.type_oid == JSONB_OID),
                 },
                 None => Col::Pass,
-            };
-            plan.push(col);
-            retyped.push(nf);
+            });
         }
-        if emit {
-            if changed {
-                RowDescription::encode_fields(retyped, out);
-            } else {
-                out.extend_from_slice(raw);
-            }
-        }
-        self.plan = if plan.iter().all(|c| matches!(c, Col::Pass)) {
-            None
-        } else {
-            Some(plan)
-        };
+        plan
     }
 
     /// A DataRow under the current plan.
@@ -259,41 +385,182 @@ impl ResultMasker {
         record.then(|| values.iter().map(|v| v.as_deref().map(lossy)).collect())
     }
 
-    /// CopyOutResponse: sets up row masking.
-    pub(crate) fn copy_out(&mut self, format: i8, masks: &[String]) -> Result<(), MaskError> {
+    /// The answer to a COPY probe: the RowDescription of the COPY's SELECT (`None`: NoData,
+    /// no columns). Kept for the COPY that follows.
+    pub(crate) async fn copy_probed(
+        &mut self,
+        spec: CopySpec,
+        masks: &[String],
+        rd: Option<&RowDescription<'_>>,
+    ) {
+        let maskers = self.maskers(masks);
+        let fields: Vec<FieldDescription<'_>> =
+            rd.map(|r| r.fields.iter().collect()).unwrap_or_default();
+        let plan = if maskers.is_empty() {
+            Vec::new()
+        } else {
+            self.plan_columns(&fields, &maskers, masks).await
+        };
+        self.probed = Some(Probed {
+            spec,
+            plan,
+            maskers,
+        });
+    }
+
+    /// CopyOutResponse: sets up row masking. `client_encoding` is the session's.
+    pub(crate) fn copy_out(
+        &mut self,
+        c: &CopyResponse<'_>,
+        masks: &[String],
+        client_encoding: &str,
+    ) -> Result<(), MaskError> {
+        self.copy = CopyMode::Off;
+        let probed = self.probed.take();
         let maskers = self.maskers(masks);
         if maskers.is_empty() {
-            self.copy = None;
             return Ok(());
         }
-        if format != 0 {
+        if c.format != 0 {
             return Err(MaskError::BinaryCopy);
         }
-        self.copy = Some(maskers);
+        let Some(profile) = self.column_rules(masks) else {
+            self.copy = CopyMode::Whole(maskers);
+            return Ok(());
+        };
+        let Some(p) = probed else {
+            return Err(MaskError::NoColumns {
+                profile: profile.clone(),
+            });
+        };
+        if p.plan.len() != c.column_formats.len() {
+            return Err(MaskError::ColumnCount {
+                described: p.plan.len(),
+                copied: c.column_formats.len(),
+            });
+        }
+        if guard_sql::copy::encoding_embeds_ascii(client_encoding) {
+            return Err(MaskError::Encoding(client_encoding.to_owned()));
+        }
+        let mut dec = CopyDecoder::new(&p.spec.options, CopyLimits::default())?;
+        dec.expect_fields(p.plan.len());
+        let enc = CopyEncoder::new(&p.spec.options)?;
+        self.copy = CopyMode::Rows(Box::new(RowCopy {
+            dec,
+            enc,
+            plan: p.plan,
+            maskers: p.maskers,
+            payload: Vec::new(),
+            changed: Vec::new(),
+        }));
         Ok(())
     }
 
-    /// One CopyData of a COPY TO STDOUT.
-    pub(crate) fn copy_data(&mut self, data: &[u8], raw: &[u8], out: &mut BytesMut) {
-        let Some(maskers) = &self.copy else {
-            out.extend_from_slice(raw);
-            return;
-        };
-        match mask_chain(maskers, data) {
-            Cow::Borrowed(_) => out.extend_from_slice(raw),
-            Cow::Owned(o) => {
-                self.shared
-                    .metrics
-                    .masked_values
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                guard_sql::pg::CopyData { data: &o }.encode(out);
+    /// One CopyData of a COPY TO STDOUT: what the client gets is written to `out`.
+    pub(crate) fn copy_data(
+        &mut self,
+        data: &[u8],
+        raw: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), MaskError> {
+        match &mut self.copy {
+            CopyMode::Off => out.extend_from_slice(raw),
+            CopyMode::Whole(maskers) => match mask_chain(maskers, data) {
+                Cow::Borrowed(_) => out.extend_from_slice(raw),
+                Cow::Owned(o) => {
+                    self.shared
+                        .metrics
+                        .masked_values
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    guard_sql::pg::CopyData { data: &o }.encode(out);
+                }
+            },
+            CopyMode::Rows(r) => {
+                r.dec.push(data)?;
+                let masked = r.drain()?;
+                self.emit_rows(masked, Some((data, raw)), out);
             }
         }
+        Ok(())
     }
 
-    /// CopyDone: the COPY is over.
-    pub(crate) fn copy_done(&mut self) {
-        self.copy = None;
+    /// CopyDone: the COPY is over. A row the data left unfinished is an error.
+    pub(crate) fn copy_done(&mut self, out: &mut BytesMut) -> Result<(), MaskError> {
+        if let CopyMode::Rows(r) = &mut self.copy {
+            r.dec.finish();
+            let masked = r.drain()?;
+            self.emit_rows(masked, None, out);
+        }
+        self.copy = CopyMode::Off;
+        Ok(())
+    }
+
+    /// Writes the payload the last drain built, as the original message when nothing in it
+    /// changed.
+    fn emit_rows(&mut self, masked: u64, original: Option<(&[u8], &[u8])>, out: &mut BytesMut) {
+        let CopyMode::Rows(r) = &mut self.copy else {
+            return;
+        };
+        if masked > 0 {
+            self.shared
+                .metrics
+                .masked_values
+                .fetch_add(masked, std::sync::atomic::Ordering::Relaxed);
+        }
+        match original {
+            Some((data, raw)) if masked == 0 && r.payload == data => out.extend_from_slice(raw),
+            _ if r.payload.is_empty() => {}
+            _ => guard_sql::pg::CopyData { data: &r.payload }.encode(out),
+        }
+    }
+}
+
+impl RowCopy {
+    /// Masks every complete item the decoder holds into `payload`; the number of values
+    /// masked.
+    fn drain(&mut self) -> Result<u64, MaskError> {
+        self.payload.clear();
+        let mut masked = 0u64;
+        while let Some(item) = self.dec.next()? {
+            match item {
+                CopyItem::Header(b) | CopyItem::Trailer(b) => self.payload.extend_from_slice(b),
+                CopyItem::Row(row) => {
+                    self.changed.clear();
+                    for (i, v) in row.iter().enumerate() {
+                        let Some(v) = v else { continue };
+                        match self.plan.get(i) {
+                            Some(Col::Rule {
+                                masker, strategy, ..
+                            }) => self.changed.push((
+                                i,
+                                (!strategy.is_null()).then(|| masker.apply_strategy(strategy, v)),
+                            )),
+                            _ => {
+                                if let Cow::Owned(o) = mask_chain(&self.maskers, v) {
+                                    self.changed.push((i, Some(o)));
+                                }
+                            }
+                        }
+                    }
+                    if self.changed.is_empty() {
+                        self.payload.extend_from_slice(row.raw());
+                        continue;
+                    }
+                    masked += self.changed.len() as u64;
+                    let changed = &self.changed;
+                    let mut k = 0;
+                    let fields = row.iter().enumerate().map(|(i, v)| match changed.get(k) {
+                        Some((j, nv)) if *j == i => {
+                            k += 1;
+                            nv.as_deref()
+                        }
+                        _ => v,
+                    });
+                    self.enc.encode_row(fields, &mut self.payload)?;
+                }
+            }
+        }
+        Ok(masked)
     }
 }
 

@@ -538,6 +538,31 @@ struct Unit {
     describes: VecDeque<bool>,
     /// When the unit's first message arrived (for the statement latency histogram).
     started: Option<std::time::Instant>,
+    /// The unit is a COPY probe of the simple protocol (Parse, Describe, Close and Sync of
+    /// the gateway's own): nothing of it reaches the client but notices.
+    hidden: bool,
+    /// Parse messages sent upstream in this unit, the gateway's included.
+    parses: u32,
+    /// COPY probes in this unit: the ordinal of their Parse among `parses`, and what they
+    /// are for. Their answers (ParseComplete, ParameterDescription, RowDescription or
+    /// NoData, CloseComplete) are not shown.
+    probes: VecDeque<(u32, Probe)>,
+}
+
+/// A hidden Parse + Describe + Close of the SELECT equivalent to a `COPY ... TO STDOUT` under
+/// column rules, sent right before the COPY (masking.rs).
+struct Probe {
+    spec: crate::masking::CopySpec,
+    masks: Vec<String>,
+}
+
+/// Where the upstream -> client pump is in the answer to a COPY probe.
+enum Probing {
+    Idle,
+    /// ParseComplete seen: ParameterDescription and RowDescription (or NoData) follow.
+    Describe(Probe),
+    /// Described: CloseComplete follows.
+    Close,
 }
 
 #[derive(Default)]
@@ -589,12 +614,15 @@ async fn relay(
         denied: 0,
         describe_portal: None,
         copy_in: false,
+        inject: BytesMut::new(),
+        probes_sent: 0,
     };
     let back = Back {
         shared: shared.clone(),
         resource: resource_name,
         pipe,
         rec,
+        client_encoding: client_encoding(&upstream.parameter_status),
     };
     let mut f = tokio::spawn(front.run(cr, client_buf, uw));
     let mut b = tokio::spawn(back.run(ur, upstream.buf, cw, notice_rx));
@@ -634,6 +662,10 @@ struct Front {
     /// An Execute of `COPY ... FROM STDIN` went upstream: until CopyDone or CopyFail the
     /// server ignores Sync.
     copy_in: bool,
+    /// Messages of the gateway's to send upstream before the client's message at hand (a
+    /// COPY probe).
+    inject: BytesMut,
+    probes_sent: u64,
 }
 
 enum Act {
@@ -647,6 +679,7 @@ enum Act {
         outcome: Outcome,
         sql: String,
         extended: bool,
+        copy: Option<crate::masking::CopySpec>,
     },
     ForwardThenEnd,
 }
@@ -693,6 +726,10 @@ impl Front {
                 .encode(&mut out);
                 lock(&self.pipe).current().describes.push_back(true);
             }
+            if !self.inject.is_empty() {
+                out.extend_from_slice(&self.inject);
+                self.inject.clear();
+            }
             match act {
                 Act::Forward => out.extend_from_slice(&buf[..len]),
                 Act::Drop => {}
@@ -708,6 +745,7 @@ impl Front {
                     outcome,
                     sql,
                     extended,
+                    copy,
                 } => {
                     // Everything before the held statement goes out first.
                     if !out.is_empty() {
@@ -717,10 +755,21 @@ impl Front {
                     match crate::approvals::hold(&self.decider, &outcome, &sql, &self.notices).await
                     {
                         Ok(masks) => {
-                            lock(&self.pipe).current().masks.extend(masks);
-                            out.extend_from_slice(&buf[..len]);
-                            if !extended {
-                                lock(&self.pipe).close();
+                            let probed = match copy {
+                                Some(spec) => self.probe(spec, &masks, extended),
+                                None => Ok(()),
+                            };
+                            match probed {
+                                Ok(()) => {
+                                    out.extend_from_slice(&self.inject);
+                                    self.inject.clear();
+                                    lock(&self.pipe).current().masks.extend(masks);
+                                    out.extend_from_slice(&buf[..len]);
+                                    if !extended {
+                                        lock(&self.pipe).close();
+                                    }
+                                }
+                                Err(message) => self.inject_denial(&message, extended, &mut out),
                             }
                         }
                         Err(message) => self.inject_denial(&message, extended, &mut out),
@@ -746,6 +795,7 @@ impl Front {
             pipe.current().denials.push((token.clone(), err));
             if extended {
                 // A named statement, so the client's unnamed statement is left alone.
+                pipe.current().parses += 1;
                 Parse::encode_parts(t, t, &[], out);
                 self.discarding = true;
             } else {
@@ -753,6 +803,71 @@ impl Front {
                 pipe.close();
             }
         }
+    }
+
+    /// Queues a COPY probe in `self.inject`: a Parse + Describe + Close of the COPY's SELECT
+    /// under a name of the gateway's, answered before the COPY (masking.rs). In the simple
+    /// protocol it has a Sync and a unit of its own. `Err(refusal)` when it cannot be sent.
+    fn probe(
+        &mut self,
+        spec: crate::masking::CopySpec,
+        masks: &[String],
+        extended: bool,
+    ) -> std::result::Result<(), String> {
+        let Ok(select) = PgStr::try_new(spec.select.as_bytes()) else {
+            return Err("guard: the COPY's query holds a NUL byte".to_owned());
+        };
+        let name = format!(
+            "guard_copy_{}_{}",
+            self.decider.session_id,
+            self.probes_sent + 1
+        );
+        let n = PgStr::try_new(name.as_bytes()).unwrap_or(PgStr::EMPTY);
+        let mut msgs = BytesMut::new();
+        Parse::encode_parts(n, select, &[], &mut msgs);
+        guard_sql::pg::Describe {
+            target: guard_sql::pg::Target::Statement,
+            name: n,
+        }
+        .encode(&mut msgs);
+        guard_sql::pg::Close {
+            target: guard_sql::pg::Target::Statement,
+            name: n,
+        }
+        .encode(&mut msgs);
+        if !extended {
+            FrontendMessage::Sync.encode(&mut msgs);
+        }
+        let probe = Probe {
+            spec,
+            masks: masks.to_vec(),
+        };
+        {
+            let mut pipe = lock(&self.pipe);
+            if extended {
+                let unit = pipe.current();
+                unit.probes.push_back((unit.parses, probe));
+                unit.parses += 1;
+            } else {
+                if pipe.open && !pipe.units.is_empty() {
+                    // A Sync of the gateway's would end the client's unsynchronized batch.
+                    return Err("guard: a COPY TO STDOUT under column rules cannot follow \
+                                extended-protocol messages without a Sync"
+                        .to_owned());
+                }
+                let mut unit = Unit {
+                    hidden: true,
+                    parses: 1,
+                    ..Unit::default()
+                };
+                unit.probes.push_back((0, probe));
+                pipe.units.push_back(unit);
+                pipe.close();
+            }
+        }
+        self.probes_sent += 1;
+        self.inject.extend_from_slice(&msgs);
+        Ok(())
     }
 
     fn on_message(&mut self, msg: &FrontendMessage<'_>) -> Act {
@@ -785,7 +900,8 @@ impl Front {
                     None => Arc::from(Vec::new()),
                 };
                 let outcome = self.decider.decide(&facts, &sql, &[], "query");
-                self.act(outcome, sql, false)
+                let copy = self.decider.copy_spec.take();
+                self.act(outcome, sql, false, copy)
             }
             FrontendMessage::Parse(p) => {
                 let sql = p.query.to_string_lossy().into_owned();
@@ -803,7 +919,10 @@ impl Front {
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
-                        lock(&self.pipe).current().masks.extend(masks);
+                        let mut pipe = lock(&self.pipe);
+                        let unit = pipe.current();
+                        unit.masks.extend(masks);
+                        unit.parses += 1;
                         Act::Forward
                     }
                     Outcome::Refuse { message } => Act::Refuse {
@@ -869,7 +988,8 @@ impl Front {
                 {
                     self.copy_in = true;
                 }
-                self.act(outcome, sql, true)
+                let copy = self.decider.copy_spec.take();
+                self.act(outcome, sql, true, copy)
             }
             FrontendMessage::Describe(_) => {
                 lock(&self.pipe).current().describes.push_back(false);
@@ -903,9 +1023,20 @@ impl Front {
         }
     }
 
-    fn act(&mut self, outcome: Outcome, sql: String, extended: bool) -> Act {
+    fn act(
+        &mut self,
+        outcome: Outcome,
+        sql: String,
+        extended: bool,
+        copy: Option<crate::masking::CopySpec>,
+    ) -> Act {
         match outcome {
             Outcome::Go { masks } => {
+                if let Some(spec) = copy
+                    && let Err(message) = self.probe(spec, &masks, extended)
+                {
+                    return Act::Refuse { message, extended };
+                }
                 let mut pipe = lock(&self.pipe);
                 pipe.current().masks.extend(masks);
                 if !extended {
@@ -918,6 +1049,7 @@ impl Front {
                 outcome: hold,
                 sql,
                 extended,
+                copy,
             },
         }
     }
@@ -929,11 +1061,13 @@ struct Back {
     resource: String,
     pipe: Arc<Mutex<Pipe>>,
     rec: Arc<crate::record::Rec>,
+    /// The session's `client_encoding` (ParameterStatus), which COPY data is written in.
+    client_encoding: String,
 }
 
 impl Back {
     async fn run(
-        self,
+        mut self,
         mut ur: ReadHalf<Stream>,
         mut buf: BytesMut,
         mut cw: WriteHalf<Stream>,
@@ -947,6 +1081,12 @@ impl Back {
         let mut out = BytesMut::with_capacity(16 * 1024);
         let mut masking =
             crate::masking::ResultMasker::new(self.shared.clone(), self.resource.clone());
+        // ParseCompletes seen in the current unit (to find a COPY probe's among them).
+        let mut parse_completes = 0u32;
+        let mut probing = Probing::Idle;
+        // The gateway ended the running COPY TO STDOUT with an error of its own: the rest of
+        // it (CopyData, CopyDone, CommandComplete or the upstream's error) is dropped.
+        let mut copy_failed = false;
         loop {
             let len = match dec.decode(&buf) {
                 Err(e) => {
@@ -978,6 +1118,16 @@ impl Back {
                 }
                 Ok(Decoded::Message { len, msg }) => {
                     match &msg {
+                        BackendMessage::ErrorResponse(_)
+                            if copy_failed
+                                || lock(&self.pipe).units.front().is_some_and(|u| u.hidden) =>
+                        {
+                            // The probe of a simple-protocol COPY failed (the COPY then fails
+                            // on its own, or is refused for want of columns), or the upstream
+                            // ended a COPY the gateway had already ended for the client.
+                            copy_failed = false;
+                            probing = Probing::Idle;
+                        }
                         BackendMessage::ErrorResponse(e) => {
                             let text = e.fields.message().map(|m| m.to_string_lossy().into_owned());
                             let replaced = text.and_then(|t| {
@@ -1024,10 +1174,56 @@ impl Back {
                         }
                         BackendMessage::ReadyForQuery(_) => {
                             let unit = lock(&self.pipe).units.pop_front();
-                            if let Some(started) = unit.and_then(|u| u.started) {
-                                self.shared.metrics.statement.observe(started.elapsed());
+                            parse_completes = 0;
+                            probing = Probing::Idle;
+                            copy_failed = false;
+                            // A probe's own unit: its answer is kept for the COPY that follows.
+                            if !unit.as_ref().is_some_and(|u| u.hidden) {
+                                if let Some(started) = unit.and_then(|u| u.started) {
+                                    self.shared.metrics.statement.observe(started.elapsed());
+                                }
+                                masking.reset();
+                                out.extend_from_slice(&buf[..len]);
                             }
-                            masking.reset();
+                        }
+                        BackendMessage::ParseComplete => {
+                            let probe = {
+                                let mut pipe = lock(&self.pipe);
+                                pipe.units.front_mut().and_then(|u| {
+                                    let at = u.probes.front().map(|p| p.0)?;
+                                    (at == parse_completes)
+                                        .then(|| u.probes.pop_front().map(|p| p.1))
+                                        .flatten()
+                                })
+                            };
+                            parse_completes += 1;
+                            match probe {
+                                Some(p) => probing = Probing::Describe(p),
+                                None => out.extend_from_slice(&buf[..len]),
+                            }
+                        }
+                        BackendMessage::ParameterDescription(_)
+                            if matches!(probing, Probing::Describe(_)) => {}
+                        BackendMessage::RowDescription(_) | BackendMessage::NoData
+                            if matches!(probing, Probing::Describe(_)) =>
+                        {
+                            if let Probing::Describe(p) =
+                                std::mem::replace(&mut probing, Probing::Close)
+                            {
+                                let rd = match &msg {
+                                    BackendMessage::RowDescription(rd) => Some(rd),
+                                    _ => None,
+                                };
+                                masking.copy_probed(p.spec, &p.masks, rd).await;
+                            }
+                        }
+                        BackendMessage::CloseComplete if matches!(probing, Probing::Close) => {
+                            probing = Probing::Idle;
+                        }
+                        BackendMessage::ParameterStatus(p) => {
+                            if p.name.as_bytes() == b"client_encoding" {
+                                self.client_encoding = p.value.to_string_lossy().into_owned();
+                            }
                             out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::RowDescription(_) | BackendMessage::NoData => {
@@ -1065,12 +1261,10 @@ impl Back {
                                     .map(|u| u.masks.clone())
                                     .unwrap_or_default()
                             };
-                            if let Err(e) = masking.copy_out(c.format, &masks) {
-                                out.extend_from_slice(&fatal("42501", &e.to_string()));
-                                cw.write_all(&out).await?;
-                                return Ok("refused a binary COPY of masked data".to_owned());
+                            match masking.copy_out(c, &masks, &self.client_encoding) {
+                                Ok(()) => out.extend_from_slice(&buf[..len]),
+                                Err(e) => copy_failed = copy_error(&e, &mut out),
                             }
-                            out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::DataRow(row) => {
                             let keep =
@@ -1079,6 +1273,15 @@ impl Back {
                             if let Some(values) = masking.data_row(row, &buf[..len], &mut out, keep)
                             {
                                 rec_rows.push(values);
+                            }
+                        }
+                        BackendMessage::CopyData(_)
+                        | BackendMessage::CopyDone
+                        | BackendMessage::CommandComplete(_)
+                            if copy_failed =>
+                        {
+                            if matches!(msg, BackendMessage::CommandComplete(_)) {
+                                copy_failed = false;
                             }
                         }
                         BackendMessage::CommandComplete(cc) if recording => {
@@ -1099,12 +1302,14 @@ impl Back {
                             out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::CopyData(d) => {
-                            masking.copy_data(d.data, &buf[..len], &mut out)
+                            if let Err(e) = masking.copy_data(d.data, &buf[..len], &mut out) {
+                                copy_failed = copy_error(&e, &mut out);
+                            }
                         }
-                        BackendMessage::CopyDone => {
-                            masking.copy_done();
-                            out.extend_from_slice(&buf[..len]);
-                        }
+                        BackendMessage::CopyDone => match masking.copy_done(&mut out) {
+                            Ok(()) => out.extend_from_slice(&buf[..len]),
+                            Err(e) => copy_failed = copy_error(&e, &mut out),
+                        },
                         _ => out.extend_from_slice(&buf[..len]),
                     }
                     len
@@ -1117,6 +1322,30 @@ impl Back {
             }
         }
     }
+}
+
+/// Ends a COPY TO STDOUT for the client with the gateway's error (the client leaves copy-out
+/// mode on an ErrorResponse); `true`: the rest of the COPY is to be dropped.
+fn copy_error(e: &crate::masking::MaskError, out: &mut BytesMut) -> bool {
+    tracing::warn!(error = %e, "a COPY TO STDOUT was cut off");
+    ErrorBuilder::new(Severity::Error, e.sqlstate(), &e.to_string()).encode_error(out);
+    true
+}
+
+/// The `client_encoding` among the ParameterStatus messages of the upstream login (`UTF8`
+/// when absent, as the gateway's upstream sessions ask for nothing else).
+fn client_encoding(parameter_status: &[u8]) -> String {
+    let mut dec = BackendDecoder::new(Limits::default());
+    let mut rest = parameter_status;
+    while let Ok(Decoded::Message { len, msg }) = dec.decode(rest) {
+        if let BackendMessage::ParameterStatus(p) = msg
+            && p.name.as_bytes() == b"client_encoding"
+        {
+            return p.value.to_string_lossy().into_owned();
+        }
+        rest = &rest[len..];
+    }
+    "UTF8".to_owned()
 }
 
 impl Back {

@@ -134,16 +134,38 @@ async fn copy_in_and_masked_copy_out() {
         .collect();
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(!text.contains("@example."), "{text}");
-    // Under a profile with column rules the same COPY is refused (its rows carry no column
-    // names), in the extended protocol too, and the session stays usable.
+    // Under a profile with column rules the columns are learned first (a hidden Parse and
+    // Describe inside the client's batch), and the rows are masked column by column.
     drop(c);
     let gw = TestGateway::start(&db, Opts::default());
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
-    let e = c
-        .copy_out("COPY (SELECT id, ssn FROM customers ORDER BY id) TO STDOUT")
+    let stream = c
+        .copy_out("COPY (SELECT id, ssn, email FROM customers ORDER BY id) TO STDOUT")
         .await
-        .err()
-        .expect("refused");
+        .unwrap();
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.unwrap();
+    let text: Vec<u8> = chunks.concat();
+    assert_eq!(
+        String::from_utf8_lossy(&text),
+        "1\t[REDACTED]\t[EMAIL]\n2\t[REDACTED]\t[EMAIL]\n10\t\\N\t[EMAIL]\n11\t\\N\t[EMAIL]\n"
+    );
+    // A COPY whose columns differ from its SELECT's is cut off with an error, and the
+    // session stays usable.
+    cluster()
+        .psql(
+            &db,
+            "CREATE TABLE cards (id int, card_number text, \
+             shout text GENERATED ALWAYS AS (upper(card_number)) STORED); \
+             INSERT INTO cards (id, card_number) VALUES (1, '4111 1111 1111 1111');",
+        )
+        .unwrap();
+    let e = match c.copy_out("COPY cards TO STDOUT").await {
+        Err(e) => e,
+        Ok(stream) => stream
+            .try_collect::<Vec<bytes::Bytes>>()
+            .await
+            .expect_err("cut off"),
+    };
     assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{e}");
     assert_eq!(
         c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
