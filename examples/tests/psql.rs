@@ -277,6 +277,23 @@ fn masking_in_copy_output() {
         "{out}"
     );
     assert!(out.contains("[EMAIL]"), "{out}");
+    // A binary COPY cannot be masked: the client gets an error in place of the data, and the
+    // session goes on.
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &[
+            "COPY customers TO STDOUT WITH (FORMAT binary)",
+            "SELECT count(*) FROM customers",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("a binary COPY of data that must be masked")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(stdout(&o), "2\n", "{err}");
 }
 
 #[test]
