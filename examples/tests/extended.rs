@@ -272,6 +272,87 @@ async fn hold_then_approve_over_the_admin_api_completes() {
     );
 }
 
+/// Approves, as bob (dba), the first approval to be opened; its id.
+async fn approve_first(api: &str) -> u64 {
+    for _ in 0..200 {
+        let (status, body) =
+            http_blocking("GET", api, "/approvals", &format!("bob:{BOB_PW}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let pending = v.as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["state"].as_str().is_none_or(|s| s == "pending"))
+                .and_then(|x| x["id"].as_u64())
+        });
+        if let Some(id) = pending {
+            let (status, body) = http_blocking(
+                "POST",
+                api,
+                &format!("/approvals/{id}/approve"),
+                &format!("bob:{BOB_PW}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no approval was opened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_copy_out_under_column_rules_is_masked_after_approval() {
+    let db = fresh_database("ext_copy_hold");
+    seed_customers(&db);
+    let policy = format!(
+        "{AGENT_POLICY}\n[[rule]]\nid = \"copy-out-needs-approval\"\naction = \"approve\"\n\
+         approvers = [\"dba\"]\ntimeout = \"30s\"\nidentity = {{ groups_any = [\"agents\"] }}\n\
+         facts = {{ \"sql.copy.direction\" = \"out\" }}\n"
+    );
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            approval_timeout: "30s",
+            policy,
+            ..Opts::default()
+        },
+    );
+    let api = gw.admin();
+    // Extended protocol: the probe goes out with the Execute, after the approval.
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let held = tokio::spawn(async move {
+        use futures::TryStreamExt;
+        let stream = c
+            .copy_out("COPY (SELECT id, ssn FROM customers ORDER BY id) TO STDOUT")
+            .await?;
+        let chunks: Vec<bytes::Bytes> = stream.try_collect().await?;
+        Ok::<_, tokio_postgres::Error>(chunks.concat())
+    });
+    let first = approve_first(&api).await;
+    let rows = held
+        .await
+        .unwrap()
+        .expect("the held COPY runs after approval");
+    assert_eq!(
+        String::from_utf8_lossy(&rows),
+        "1\t[REDACTED]\n2\t[REDACTED]\n"
+    );
+    // Simple protocol (psql): the probe is its own unit, sent after the approval.
+    let url = gw.user_url("alice", ALICE_PW);
+    let held = tokio::task::spawn_blocking(move || {
+        psql(
+            &url,
+            &["COPY customers (id, ssn) TO STDOUT WITH (FORMAT csv)"],
+        )
+    });
+    let second = approve_first(&api).await;
+    assert_ne!(first, second);
+    let o = held.await.unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1,[REDACTED]\n2,[REDACTED]\n");
+}
+
 const GRANT_POLICY: &str = r#"
 default = "deny"
 default_message = "not allowed without a grant"
