@@ -72,6 +72,11 @@ pub struct ListenerConfig {
     /// Accept cleartext passwords and tokens over unencrypted connections. Weakens the guard.
     #[serde(default)]
     pub dangerous_allow_plaintext_auth: bool,
+    /// Threads that run client sessions, each session pinned to one of them (its two sockets
+    /// and tasks on one event loop, no cross-thread wake-ups per statement). Default: one per
+    /// CPU. `0` runs sessions on the runtime that calls `Gateway::run` instead.
+    #[serde(default)]
+    pub session_threads: Option<usize>,
 }
 
 /// One upstream system.

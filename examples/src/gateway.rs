@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use guard_core::approval::{ApprovalStore, MemoryApprovalStore};
 use guard_core::{Grant, GrantStore, Identity, MemoryGrantStore, Policy, Resource, Timestamp};
 use guard_sql::pg::auth::ScramSecret;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::config::{Config, ListenerConfig, ResourceConfig, Secret, UpstreamTls};
@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) classifier: guard_sql::classify::Classifier,
     /// This gateway instance's id (in recording names).
     pub(crate) instance: String,
+    /// Where sessions run (`None`: on the runtime of `Gateway::run`).
+    pub(crate) session_threads: Option<crate::workers::SessionThreads>,
 }
 
 /// The longest an audit line stays buffered while the gateway runs.
@@ -178,6 +180,14 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
     approvals
         .subscribe(Arc::new(move |_, _| waker.notify_waiters()))
         .map_err(|e| anyhow::anyhow!("approval store: {e}"))?;
+    let threads = listener.session_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let session_threads = if threads == 0 {
+        None
+    } else {
+        Some(crate::workers::SessionThreads::start(threads).context("starting session threads")?)
+    };
     Ok(Gateway {
         shared: Arc::new(Shared {
             config,
@@ -196,6 +206,7 @@ pub fn build_gateway(config: Config) -> Result<Gateway> {
             catalog: crate::catalog::CatalogCache::default(),
             classifier: guard_sql::classify::Classifier::new(),
             instance: crate::pgcluster::random_token(8),
+            session_threads,
         }),
     })
 }
@@ -278,11 +289,22 @@ impl Gateway {
                     };
                     let _ = sock.set_nodelay(true);
                     let shared = self.shared.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = crate::pgproxy::serve(shared, sock, peer).await {
-                            tracing::debug!(%peer, error = %format!("{e:#}"), "session ended with an error");
+                    let Some(threads) = &self.shared.session_threads else {
+                        tokio::spawn(session(shared, sock, peer));
+                        continue;
+                    };
+                    // The socket moves to the event loop of the session's thread.
+                    match sock.into_std() {
+                        Ok(std) => {
+                            threads.pick().spawn(async move {
+                                match TcpStream::from_std(std) {
+                                    Ok(sock) => session(shared, sock, peer).await,
+                                    Err(e) => tracing::warn!(%peer, error = %e, "cannot register a client socket"),
+                                }
+                            });
                         }
-                    });
+                        Err(e) => tracing::warn!(%peer, error = %e, "cannot hand a client socket over"),
+                    }
                 }
             }
         }
@@ -341,6 +363,13 @@ impl Gateway {
         self.shared
             .metrics
             .render(lock(&self.shared.sessions).len())
+    }
+}
+
+/// One client session to its end.
+async fn session(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
+    if let Err(e) = crate::pgproxy::serve(shared, sock, peer).await {
+        tracing::debug!(%peer, error = %format!("{e:#}"), "session ended with an error");
     }
 }
 

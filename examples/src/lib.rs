@@ -26,6 +26,7 @@ mod metrics;
 mod pgproxy;
 mod record;
 mod upstream;
+mod workers;
 
 pub use gateway::{Gateway, build_gateway, run};
 pub mod admin;
