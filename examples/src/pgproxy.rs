@@ -360,7 +360,7 @@ async fn decide_startup(
 
 /// Authenticates the client. `Ok(None)`: refused (the client was told).
 async fn authenticate(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     rt: &Runtime,
     client: &mut Stream,
     dec: &mut FrontendDecoder,
@@ -444,7 +444,18 @@ async fn authenticate(
             .await?;
         return Ok(None);
     };
-    match crate::identity::verify_token(shared, &token) {
+    // Verifying may block on a JWKS fetch (a token naming an unknown key id): off the session
+    // thread, whose other sessions keep running meanwhile.
+    let verifying = shared.clone();
+    let verified = match tokio::task::spawn_blocking(move || {
+        crate::identity::verify_token(&verifying, &token)
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => Err(anyhow::anyhow!("token verification failed: {e}")),
+    };
+    match verified {
         Ok(id) => Ok(Some(id)),
         Err(e) => {
             tracing::info!(user, error = %e, "token refused");
