@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # pgbench -S side by side: PostgreSQL direct, through pgbouncer (session pooling), through
 # guard-gateway in audit-only mode, and through guard-gateway with policy + masking + strict
-# recording + audit log. Prints a table with TPS, ratios and the gateway's memory per idle
-# session.
+# recording + audit log. The proxies reach PostgreSQL once over TCP and once over its Unix
+# socket (as when they run on the database host); each gateway row is compared with pgbouncer
+# on the same upstream transport. Clients always connect over TCP. Prints a table with TPS,
+# ratios and the gateway's memory per idle session.
 #
 # Usage: benches/scripts/pgbench-compare.sh            (from the repository root)
 # Environment: CLIENTS (8), SECONDS_PER_RUN (20), SCALE (10), IDLE_SESSIONS (200),
@@ -82,6 +84,7 @@ mkdir -p "$work/bouncer"
 cat >"$work/bouncer/pgbouncer.ini" <<EOF
 [databases]
 bench = host=127.0.0.1 port=$pg_port dbname=bench user=postgres password=$pw
+bench_unix = host=$work/pg port=$pg_port dbname=bench user=postgres password=$pw
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $bouncer_port
@@ -118,6 +121,14 @@ port = $pg_port
 database = "bench"
 user = "postgres"
 password = { file = "upstream.pw" }
+[[resources]]
+name = "bench_unix"
+protocol = "postgres"
+host = "$work/pg"
+port = $pg_port
+database = "bench"
+user = "postgres"
+password = { file = "upstream.pw" }
 [[identity.users]]
 name = "bench"
 groups = ["agents"]
@@ -148,14 +159,18 @@ bench() { # label url
     local out tps
     out=$(pgbench -S -n -c "$CLIENTS" -j 2 -T "$SECS" "$2" 2>&1) || { echo "$out" >&2; exit 1; }
     tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-    echo "$tps"
+    printf "%.0f\n" "$tps"
 }
 
 echo "==> pgbench -S -c $CLIENTS -T $SECS (scale $SCALE)"
+gw_url() { echo "postgresql://bench:bench-pw@127.0.0.1:$1/$2?sslmode=disable"; }
 direct=$(bench direct "postgresql://postgres:$pw@127.0.0.1:$pg_port/bench?sslmode=disable")
 bouncer=$(bench pgbouncer "postgresql://bench@127.0.0.1:$bouncer_port/bench?sslmode=disable")
-audit=$(bench audit "postgresql://bench:bench-pw@127.0.0.1:$gw_audit_port/bench?sslmode=disable")
-full=$(bench full "postgresql://bench:bench-pw@127.0.0.1:$gw_full_port/bench?sslmode=disable")
+audit=$(bench audit "$(gw_url "$gw_audit_port" bench)")
+full=$(bench full "$(gw_url "$gw_full_port" bench)")
+bouncer_u=$(bench pgbouncer "postgresql://bench@127.0.0.1:$bouncer_port/bench_unix?sslmode=disable")
+audit_u=$(bench audit "$(gw_url "$gw_audit_port" bench_unix)")
+full_u=$(bench full "$(gw_url "$gw_full_port" bench_unix)")
 
 echo "==> memory per idle session ($IDLE sessions on the full gateway)"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -170,11 +185,15 @@ per_session_kib=$(( (during - before) / IDLE ))
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}x')"; }
 echo
-printf '| %-40s | %10s | %12s | %12s |\n' "setup" "tps" "vs direct" "vs pgbouncer"
-printf '| %-40s | %10s | %12s | %12s |\n' "----------------------------------------" "----------" "------------" "------------"
-printf '| %-40s | %10s | %12s | %12s |\n' "direct" "$direct" "1.00x" "$(ratio "$direct" "$bouncer")"
-printf '| %-40s | %10s | %12s | %12s |\n' "pgbouncer (session)" "$bouncer" "$(ratio "$bouncer" "$direct")" "1.00x"
-printf '| %-40s | %10s | %12s | %12s |\n' "guard-gateway audit-only" "$audit" "$(ratio "$audit" "$direct")" "$(ratio "$audit" "$bouncer")"
-printf '| %-40s | %10s | %12s | %12s |\n' "guard-gateway policy+masking+recording" "$full" "$(ratio "$full" "$direct")" "$(ratio "$full" "$bouncer")"
+printf '| %-48s | %10s | %12s | %12s |\n' "setup" "tps" "vs direct" "vs pgbouncer"
+printf '| %-48s | %10s | %12s | %12s |\n' "------------------------------------------------" "----------" "------------" "------------"
+printf '| %-48s | %10s | %12s | %12s |\n' "direct (TCP)" "$direct" "1.00x" "$(ratio "$direct" "$bouncer")"
+row() { printf '| %-48s | %10s | %12s | %12s |\n' "$1" "$2" "$(ratio "$2" "$direct")" "$(ratio "$2" "$3")"; }
+row "pgbouncer (session), upstream TCP" "$bouncer" "$bouncer"
+row "guard-gateway audit-only, upstream TCP" "$audit" "$bouncer"
+row "guard-gateway policy+masking+recording, TCP" "$full" "$bouncer"
+row "pgbouncer (session), upstream Unix socket" "$bouncer_u" "$bouncer_u"
+row "guard-gateway audit-only, upstream Unix socket" "$audit_u" "$bouncer_u"
+row "guard-gateway policy+masking+recording, Unix" "$full_u" "$bouncer_u"
 echo
 echo "gateway RSS: ${before} KiB before, ${during} KiB with $IDLE mostly idle sessions: ~${per_session_kib} KiB per session"

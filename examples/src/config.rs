@@ -88,7 +88,8 @@ pub struct ResourceConfig {
     pub name: Spanned<String>,
     /// `postgres`.
     pub protocol: Spanned<String>,
-    /// Upstream host.
+    /// Upstream host name or address, or the directory of the server's Unix-domain socket
+    /// (an absolute path, as in libpq: `/var/run/postgresql`).
     pub host: String,
     /// Upstream port.
     #[serde(default = "default_pg_port")]
@@ -100,15 +101,22 @@ pub struct ResourceConfig {
     /// Upstream password (absent for `trust`).
     #[serde(default)]
     pub password: Option<SecretSource>,
-    /// TLS towards the upstream.
+    /// TLS towards the upstream (default `disable`).
     #[serde(default)]
-    pub tls: UpstreamTls,
+    pub tls: Option<Spanned<UpstreamTls>>,
     /// PEM CA bundle for `tls = "verify-full"` (system roots are not used).
     #[serde(default)]
     pub tls_ca: Option<Spanned<PathBuf>>,
     /// Labels the policy can match (`env = "prod"`).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+impl ResourceConfig {
+    /// The TLS mode towards the upstream.
+    pub fn tls_mode(&self) -> UpstreamTls {
+        self.tls.as_ref().map(|t| *t.get_ref()).unwrap_or_default()
+    }
 }
 
 fn default_pg_port() -> u16 {
@@ -511,7 +519,20 @@ impl Config {
                     "resource password needs exactly one of `env` or `file`".to_owned(),
                 );
             }
-            if r.tls == UpstreamTls::VerifyFull && r.tls_ca.is_none() {
+            if let Some(tls) = &r.tls
+                && r.host.starts_with('/')
+                && *tls.get_ref() != UpstreamTls::Disable
+            {
+                err(
+                    tls.span(),
+                    format!(
+                        "`host = \"{}\"` is a Unix-socket directory, where PostgreSQL speaks \
+                         no TLS: remove `tls` or connect over TCP",
+                        r.host
+                    ),
+                );
+            }
+            if r.tls_mode() == UpstreamTls::VerifyFull && r.tls_ca.is_none() {
                 err(
                     r.name.span(),
                     "`tls = \"verify-full\"` needs `tls_ca`".to_owned(),

@@ -509,7 +509,7 @@ fn upstream_rt(config: &Config, r: &ResourceConfig) -> Result<UpstreamRt> {
         ),
         None => None,
     };
-    let tls = match r.tls {
+    let tls = match r.tls_mode() {
         UpstreamTls::Disable => None,
         UpstreamTls::DangerousRequireNoVerify => Some(crate::tls::client_config_no_verify()?),
         UpstreamTls::VerifyFull => {

@@ -32,8 +32,17 @@ pub(crate) struct UpstreamError {
     pub(crate) what: String,
 }
 
-/// Opens a TCP (and, when configured, TLS) connection to the upstream.
+/// Opens a TCP (and, when configured, TLS) connection to the upstream, or, when its host is
+/// a directory (an absolute path, as in libpq), a connection to the server's Unix-domain socket
+/// `<dir>/.s.PGSQL.<port>` in it.
 pub(crate) async fn open(up: &UpstreamRt) -> Result<Stream> {
+    if let Some(path) = socket_path(&up.host, up.port) {
+        // `check` refuses TLS settings for a socket directory; PostgreSQL has no TLS there.
+        let s = tokio::net::UnixStream::connect(&path)
+            .await
+            .with_context(|| format!("connecting to upstream socket {}", path.display()))?;
+        return Ok(Stream::Unix(s));
+    }
     let tcp = TcpStream::connect((up.host.as_str(), up.port))
         .await
         .with_context(|| format!("connecting to upstream {}:{}", up.host, up.port))?;
@@ -87,6 +96,13 @@ pub(crate) async fn open(up: &UpstreamRt) -> Result<Stream> {
             what: format!("TLS handshake failed: {e}"),
         })?;
     Ok(Stream::ClientTls(Box::new(conn)))
+}
+
+/// The Unix-domain socket of a PostgreSQL server whose `host` is a socket directory (an
+/// absolute path); `None` for a host name or address.
+pub(crate) fn socket_path(host: &str, port: u16) -> Option<std::path::PathBuf> {
+    host.starts_with('/')
+        .then(|| std::path::Path::new(host).join(format!(".s.PGSQL.{port}")))
 }
 
 /// Connects and logs in as the resource's stored user. `params` are the client's startup

@@ -93,3 +93,27 @@ fn secrets_never_appear_in_errors_or_debug() {
     let g = guard_gateway::build_gateway(c).unwrap();
     assert!(!format!("{:?}", g.config()).contains("hunter2"));
 }
+
+#[test]
+fn a_socket_directory_host_is_valid_and_refuses_tls() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "pw", "secret\n");
+    write(d.path(), "policy.toml", "default = \"allow\"\n");
+    write(d.path(), "pii.toml", "detectors = [\"email\"]\n");
+    let unix = BASE.replace("host = \"127.0.0.1\"", "host = \"/var/run/postgresql\"");
+    write(d.path(), "gateway.toml", &unix);
+    check_config(&d.path().join("gateway.toml")).expect("a socket directory is a valid host");
+    write(
+        d.path(),
+        "gateway.toml",
+        &unix.replace(
+            "password = { file = \"pw\" }",
+            "password = { file = \"pw\" }\ntls = \"dangerous-require-no-verify\"",
+        ),
+    );
+    let e = check_config(&d.path().join("gateway.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("gateway.toml:13:"), "{e}");
+    assert!(e.contains("Unix-socket directory"), "{e}");
+}

@@ -231,3 +231,65 @@ fn upstream_login_with_md5_cleartext_and_trust() {
         assert_eq!(stdout(&o), format!("{user}\n"), "{method}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_over_a_unix_socket() {
+    let db = fresh_database("unix_up");
+    seed_customers(&db);
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            upstream_host: Some(cluster().dir().display().to_string()),
+            ..Opts::default()
+        },
+    );
+    let (c, conn) = tokio_postgres::connect(&gw.user_url("alice", ALICE_PW), NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    // The upstream sees a Unix-socket client (no client address).
+    let row = c
+        .query_one("SELECT inet_client_addr() IS NULL", &[])
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    // Masking by source column needs the catalog lookup on a side connection: also over the
+    // socket.
+    let row = c
+        .query_one("SELECT ssn FROM customers WHERE id = 1", &[])
+        .await
+        .unwrap();
+    let ssn: String = row.get(0);
+    assert!(!ssn.contains("123-45-6789"), "{ssn}");
+    // A cancel goes to the upstream over the socket too.
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        token.cancel_query(NoTls).await
+    });
+    let started = std::time::Instant::now();
+    let e = c.query("SELECT pg_sleep(20)", &[]).await.unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{e:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    canceller.await.unwrap().unwrap();
+}
+
+#[test]
+fn a_socket_directory_that_holds_no_server_gives_the_client_an_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let gw = TestGateway::start(
+        "postgres",
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            upstream_host: Some(empty.path().display().to_string()),
+            ..Opts::default()
+        },
+    );
+    let o = psql(&gw.user_url("bob", BOB_PW), &["SELECT 1"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("upstream"), "{}", stderr(&o));
+}

@@ -106,6 +106,8 @@ pub struct Opts {
     pub upstream: Option<(u16, String)>,
     /// PEM CA to verify the upstream's certificate with (`tls = "verify-full"`).
     pub upstream_tls_ca: Option<String>,
+    /// The upstream `host` (default `127.0.0.1`; a directory: the server's Unix socket).
+    pub upstream_host: Option<String>,
     /// The upstream user (default `postgres`).
     pub upstream_user: Option<String>,
     /// The mask profile `pii` (default [`PII_PROFILE`]).
@@ -120,6 +122,7 @@ impl Default for Opts {
             approval_timeout: "5s",
             upstream: None,
             upstream_tls_ca: None,
+            upstream_host: None,
             upstream_user: None,
             pii_profile: PII_PROFILE,
         }
@@ -187,7 +190,7 @@ tls_key = "tls.key"
 [[resources]]
 name = "app"
 protocol = "postgres"
-host = "127.0.0.1"
+host = "{upstream_host}"
 port = {upstream_port}
 database = "{db}"
 user = "{upstream_user}"
@@ -232,6 +235,7 @@ strict = true
 timeout = "{timeout}"
 "#,
             upstream_port = upstream_port,
+            upstream_host = opts.upstream_host.as_deref().unwrap_or("127.0.0.1"),
             upstream_user = opts.upstream_user.as_deref().unwrap_or("postgres"),
             alice = secret(ALICE_PW),
             bob = secret(BOB_PW),
