@@ -170,6 +170,12 @@ pub enum Input {
         /// The command line.
         command: String,
     },
+    /// Rows a client sent with `COPY ... FROM STDIN`, as the CopyData payloads carried them
+    /// (the statement's mask profiles applied).
+    CopyData {
+        /// The bytes, base64 in the file.
+        data: Bytes,
+    },
     /// Bytes the client typed into a terminal channel (SSH shell, Kubernetes exec).
     ChannelData {
         /// Channel number (0 for protocols with a single stream).
@@ -333,6 +339,13 @@ pub enum Output {
         #[serde(default)]
         bytes: u64,
     },
+    /// Output of `COPY ... TO STDOUT` as the client received it (masked): the CopyData
+    /// payloads, concatenated. A recorder may keep only a prefix; the `result` that follows
+    /// counts every byte.
+    CopyData {
+        /// The bytes, base64 in the file.
+        data: Bytes,
+    },
     /// A Kubernetes API response summary.
     K8sResponse {
         /// HTTP status.
@@ -487,6 +500,12 @@ mod tests {
                 data: Bytes(b"\x1b[1mhi".to_vec()),
             }),
             Event::SessionEnd(SessionEnd::new("client closed").with_counter("statements", 3)),
+            Event::Input(Input::CopyData {
+                data: Bytes(b"1\ta\n".to_vec()),
+            }),
+            Event::Output(Output::CopyData {
+                data: Bytes(b"1\t[EMAIL]\n".to_vec()),
+            }),
         ];
         for e in &events {
             let json = serde_json::to_string(e).unwrap();
@@ -501,5 +520,15 @@ mod tests {
         assert!(json.contains(r#""data":"G1sxbWhp""#), "{json}");
         let json = serde_json::to_string(&events[1]).unwrap();
         assert!(json.contains(r#"[{"text":"1"},null,{"binary":"AP8="},{"redacted":true}]"#));
+        let json = serde_json::to_string(&events[5]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"input","kind":"copy_data","data":"MQlhCg=="}"#
+        );
+        let json = serde_json::to_string(&events[6]).unwrap();
+        assert!(
+            json.starts_with(r#"{"type":"output","kind":"copy_data","data":""#),
+            "{json}"
+        );
     }
 }

@@ -223,6 +223,7 @@ fn describe(e: &Event) -> String {
         Event::Input(Input::ChannelData { channel, data }) => {
             format!("stdin[{channel}] {} bytes", data.0.len())
         }
+        Event::Input(Input::CopyData { data }) => format!("COPY data in, {} bytes", data.0.len()),
         Event::Input(Input::Resize {
             channel,
             cols,
@@ -257,6 +258,9 @@ fn describe(e: &Event) -> String {
             format!("{} rows ({})", rows.len(), columns.join(", "))
         }
         Event::Output(Output::Result { tag, rows, .. }) => format!("{tag} ({rows} rows)"),
+        Event::Output(Output::CopyData { data }) => {
+            format!("COPY data out, {} bytes", data.0.len())
+        }
         Event::Output(Output::K8sResponse { status, bytes }) => {
             format!("HTTP {status}, {bytes} bytes")
         }
