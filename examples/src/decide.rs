@@ -42,6 +42,12 @@ pub(crate) struct Decider {
     /// Set by [`Decider::decide`] for a `COPY ... TO STDOUT` under a mask profile with column
     /// rules: what the gateway must learn before the COPY runs (masking.rs).
     pub(crate) copy_spec: Option<crate::masking::CopySpec>,
+    /// The mask profiles the last decided statement's input was recorded with (for the rows of
+    /// a `COPY ... FROM STDIN` that follow it).
+    pub(crate) input_maskers: Vec<Arc<guard_mask::Masker>>,
+    /// Recording on: the rows of the running `COPY ... FROM STDIN` (a prefix of at most
+    /// [`crate::record::MAX_RECORDED_COPY_BYTES`]).
+    pub(crate) copy_in_data: Vec<u8>,
     /// Facts of recently seen classifications. The classifier's cache hands out the same
     /// `Arc` for a repeated statement (same normalized form), so a hit skips building the
     /// fact maps again. Holding the `Arc` keeps its address from being reused.
@@ -68,6 +74,8 @@ impl Decider {
             rec,
             rec_failed: None,
             copy_spec: None,
+            input_maskers: Vec::new(),
+            copy_in_data: Vec::new(),
             facts_cache: Vec::new(),
         }
     }
@@ -186,21 +194,29 @@ impl Decider {
         let logged_sql = (self.shared.audit_enabled() || record_input)
             .then(|| mask_text(&maskers, &crate::record::redact_sql(sql)));
         if self.shared.audit_enabled() {
-            self.shared.audit(&serde_json::json!({
-                "time_us": now_us(),
-                "session": self.session_id,
-                "subject": self.identity.subject,
-                "groups": self.identity.groups,
-                "resource": self.resource.name,
-                "via": via,
-                "sql": logged_sql,
-                "verdict": kind,
-                "enforced": !audit_only,
-                "decisions": decisions,
-            }));
+            self.shared.audit(&DecisionLine {
+                time_us: now_us(),
+                session: self.session_id,
+                subject: &self.identity.subject,
+                groups: &self.identity.groups,
+                resource: &self.resource.name,
+                via,
+                sql: logged_sql.as_deref(),
+                verdict: kind,
+                enforced: !audit_only,
+                decisions: &decisions,
+            });
         }
-        tracing::info!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
+        // Allowed statements are routine (the audit log has every one): the log shows them at
+        // debug, so the default level does not write a line per statement.
+        if kind == "allow" {
+            tracing::debug!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
+        } else {
+            tracing::info!(session = self.session_id, subject = %self.identity.subject, verdict = kind, via, "decision");
+        }
         if record_input {
+            self.copy_in_data.clear();
+            self.input_maskers.clone_from(&maskers);
             // Write-ahead: the statement is in the recording before it goes upstream.
             let input = guard_record::Event::Input(guard_record::Input::Query {
                 text: logged_sql.unwrap_or_default(),
@@ -231,6 +247,33 @@ impl Decider {
         outcome
     }
 
+    /// Recording on: keeps the payload of a client's CopyData (a prefix of the COPY's rows).
+    pub(crate) fn copy_in_data(&mut self, data: &[u8]) {
+        if self.rec.enabled() {
+            let room =
+                crate::record::MAX_RECORDED_COPY_BYTES.saturating_sub(self.copy_in_data.len());
+            self.copy_in_data
+                .extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+
+    /// Recording on: records the rows of the COPY FROM STDIN that ends now (before its CopyDone
+    /// goes upstream, so in strict mode a COPY whose rows cannot be recorded never commits),
+    /// masked with its statement's profiles.
+    pub(crate) fn copy_in_end(&mut self) {
+        if !self.rec.enabled() || self.rec_failed.is_some() || self.copy_in_data.is_empty() {
+            return;
+        }
+        let data = std::mem::take(&mut self.copy_in_data);
+        let data = crate::masking::mask_chain(&self.input_maskers, &data).into_owned();
+        let ev = guard_record::Event::Input(guard_record::Input::CopyData {
+            data: guard_record::Bytes(data),
+        });
+        if let Err(e) = self.rec.event(&ev) {
+            self.rec_failed = Some(e);
+        }
+    }
+
     /// For a `COPY ... TO STDOUT` (`facts` hold one) under a mask profile with column rules
     /// (`masks` name one, and masking is on): what must be learned before it runs, or
     /// `Err(refusal)` when it cannot be masked column by column. `Ok(None)` otherwise.
@@ -255,6 +298,21 @@ impl Decider {
             )
         })
     }
+}
+
+/// The audit line of one decision (fields in the order of the line).
+#[derive(serde::Serialize)]
+struct DecisionLine<'a> {
+    time_us: i64,
+    session: u64,
+    subject: &'a str,
+    groups: &'a [String],
+    resource: &'a str,
+    via: &'a str,
+    sql: Option<&'a str>,
+    verdict: &'a str,
+    enforced: bool,
+    decisions: &'a [Decision],
 }
 
 /// One Bind parameter as the client sent it.

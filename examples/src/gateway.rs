@@ -426,7 +426,7 @@ impl Shared {
     /// at most [`AUDIT_FLUSH`] after they were added (by the next line or the gateway's
     /// flusher), when a session ends, and at shutdown: one write per batch, not per statement.
     /// The audit log is a log, not the write-ahead record: that is the session recording.
-    pub(crate) fn audit(&self, line: &serde_json::Value) {
+    pub(crate) fn audit<T: serde::Serialize + ?Sized>(&self, line: &T) {
         if let Some(f) = &self.audit {
             use std::io::Write;
             let mut f = lock(f);

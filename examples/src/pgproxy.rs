@@ -886,6 +886,7 @@ impl Front {
             // PostgreSQL ignores Sync (and Flush) in copy-in mode: no ReadyForQuery answers it.
             FrontendMessage::Sync if self.copy_in => Act::Forward,
             FrontendMessage::CopyDone | FrontendMessage::CopyFail(_) => {
+                self.decider.copy_in_end();
                 self.copy_in = false;
                 lock(&self.pipe).current();
                 Act::Forward
@@ -900,6 +901,11 @@ impl Front {
                 FrontendMessage::Terminate => Act::ForwardThenEnd,
                 _ => Act::Drop,
             },
+            FrontendMessage::CopyData(d) => {
+                self.decider.copy_in_data(d.data);
+                lock(&self.pipe).current();
+                Act::Forward
+            }
             FrontendMessage::Query(q) => {
                 let sql = q.sql.to_string_lossy().into_owned();
                 let c = self
@@ -1089,6 +1095,9 @@ impl Back {
         let mut rec_cols: Vec<String> = Vec::new();
         let mut rec_rows: Vec<Vec<Option<String>>> = Vec::new();
         let mut rec_bytes = 0u64;
+        // COPY TO STDOUT output as the client got it (a prefix), and whether a COPY is running.
+        let mut rec_copy: Vec<u8> = Vec::new();
+        let mut rec_copying = false;
         let mut out = BytesMut::with_capacity(16 * 1024);
         let mut masking =
             crate::masking::ResultMasker::new(self.shared.clone(), self.resource.clone());
@@ -1273,7 +1282,12 @@ impl Back {
                                     .unwrap_or_default()
                             };
                             match masking.copy_out(c, &masks, &self.client_encoding) {
-                                Ok(()) => out.extend_from_slice(&buf[..len]),
+                                Ok(()) => {
+                                    rec_copying = recording;
+                                    rec_copy.clear();
+                                    rec_bytes = 0;
+                                    out.extend_from_slice(&buf[..len]);
+                                }
                                 Err(e) => copy_failed = copy_error(&e, &mut out),
                             }
                         }
@@ -1296,6 +1310,12 @@ impl Back {
                             }
                         }
                         BackendMessage::CommandComplete(cc) if recording => {
+                            if std::mem::take(&mut rec_copying) {
+                                let data = guard_record::Bytes(std::mem::take(&mut rec_copy));
+                                self.record(guard_record::Event::Output(
+                                    guard_record::Output::CopyData { data },
+                                ))?;
+                            }
                             if !rec_cols.is_empty() {
                                 let rows = std::mem::take(&mut rec_rows);
                                 let columns = std::mem::take(&mut rec_cols);
@@ -1313,14 +1333,27 @@ impl Back {
                             out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::CopyData(d) => {
-                            if let Err(e) = masking.copy_data(d.data, &buf[..len], &mut out) {
-                                copy_failed = copy_error(&e, &mut out);
+                            let at = out.len();
+                            match masking.copy_data(d.data, &buf[..len], &mut out) {
+                                Ok(()) if rec_copying => {
+                                    rec_bytes += keep_copy_data(&out[at..], &mut rec_copy);
+                                }
+                                Ok(()) => {}
+                                Err(e) => copy_failed = copy_error(&e, &mut out),
                             }
                         }
-                        BackendMessage::CopyDone => match masking.copy_done(&mut out) {
-                            Ok(()) => out.extend_from_slice(&buf[..len]),
-                            Err(e) => copy_failed = copy_error(&e, &mut out),
-                        },
+                        BackendMessage::CopyDone => {
+                            let at = out.len();
+                            match masking.copy_done(&mut out) {
+                                Ok(()) => {
+                                    if rec_copying {
+                                        rec_bytes += keep_copy_data(&out[at..], &mut rec_copy);
+                                    }
+                                    out.extend_from_slice(&buf[..len]);
+                                }
+                                Err(e) => copy_failed = copy_error(&e, &mut out),
+                            }
+                        }
                         _ => out.extend_from_slice(&buf[..len]),
                     }
                     len
@@ -1333,6 +1366,26 @@ impl Back {
             }
         }
     }
+}
+
+/// Appends the payloads of the CopyData messages in `msgs` (complete messages, as written for
+/// the client) to `kept`, up to [`crate::record::MAX_RECORDED_COPY_BYTES`]; returns the
+/// payload bytes seen.
+fn keep_copy_data(msgs: &[u8], kept: &mut Vec<u8>) -> u64 {
+    let mut seen = 0u64;
+    let mut rest = msgs;
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let end = (1 + len).min(rest.len());
+        if rest[0] == b'd' && end >= 5 {
+            let payload = &rest[5..end];
+            seen += payload.len() as u64;
+            let room = crate::record::MAX_RECORDED_COPY_BYTES.saturating_sub(kept.len());
+            kept.extend_from_slice(&payload[..payload.len().min(room)]);
+        }
+        rest = &rest[end..];
+    }
+    seen
 }
 
 /// Ends a COPY TO STDOUT for the client with the gateway's error (the client leaves copy-out

@@ -22,6 +22,9 @@ use crate::gateway::{Shared, lock, now_ts};
 /// Rows recorded per result set; the rest are counted, not stored.
 pub(crate) const MAX_RECORDED_ROWS: usize = 1000;
 
+/// Bytes of `COPY` data recorded per COPY (each direction); the rest are counted, not stored.
+pub(crate) const MAX_RECORDED_COPY_BYTES: usize = 1 << 20;
+
 /// `sql` with credentials (`PASSWORD '...'` and similar literals) removed, for audit lines,
 /// approval summaries and recordings.
 pub(crate) fn redact_sql(sql: &str) -> String {
