@@ -67,34 +67,6 @@ async fn lookup(
     resource: &str,
     keys: &[(u32, i16)],
 ) -> anyhow::Result<HashMap<(u32, i16), String>> {
-    let mut conns = shared.catalog.conns.lock().await;
-    if !conns.contains_key(resource) {
-        let rt = shared.runtime();
-        let up = rt
-            .resources
-            .get(resource)
-            .ok_or_else(|| anyhow::anyhow!("no resource {resource}"))?;
-        let c = crate::upstream::connect(up, "guard:catalog", &[]).await?;
-        conns.insert(resource.to_owned(), c);
-    }
-    let result = run_lookup(
-        conns
-            .get_mut(resource)
-            .ok_or_else(|| anyhow::anyhow!("no connection"))?,
-        keys,
-    )
-    .await;
-    if result.is_err() {
-        conns.remove(resource);
-    }
-    result
-}
-
-async fn run_lookup(
-    conn: &mut crate::upstream::Upstream,
-    keys: &[(u32, i16)],
-) -> anyhow::Result<HashMap<(u32, i16), String>> {
-    // Only integers are interpolated.
     let mut sql = String::from(
         "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
@@ -107,6 +79,72 @@ async fn run_lookup(
         let _ = write!(sql, "({oid}::oid,{col}::int2)");
     }
     sql.push(')');
+    let mut result = HashMap::new();
+    for row in query(shared, resource, &sql).await? {
+        if let [Some(oid), Some(col), Some(name)] = &row[..] {
+            result.insert((oid.parse()?, col.parse()?), name.clone());
+        }
+    }
+    Ok(result)
+}
+
+/// The attribute numbers of the generated columns of table `table_oid` (a `COPY table TO`
+/// without a column list leaves them out).
+///
+/// # Errors
+/// The side connection or the query failed.
+pub(crate) async fn generated_columns(
+    shared: &Arc<Shared>,
+    resource: &str,
+    table_oid: u32,
+) -> anyhow::Result<std::collections::HashSet<i16>> {
+    let sql = format!(
+        "SELECT a.attnum::int4 FROM pg_catalog.pg_attribute a WHERE a.attrelid = {table_oid}::oid \
+         AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''"
+    );
+    let mut found = std::collections::HashSet::new();
+    for row in query(shared, resource, &sql).await? {
+        if let [Some(n)] = &row[..] {
+            found.insert(n.parse()?);
+        }
+    }
+    Ok(found)
+}
+
+/// Runs `sql` (simple protocol, catalog queries of the gateway's own) on the resource's side
+/// connection, opening it when needed and dropping it after a failure; rows as text.
+async fn query(
+    shared: &Arc<Shared>,
+    resource: &str,
+    sql: &str,
+) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+    let mut conns = shared.catalog.conns.lock().await;
+    if !conns.contains_key(resource) {
+        let rt = shared.runtime();
+        let up = rt
+            .resources
+            .get(resource)
+            .ok_or_else(|| anyhow::anyhow!("no resource {resource}"))?;
+        let c = crate::upstream::connect(up, "guard:catalog", &[]).await?;
+        conns.insert(resource.to_owned(), c);
+    }
+    let result = run_query(
+        conns
+            .get_mut(resource)
+            .ok_or_else(|| anyhow::anyhow!("no connection"))?,
+        sql,
+    )
+    .await;
+    if result.is_err() {
+        conns.remove(resource);
+    }
+    result
+}
+
+async fn run_query(
+    conn: &mut crate::upstream::Upstream,
+    sql: &str,
+) -> anyhow::Result<Vec<Vec<Option<String>>>> {
     let mut out = Vec::new();
     Query {
         sql: PgStr::try_new(sql.as_bytes())?,
@@ -115,7 +153,7 @@ async fn run_lookup(
     conn.stream.write_all(&out).await?;
     let mut dec = BackendDecoder::new(Limits::default());
     let mut buf = std::mem::take(&mut conn.buf);
-    let mut result = HashMap::new();
+    let mut rows = Vec::new();
     let mut error = None;
     loop {
         let len = match dec.decode(&buf)? {
@@ -127,14 +165,12 @@ async fn run_lookup(
             }
             Decoded::Message { len, msg } => {
                 match msg {
-                    BackendMessage::DataRow(r) => {
-                        let v: Vec<Option<&[u8]>> = r.values.iter().collect();
-                        if let [Some(oid), Some(col), Some(name)] = v[..] {
-                            let oid: u32 = std::str::from_utf8(oid)?.parse()?;
-                            let col: i16 = std::str::from_utf8(col)?.parse()?;
-                            result.insert((oid, col), String::from_utf8_lossy(name).into_owned());
-                        }
-                    }
+                    BackendMessage::DataRow(r) => rows.push(
+                        r.values
+                            .iter()
+                            .map(|v| v.map(|b| String::from_utf8_lossy(b).into_owned()))
+                            .collect(),
+                    ),
                     BackendMessage::ErrorResponse(e) => {
                         error = Some(
                             e.fields
@@ -157,6 +193,6 @@ async fn run_lookup(
     conn.buf = buf;
     match error {
         Some(e) => anyhow::bail!("catalog query failed: {e}"),
-        None => Ok(result),
+        None => Ok(rows),
     }
 }

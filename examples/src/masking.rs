@@ -31,12 +31,15 @@
 //! Parse + Describe + Close of the equivalent SELECT (`guard_sql::copy::copy_select`; in the
 //! simple protocol followed by its own Sync). Its RowDescription gives the plan, exactly as
 //! for a SELECT (column rules by name or by `schema.table.column`); nothing of the probe
-//! reaches the client. The COPY's rows are then decoded (`guard_sql::copy::CopyDecoder`, in
+//! reaches the client. For a table copied without a column list the probe is `SELECT *`,
+//! which also returns the generated columns COPY leaves out: those (by attribute number,
+//! looked up on the catalog side connection) are dropped from what it learned. The COPY's
+//! rows are then decoded (`guard_sql::copy::CopyDecoder`, in
 //! the layout the COPY's options give), every value under a column rule replaced, every
 //! other value scanned by the detectors (in COPY all values are text), and the rows that
 //! changed written again in the same layout (`CopyEncoder`). Fail closed: when the probe
-//! failed, when the COPY sends another number of columns than the probe described (a table
-//! with generated columns copied without a column list), when the rows cannot be decoded or
+//! failed, when the COPY sends another number of columns than the probe described (the
+//! generated columns could not be looked up), when the rows cannot be decoded or
 //! the session's `client_encoding` can put ASCII bytes inside characters, the client gets an
 //! ErrorResponse instead of (the rest of) the COPY, and nothing more of it is passed on.
 //!
@@ -107,6 +110,9 @@ pub(crate) struct CopySpec {
     pub(crate) select: String,
     /// The COPY's options (text or CSV: binary is refused when decided).
     pub(crate) options: guard_sql::copy::CopyOptions,
+    /// `COPY table TO` without a column list: `select` is `SELECT *`, which also returns the
+    /// generated columns the COPY leaves out.
+    pub(crate) all_columns: bool,
 }
 
 impl CopySpec {
@@ -127,6 +133,7 @@ impl CopySpec {
         Ok(CopySpec {
             select: select.sql,
             options,
+            all_columns: select.all_columns,
         })
     }
 }
@@ -394,8 +401,22 @@ impl ResultMasker {
         rd: Option<&RowDescription<'_>>,
     ) {
         let maskers = self.maskers(masks);
-        let fields: Vec<FieldDescription<'_>> =
+        let mut fields: Vec<FieldDescription<'_>> =
             rd.map(|r| r.fields.iter().collect()).unwrap_or_default();
+        if spec.all_columns
+            && let Some(table) = fields.first().map(|f| f.table_oid).filter(|t| *t != 0)
+        {
+            // COPY leaves out generated columns; `SELECT *` has them. When they cannot be
+            // learned, the column counts differ and the COPY is cut off (fail closed).
+            match crate::catalog::generated_columns(&self.shared, &self.resource, table).await {
+                Ok(generated) => fields.retain(|f| !generated.contains(&f.column_id)),
+                Err(e) => tracing::warn!(
+                    error = %format!("{e:#}"),
+                    resource = %self.resource,
+                    "looking up generated columns for a COPY failed"
+                ),
+            }
+        }
         let plan = if maskers.is_empty() {
             Vec::new()
         } else {

@@ -690,7 +690,7 @@ enum Act {
         outcome: Outcome,
         sql: String,
         extended: bool,
-        copy: Option<crate::masking::CopySpec>,
+        copy: Option<Box<crate::masking::CopySpec>>,
     },
     ForwardThenEnd,
 }
@@ -767,7 +767,7 @@ impl Front {
                     {
                         Ok(masks) => {
                             let probed = match copy {
-                                Some(spec) => self.probe(spec, &masks, extended),
+                                Some(spec) => self.probe(*spec, &masks, extended),
                                 None => Ok(()),
                             };
                             match probed {
@@ -1066,7 +1066,7 @@ impl Front {
                 outcome: hold,
                 sql,
                 extended,
-                copy,
+                copy: copy.map(Box::new),
             },
         }
     }

@@ -149,24 +149,30 @@ async fn copy_in_and_masked_copy_out() {
         String::from_utf8_lossy(&text),
         "1\t[REDACTED]\t[EMAIL]\n2\t[REDACTED]\t[EMAIL]\n10\t\\N\t[EMAIL]\n11\t\\N\t[EMAIL]\n"
     );
-    // A COPY whose columns differ from its SELECT's is cut off with an error, and the
-    // session stays usable.
+    // A table without a column list: COPY leaves out generated columns, which `SELECT *`
+    // returns; the gateway drops them from what it learned (by attribute number, past a
+    // dropped column), so each column rule still lands on its own column.
     cluster()
         .psql(
             &db,
-            "CREATE TABLE cards (id int, card_number text, \
-             shout text GENERATED ALWAYS AS (upper(card_number)) STORED); \
-             INSERT INTO cards (id, card_number) VALUES (1, '4111 1111 1111 1111');",
+            "CREATE SCHEMA s2; \
+             CREATE TABLE s2.customers (id int, gone text, \
+               tag text GENERATED ALWAYS AS ('t' || id) STORED, ssn text, email text); \
+             ALTER TABLE s2.customers DROP COLUMN gone; \
+             INSERT INTO s2.customers (id, ssn, email) VALUES (1, '123-45-6789', 'x@example.com');",
         )
         .unwrap();
-    let e = match c.copy_out("COPY cards TO STDOUT").await {
-        Err(e) => e,
-        Ok(stream) => stream
-            .try_collect::<Vec<bytes::Bytes>>()
-            .await
-            .expect_err("cut off"),
-    };
-    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{e}");
+    let chunks: Vec<bytes::Bytes> = c
+        .copy_out("COPY s2.customers TO STDOUT")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&chunks.concat()),
+        "1\t[REDACTED]\t[EMAIL]\n"
+    );
     assert_eq!(
         c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
         1
