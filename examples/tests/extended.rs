@@ -553,14 +553,7 @@ async fn bind_parameters_are_recorded_masked() {
             .unwrap();
         assert_eq!(rows.len(), 2);
     }
-    let mut recs = Vec::new();
-    for _ in 0..50 {
-        recs = gw.recordings();
-        if recs.iter().any(|(_, t)| t.contains("\"session_end\"")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let recs = gw.sealed_recordings();
     let (_, text) = recs
         .iter()
         .find(|(_, t)| t.contains("WHERE email = $1"))
@@ -633,14 +626,7 @@ async fn copy_rows_are_recorded_masked_in_both_directions() {
             "1\tAda\t[REDACTED]\n2\tBob\t[REDACTED]\n10\tDan\t\\N\n"
         );
     }
-    let mut recs = Vec::new();
-    for _ in 0..50 {
-        recs = gw.recordings();
-        if recs.iter().any(|(_, t)| t.contains("\"session_end\"")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let recs = gw.sealed_recordings();
     let (path, text) = recs
         .iter()
         .find(|(_, t)| t.contains("FROM STDIN"))

@@ -484,14 +484,7 @@ fn recording_is_sealed_masked_and_free_of_credentials() {
     );
     assert!(stderr(&o).contains("no-unbounded-writes"), "{}", stderr(&o));
     // The session has ended when psql exits; give the gateway a moment to seal.
-    let mut recs = Vec::new();
-    for _ in 0..50 {
-        recs = gw.recordings();
-        if recs.iter().any(|(_, t)| t.contains("\"session_end\"")) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let recs = gw.sealed_recordings();
     assert_eq!(recs.len(), 1, "one session, one recording");
     let (path, text) = &recs[0];
     let summary = guard_record::verify(std::fs::File::open(path).unwrap(), None).expect("verifies");

@@ -344,6 +344,20 @@ timeout = "{timeout}"
         out
     }
 
+    /// The recordings, once one of them holds a session end (sessions seal theirs shortly
+    /// after the client goes; waits up to 2.5 s).
+    pub fn sealed_recordings(&self) -> Vec<(PathBuf, String)> {
+        let mut recs = Vec::new();
+        for _ in 0..50 {
+            recs = self.recordings();
+            if recs.iter().any(|(_, t)| t.contains("\"session_end\"")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        recs
+    }
+
     pub fn admin(&self) -> String {
         format!("http://127.0.0.1:{}", self.admin_port)
     }
