@@ -274,9 +274,12 @@ impl Decider {
         }
     }
 
-    /// For a `COPY ... TO STDOUT` (`facts` hold one) under a mask profile with column rules
-    /// (`masks` name one, and masking is on): what must be learned before it runs, or
-    /// `Err(refusal)` when it cannot be masked column by column. `Ok(None)` otherwise.
+    /// For a `COPY ... TO STDOUT` (`facts` hold one) under mask profiles (`masks`, masking
+    /// on): what the gateway must learn before it runs, when its rows are to be masked column
+    /// by column (a profile has column rules, or the COPY is binary), or `Err(refusal)` when
+    /// column rules apply and that cannot be worked out. `Ok(None)` otherwise: a text COPY
+    /// under detectors only is masked as a whole, and a binary COPY whose options could not
+    /// be read is cut off when it starts (fail closed).
     fn copy_under_column_rules(
         &self,
         rt: &crate::gateway::Runtime,
@@ -284,17 +287,23 @@ impl Decider {
         facts: &[Facts],
         sql: &str,
     ) -> Result<Option<crate::masking::CopySpec>, String> {
-        if !self.shared.config.masking.enabled || !facts.iter().any(|f| is_client_copy(f, "out")) {
+        if !self.shared.config.masking.enabled
+            || masks.is_empty()
+            || !facts.iter().any(|f| is_client_copy(f, "out"))
+        {
             return Ok(None);
         }
+        let spec = crate::masking::CopySpec::of(sql);
         let Some(profile) = masks.iter().find(|m| rt.column_rule_profiles.contains(*m)) else {
-            return Ok(None);
+            return Ok(spec
+                .ok()
+                .filter(|s| s.options.format == guard_sql::copy::CopyFormat::Binary));
         };
-        crate::masking::CopySpec::of(sql).map(Some).map_err(|why| {
+        spec.map(Some).map_err(|why| {
             format!(
                 "guard: this COPY TO STDOUT is refused under mask profile \"{profile}\", whose \
-                 column rules need the COPY's columns: {why}. A single COPY TO STDOUT in text \
-                 or CSV format is masked column by column, and so is SELECT"
+                 column rules need the COPY's columns: {why}. A single COPY TO STDOUT is masked \
+                 column by column, and so is SELECT"
             )
         })
     }

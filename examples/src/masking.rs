@@ -43,7 +43,12 @@
 //! the session's `client_encoding` can put ASCII bytes inside characters, the client gets an
 //! ErrorResponse instead of (the rest of) the COPY, and nothing more of it is passed on.
 //!
-//! A binary COPY of a result that needs masking is refused the same way.
+//! A binary COPY that needs masking goes the same way (probe, decode, mask, encode), since it
+//! has no text to scan as a whole: a column rule can only replace values of plain text types
+//! there (their binary form is the text; the client decodes every column with its own type),
+//! so a rule on another type cuts the COPY off with an error naming the column; detectors
+//! scan the text-like columns (jsonb after its version byte) and other types pass, as for
+//! binary result columns.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -51,7 +56,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use guard_mask::{Masker, Strategy};
-use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyFormat, CopyItem, CopyLimits};
+use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyItem, CopyLimits};
 use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
 
 use crate::gateway::Shared;
@@ -60,6 +65,9 @@ use crate::gateway::Shared;
 const TEXT_LIKE: [u32; 8] = [25, 1043, 1042, 19, 114, 3802, 142, 705];
 const JSONB_OID: u32 = 3802;
 const TEXT_OID: u32 = 25;
+/// Types whose binary form is their text (in the client encoding): text, varchar, bpchar, name.
+/// In a binary COPY a column rule can replace only values of these.
+const PLAIN_TEXT: [u32; 4] = [25, 1043, 1042, 19];
 
 /// Why a result could not be passed on.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +76,10 @@ pub(crate) enum MaskError {
         "guard: a binary COPY of data that must be masked is refused; use COPY ... TO STDOUT in text or CSV format"
     )]
     BinaryCopy,
+    #[error(
+        "guard: column \"{column}\" is masked by a column rule, and in a binary COPY its type (OID {type_oid}) cannot hold the masked text; use COPY ... TO STDOUT in text or CSV format, or copy the column as text"
+    )]
+    BinaryRule { column: String, type_oid: u32 },
     #[error(
         "guard: the columns of this COPY could not be learned, and mask profile \"{profile}\" has column rules: nothing of it is sent"
     )]
@@ -92,7 +104,9 @@ impl MaskError {
     /// The SQLSTATE the client gets.
     pub(crate) fn sqlstate(&self) -> &'static str {
         match self {
-            MaskError::BinaryCopy | MaskError::Encoding(_) => "0A000",
+            MaskError::BinaryCopy | MaskError::Encoding(_) | MaskError::BinaryRule { .. } => {
+                "0A000"
+            }
             MaskError::NoColumns { .. } | MaskError::ColumnCount { .. } => "42501",
             MaskError::CopyData(e) => e.sqlstate(),
             MaskError::CopyEncode(e) => e.sqlstate(),
@@ -101,14 +115,15 @@ impl MaskError {
     }
 }
 
-/// What the gateway knows of a `COPY ... TO STDOUT` under column rules before it runs: its
-/// layout and the SELECT that describes its columns (decided in decide.rs, sent by the
-/// client -> upstream pump as a hidden Parse + Describe + Close).
+/// What the gateway knows of a `COPY ... TO STDOUT` masked column by column (under column
+/// rules, or binary) before it runs: its layout and the SELECT that describes its columns
+/// (decided in decide.rs, sent by the client -> upstream pump as a hidden Parse + Describe +
+/// Close).
 #[derive(Debug, Clone)]
 pub(crate) struct CopySpec {
     /// The SELECT whose Describe gives the COPY's columns.
     pub(crate) select: String,
-    /// The COPY's options (text or CSV: binary is refused when decided).
+    /// The COPY's options (text, CSV or binary).
     pub(crate) options: guard_sql::copy::CopyOptions,
     /// `COPY table TO` without a column list: `select` is `SELECT *`, which also returns the
     /// generated columns the COPY leaves out.
@@ -124,12 +139,6 @@ impl CopySpec {
             Err(e) => return Err(e.to_string()),
         };
         let options = guard_sql::copy::CopyOptions::from_sql(sql).map_err(|e| e.to_string())?;
-        if options.format == CopyFormat::Binary {
-            return Err(
-                "a binary COPY cannot be masked; use COPY ... TO STDOUT in text or CSV format"
-                    .to_owned(),
-            );
-        }
         Ok(CopySpec {
             select: select.sql,
             options,
@@ -143,6 +152,8 @@ struct Probed {
     spec: CopySpec,
     /// One entry per column the SELECT described (none for NoData).
     plan: Vec<Col>,
+    /// Each column's name and type OID, as described.
+    columns: Vec<(String, u32)>,
     maskers: Vec<Arc<Masker>>,
 }
 
@@ -160,6 +171,9 @@ struct RowCopy {
     enc: CopyEncoder,
     plan: Vec<Col>,
     maskers: Vec<Arc<Masker>>,
+    /// A binary COPY: only the plan's Rule and Detect columns are masked (the others hold
+    /// binary values); in text and CSV every value is text and goes through the detectors.
+    binary: bool,
     payload: Vec<u8>,
     /// The masked values of the row at hand: (field index, new value), in field order.
     changed: Vec<(usize, Option<Vec<u8>>)>,
@@ -422,9 +436,14 @@ impl ResultMasker {
         } else {
             self.plan_columns(&fields, &maskers, masks).await
         };
+        let columns = fields
+            .iter()
+            .map(|f| (f.name.to_string_lossy().into_owned(), f.type_oid))
+            .collect();
         self.probed = Some(Probed {
             spec,
             plan,
+            columns,
             maskers,
         });
     }
@@ -442,16 +461,20 @@ impl ResultMasker {
         if maskers.is_empty() {
             return Ok(());
         }
-        if c.format != 0 {
-            return Err(MaskError::BinaryCopy);
-        }
-        let Some(profile) = self.column_rules(masks) else {
+        let binary = c.format != 0;
+        let rules = self.column_rules(masks);
+        if !binary && rules.is_none() {
             self.copy = CopyMode::Whole(maskers);
             return Ok(());
-        };
-        let Some(p) = probed else {
-            return Err(MaskError::NoColumns {
-                profile: profile.clone(),
+        }
+        // Column by column: what the probe learned is needed (a binary COPY has no text to
+        // scan as a whole).
+        let Some(mut p) = probed else {
+            return Err(match rules {
+                Some(profile) if !binary => MaskError::NoColumns {
+                    profile: profile.clone(),
+                },
+                _ => MaskError::BinaryCopy,
             });
         };
         if p.plan.len() != c.column_formats.len() {
@@ -460,7 +483,24 @@ impl ResultMasker {
                 copied: c.column_formats.len(),
             });
         }
-        if guard_sql::copy::encoding_embeds_ascii(client_encoding) {
+        if binary {
+            // Binary values are length-prefixed: no byte of a character can be taken for a
+            // delimiter, so any client_encoding decodes. A rule replaces a value with text,
+            // which only text types can hold; detectors scan text-like values (jsonb after its
+            // version byte) and leave the others alone, as for binary result columns.
+            for (col, (name, type_oid)) in p.plan.iter_mut().zip(&p.columns) {
+                match col {
+                    Col::Rule { .. } if !PLAIN_TEXT.contains(type_oid) => {
+                        return Err(MaskError::BinaryRule {
+                            column: name.clone(),
+                            type_oid: *type_oid,
+                        });
+                    }
+                    Col::Detect { skip, .. } => *skip = usize::from(*type_oid == JSONB_OID),
+                    _ => {}
+                }
+            }
+        } else if guard_sql::copy::encoding_embeds_ascii(client_encoding) {
             return Err(MaskError::Encoding(client_encoding.to_owned()));
         }
         let mut dec = CopyDecoder::new(&p.spec.options, CopyLimits::default())?;
@@ -471,6 +511,7 @@ impl ResultMasker {
             enc,
             plan: p.plan,
             maskers: p.maskers,
+            binary,
             payload: Vec::new(),
             changed: Vec::new(),
         }));
@@ -556,6 +597,13 @@ impl RowCopy {
                                 i,
                                 (!strategy.is_null()).then(|| masker.apply_strategy(strategy, v)),
                             )),
+                            Some(Col::Detect { maskers, skip }) if self.binary => {
+                                let (head, body) = v.split_at((*skip).min(v.len()));
+                                if let Cow::Owned(o) = mask_chain(maskers, body) {
+                                    self.changed.push((i, Some([head, &o].concat())));
+                                }
+                            }
+                            _ if self.binary => {}
                             _ => {
                                 if let Cow::Owned(o) = mask_chain(&self.maskers, v) {
                                     self.changed.push((i, Some(o)));

@@ -653,3 +653,94 @@ async fn copy_rows_are_recorded_masked_in_both_directions() {
     // The recording still verifies.
     guard_record::verify(std::fs::File::open(path).unwrap(), None).expect("intact");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_copy_out_is_masked_column_by_column() {
+    use futures::TryStreamExt;
+    use tokio_postgres::binary_copy::BinaryCopyOutStream;
+    use tokio_postgres::types::{FromSql, Type};
+    /// A jsonb value's binary form as it came (version byte, then the JSON text).
+    struct RawJsonb(Vec<u8>);
+    impl<'a> FromSql<'a> for RawJsonb {
+        fn from_sql(
+            _: &Type,
+            raw: &'a [u8],
+        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+            Ok(RawJsonb(raw.to_vec()))
+        }
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::JSONB
+        }
+    }
+    let db = fresh_database("ext_copy_bin");
+    seed_customers(&db);
+    cluster()
+        .psql(
+            &db,
+            "CREATE TABLE profiles (id int, doc jsonb); \
+             INSERT INTO profiles VALUES (1, '{\"mail\": \"ada@example.com\", \"n\": 7}'); \
+             CREATE SCHEMA s4; CREATE TABLE s4.customers (id int, ssn int); \
+             INSERT INTO s4.customers VALUES (1, 123456789);",
+        )
+        .unwrap();
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    // A column rule (ssn), detectors (email), and an int passed as it is: the binary rows
+    // still decode with the columns' own types.
+    let stream = c
+        .copy_out(
+            "COPY (SELECT id, ssn, email FROM customers ORDER BY id) TO STDOUT (FORMAT binary)",
+        )
+        .await
+        .unwrap();
+    let rows: Vec<_> = BinaryCopyOutStream::new(stream, &[Type::INT4, Type::TEXT, Type::TEXT])
+        .try_collect()
+        .await
+        .unwrap();
+    let got: Vec<(i32, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "[REDACTED]".into(), "[EMAIL]".into()),
+            (2, "[REDACTED]".into(), "[EMAIL]".into()),
+        ]
+    );
+    // jsonb: the detectors scan the JSON text after the version byte.
+    let stream = c
+        .copy_out("COPY profiles TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let rows: Vec<_> = BinaryCopyOutStream::new(stream, &[Type::INT4, Type::JSONB])
+        .try_collect()
+        .await
+        .unwrap();
+    let doc: RawJsonb = rows[0].get(1);
+    assert_eq!(doc.0[0], 1, "jsonb version byte");
+    let doc: serde_json::Value = serde_json::from_slice(&doc.0[1..]).unwrap();
+    assert_eq!(doc, serde_json::json!({"mail": "[EMAIL]", "n": 7}));
+    // A column rule on a column whose binary type cannot hold the masked text: refused with
+    // an error in place of the data, and the session goes on.
+    let e = match c
+        .copy_out("COPY s4.customers TO STDOUT (FORMAT binary)")
+        .await
+    {
+        Err(e) => e,
+        Ok(stream) => stream
+            .try_collect::<Vec<bytes::Bytes>>()
+            .await
+            .expect_err("cut off"),
+    };
+    assert_eq!(e.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED), "{e}");
+    let message = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains("\"ssn\""), "{message}");
+    assert_eq!(
+        c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
+        1
+    );
+}
