@@ -1160,6 +1160,8 @@ impl Back {
                                 Some(unit.denials.remove(i).1)
                             });
                             if recording {
+                                // A COPY the server ended: what the client got of it first.
+                                self.record_copy(&mut rec_copying, &mut rec_copy)?;
                                 let code =
                                     e.fields.code().map(|c| c.to_string_lossy().into_owned());
                                 let message = e
@@ -1197,6 +1199,8 @@ impl Back {
                             parse_completes = 0;
                             probing = Probing::Idle;
                             copy_failed = false;
+                            rec_copying = false;
+                            rec_copy.clear();
                             // A probe's own unit: its answer is kept for the COPY that follows.
                             if !unit.as_ref().is_some_and(|u| u.hidden) {
                                 if let Some(started) = unit.and_then(|u| u.started) {
@@ -1288,7 +1292,10 @@ impl Back {
                                     rec_bytes = 0;
                                     out.extend_from_slice(&buf[..len]);
                                 }
-                                Err(e) => copy_failed = copy_error(&e, &mut out),
+                                Err(e) => {
+                                    copy_failed = true;
+                                    self.cut_copy(&e, &mut out, &mut rec_copying, &mut rec_copy)?;
+                                }
                             }
                         }
                         BackendMessage::DataRow(row) => {
@@ -1310,12 +1317,7 @@ impl Back {
                             }
                         }
                         BackendMessage::CommandComplete(cc) if recording => {
-                            if std::mem::take(&mut rec_copying) {
-                                let data = guard_record::Bytes(std::mem::take(&mut rec_copy));
-                                self.record(guard_record::Event::Output(
-                                    guard_record::Output::CopyData { data },
-                                ))?;
-                            }
+                            self.record_copy(&mut rec_copying, &mut rec_copy)?;
                             if !rec_cols.is_empty() {
                                 let rows = std::mem::take(&mut rec_rows);
                                 let columns = std::mem::take(&mut rec_cols);
@@ -1339,7 +1341,10 @@ impl Back {
                                     rec_bytes += keep_copy_data(&out[at..], &mut rec_copy);
                                 }
                                 Ok(()) => {}
-                                Err(e) => copy_failed = copy_error(&e, &mut out),
+                                Err(e) => {
+                                    copy_failed = true;
+                                    self.cut_copy(&e, &mut out, &mut rec_copying, &mut rec_copy)?;
+                                }
                             }
                         }
                         BackendMessage::CopyDone => {
@@ -1351,7 +1356,10 @@ impl Back {
                                     }
                                     out.extend_from_slice(&buf[..len]);
                                 }
-                                Err(e) => copy_failed = copy_error(&e, &mut out),
+                                Err(e) => {
+                                    copy_failed = true;
+                                    self.cut_copy(&e, &mut out, &mut rec_copying, &mut rec_copy)?;
+                                }
                             }
                         }
                         _ => out.extend_from_slice(&buf[..len]),
@@ -1388,14 +1396,6 @@ fn keep_copy_data(msgs: &[u8], kept: &mut Vec<u8>) -> u64 {
     seen
 }
 
-/// Ends a COPY TO STDOUT for the client with the gateway's error (the client leaves copy-out
-/// mode on an ErrorResponse); `true`: the rest of the COPY is to be dropped.
-fn copy_error(e: &crate::masking::MaskError, out: &mut BytesMut) -> bool {
-    tracing::warn!(error = %e, "a COPY TO STDOUT was cut off");
-    ErrorBuilder::new(Severity::Error, e.sqlstate(), &e.to_string()).encode_error(out);
-    true
-}
-
 /// The `client_encoding` among the ParameterStatus messages of the upstream login (`UTF8`
 /// when absent, as the gateway's upstream sessions ask for nothing else).
 fn client_encoding(parameter_status: &[u8]) -> String {
@@ -1415,6 +1415,40 @@ fn client_encoding(parameter_status: &[u8]) -> String {
 impl Back {
     fn record(&self, event: guard_record::Event) -> Result<()> {
         self.rec.event(&event).map_err(anyhow::Error::from)
+    }
+
+    /// Recording a COPY TO STDOUT (`copying`): records the output kept of it and stops.
+    fn record_copy(&self, copying: &mut bool, kept: &mut Vec<u8>) -> Result<()> {
+        if std::mem::take(copying) {
+            let data = guard_record::Bytes(std::mem::take(kept));
+            self.record(guard_record::Event::Output(
+                guard_record::Output::CopyData { data },
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// Ends a COPY TO STDOUT for the client with the gateway's error (the client leaves
+    /// copy-out mode on an ErrorResponse; the caller drops the rest of the COPY), and records
+    /// what the client got of it and the error.
+    fn cut_copy(
+        &self,
+        e: &crate::masking::MaskError,
+        out: &mut BytesMut,
+        copying: &mut bool,
+        kept: &mut Vec<u8>,
+    ) -> Result<()> {
+        tracing::warn!(error = %e, "a COPY TO STDOUT was cut off");
+        ErrorBuilder::new(Severity::Error, e.sqlstate(), &e.to_string()).encode_error(out);
+        if self.rec.enabled() {
+            self.record_copy(copying, kept)?;
+            self.record(guard_record::Event::Error(guard_record::ErrorEvent {
+                code: Some(e.sqlstate().to_owned()),
+                message: e.to_string(),
+                fault: "policy".to_owned(),
+            }))?;
+        }
+        Ok(())
     }
 }
 

@@ -743,4 +743,16 @@ async fn binary_copy_out_is_masked_column_by_column() {
         c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
         1
     );
+    // The recording has the masked binary COPY and the gateway's error for the one cut off.
+    drop(c);
+    let recs = gw.sealed_recordings();
+    let (_, text) = recs
+        .iter()
+        .find(|(_, t)| t.contains("s4.customers"))
+        .expect("the session's recording");
+    assert!(text.contains(r#""kind":"copy_data""#), "{text}");
+    assert!(
+        text.contains(r#""type":"error","code":"0A000""#) && text.contains(r#""fault":"policy""#),
+        "{text}"
+    );
 }
