@@ -6,17 +6,26 @@
 //! - A column rule (by column name, or by `schema.table.column` of the source column, resolved
 //!   from the RowDescription's table OID and attribute number through the catalog) replaces
 //!   every value with the rule's strategy. When the catalog cannot be reached, columns whose
-//!   source stays unknown are redacted under profiles that have column rules (fail closed). The column's type is rewritten to `text` in the
-//!   RowDescription the client sees, so clients decode the masked value as a string.
-//! - Other text-like columns (text, varchar, char, name, json, xml, unknown) are scanned by
-//!   the profile's detectors.
-//! - Other types (numbers, dates, bytea, ...) pass unchanged: detectors look for patterns in
-//!   text, and a column rule is how a non-text column is masked.
+//!   source stays unknown are redacted under profiles that have column rules (fail closed).
+//!   The column's type is rewritten to `text` in the RowDescription the client sees, so
+//!   clients decode the masked value as a string.
+//! - In text format every other column is scanned by the profile's detectors, except the
+//!   built-in scalar types that hold no free text (numbers, times, booleans, uuid, bytea,
+//!   network addresses, geometry: [`NOT_TEXT`]), whose masked value would no longer parse as
+//!   its type; a column rule is how those are masked. So arrays, row values, enums, domains and
+//!   user types are scanned too: `SELECT array_agg(email)` and `SELECT ROW(id, email)` do not
+//!   get around the detectors.
 //!
 //! # Binary format
 //!
-//! In binary format a text-like value is its UTF-8 bytes, so detectors apply to it as in text
-//! format (jsonb: after its version byte). A column-rule column in binary format has been
+//! In binary format a text-like value (text, varchar, char, name, json, xml, unknown) is its
+//! bytes, so detectors apply to it as in text format (jsonb: after its version byte). Arrays
+//! of those and `record` values (`ROW(...)`, and `record[]`) are walked element by element
+//! and field by field, and written again with their new lengths ([`mask_binary`]); a value
+//! that does not have its type's layout is sent as NULL. Other binary values pass: the gateway
+//! cannot rewrite a type it does not know the binary layout of, so in binary format a user
+//! composite or array type, an enum or a domain is not scanned (a known limit; text format
+//! scans them). A column-rule column in binary format has been
 //! retyped to `text`, whose binary form is again its bytes, so the masked bytes are a valid
 //! binary text value; when the source value was not text the strategy is applied to nothing
 //! (for example `[REDACTED]`), never to the raw binary bytes. `null` strategies send NULL.
@@ -63,6 +72,23 @@ use crate::gateway::Shared;
 
 /// Type OIDs whose text is scanned by detectors (pg_type.h).
 const TEXT_LIKE: [u32; 8] = [25, 1043, 1042, 19, 114, 3802, 142, 705];
+/// Built-in scalar types whose values hold no free text (numbers, times, booleans, network
+/// addresses, uuid, bytea...): detectors leave them alone, since a masked value would no longer
+/// parse as its type; a column rule is how they are masked. Every other type is scanned in
+/// text format: text-like ones, and arrays, records, enums, domains, composite and other
+/// user types, whose text form can carry what the detectors look for
+/// (`SELECT array_agg(email)`, `SELECT ROW(id, email)`).
+const NOT_TEXT: [u32; 33] = [
+    16, 17, 18, 20, 21, 23, 26, 28, 700, 701, 790, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950,
+    869, 650, 829, 774, 1560, 1562, 600, 601, 602, 603, 604, 628, 718, 3220,
+];
+/// The array types of the text-like types, and `record[]`: in binary format their elements
+/// are walked (`mask_binary`).
+const TEXT_ARRAYS: [u32; 8] = [1009, 1015, 1014, 1003, 199, 3807, 143, 2287];
+/// `record` (anonymous row values, `ROW(...)`): in binary format its fields are walked.
+const RECORD_OID: u32 = 2249;
+/// How deep `mask_binary` follows records inside arrays inside records.
+const MAX_BINARY_DEPTH: u32 = 8;
 const JSONB_OID: u32 = 3802;
 const TEXT_OID: u32 = 25;
 /// Types whose binary form is their text (in the client encoding): text, varchar, bpchar, name.
@@ -189,7 +215,9 @@ enum Col {
     },
     Detect {
         maskers: Vec<Arc<Masker>>,
-        skip: usize,
+        /// `None`: a text-format value, scanned whole. `Some(type)`: a binary-format value of
+        /// that type, walked by [`mask_binary`].
+        binary: Option<u32>,
     },
 }
 
@@ -328,11 +356,7 @@ impl ResultMasker {
                     source_is_text: text_like,
                     binary: f.format == 1,
                 },
-                None if text_like => Col::Detect {
-                    maskers: maskers.to_vec(),
-                    skip: usize::from(f.format == 1 && f.type_oid == JSONB_OID),
-                },
-                None => Col::Pass,
+                None => detect_col(maskers, f.type_oid, f.format == 1),
             });
         }
         plan
@@ -379,15 +403,17 @@ impl ResultMasker {
                         Some(Cow::Owned(masker.apply_strategy(strategy, v)))
                     }
                 }
-                (Col::Detect { maskers, skip }, Some(v)) => {
-                    let (head, body) = v.split_at((*skip).min(v.len()));
-                    match mask_chain(maskers, body) {
-                        Cow::Borrowed(_) => Some(Cow::Borrowed(v)),
-                        Cow::Owned(o) => {
+                (Col::Detect { maskers, binary }, Some(v)) => {
+                    match detect_value(maskers, *binary, v) {
+                        Some(Cow::Borrowed(_)) => Some(Cow::Borrowed(v)),
+                        Some(Cow::Owned(o)) => {
                             masked += 1;
-                            let mut nv = head.to_vec();
-                            nv.extend_from_slice(&o);
-                            Some(Cow::Owned(nv))
+                            Some(Cow::Owned(o))
+                        }
+                        // A binary value that does not have its type's layout: not passed on.
+                        None => {
+                            masked += 1;
+                            None
                         }
                     }
                 }
@@ -496,7 +522,10 @@ impl ResultMasker {
                             type_oid: *type_oid,
                         });
                     }
-                    Col::Detect { skip, .. } => *skip = usize::from(*type_oid == JSONB_OID),
+                    Col::Detect { maskers, binary } => match detect_col(maskers, *type_oid, true) {
+                        Col::Detect { binary: b, .. } => *binary = b,
+                        _ => *col = Col::Pass,
+                    },
                     _ => {}
                 }
             }
@@ -597,10 +626,11 @@ impl RowCopy {
                                 i,
                                 (!strategy.is_null()).then(|| masker.apply_strategy(strategy, v)),
                             )),
-                            Some(Col::Detect { maskers, skip }) if self.binary => {
-                                let (head, body) = v.split_at((*skip).min(v.len()));
-                                if let Cow::Owned(o) = mask_chain(maskers, body) {
-                                    self.changed.push((i, Some([head, &o].concat())));
+                            Some(Col::Detect { maskers, binary }) if self.binary => {
+                                match detect_value(maskers, *binary, v) {
+                                    Some(Cow::Borrowed(_)) => {}
+                                    Some(Cow::Owned(o)) => self.changed.push((i, Some(o))),
+                                    None => self.changed.push((i, None)),
                                 }
                             }
                             _ if self.binary => {}
@@ -630,6 +660,162 @@ impl RowCopy {
             }
         }
         Ok(masked)
+    }
+}
+
+/// The plan entry of a column no rule covers: detectors where its values can carry text.
+fn detect_col(maskers: &[Arc<Masker>], type_oid: u32, binary: bool) -> Col {
+    let scanned = if binary {
+        TEXT_LIKE.contains(&type_oid) || TEXT_ARRAYS.contains(&type_oid) || type_oid == RECORD_OID
+    } else {
+        !NOT_TEXT.contains(&type_oid)
+    };
+    if scanned {
+        Col::Detect {
+            maskers: maskers.to_vec(),
+            binary: binary.then_some(type_oid),
+        }
+    } else {
+        Col::Pass
+    }
+}
+
+/// A value of a Detect column with the detectors applied; `None`: a binary value without its
+/// type's layout (fail closed: it is not passed on).
+fn detect_value<'v>(
+    maskers: &[Arc<Masker>],
+    binary: Option<u32>,
+    v: &'v [u8],
+) -> Option<Cow<'v, [u8]>> {
+    match binary {
+        None => Some(mask_chain(maskers, v)),
+        Some(type_oid) => mask_binary(maskers, type_oid, v, 0),
+    }
+}
+
+/// A binary-format value of type `type_oid` with the detectors applied to the text inside it:
+/// text-like values themselves (jsonb after its version byte), the elements of arrays of
+/// them and of `record[]`, and the fields of records, rewritten with their new lengths. Other
+/// types are returned as they are. `None`: the bytes do not have the type's layout, or nest
+/// deeper than [`MAX_BINARY_DEPTH`].
+pub(crate) fn mask_binary<'v>(
+    maskers: &[Arc<Masker>],
+    type_oid: u32,
+    v: &'v [u8],
+    depth: u32,
+) -> Option<Cow<'v, [u8]>> {
+    if type_oid == JSONB_OID {
+        let (head, body) = v.split_at(1.min(v.len()));
+        return Some(match mask_chain(maskers, body) {
+            Cow::Borrowed(_) => Cow::Borrowed(v),
+            Cow::Owned(o) => Cow::Owned([head, &o].concat()),
+        });
+    }
+    if TEXT_LIKE.contains(&type_oid) {
+        return Some(mask_chain(maskers, v));
+    }
+    let array = TEXT_ARRAYS.contains(&type_oid);
+    if !array && type_oid != RECORD_OID {
+        return Some(Cow::Borrowed(v));
+    }
+    if depth >= MAX_BINARY_DEPTH {
+        return None;
+    }
+    let mut r = BinReader(v);
+    // (element type, element bytes) in order; `header` is copied as it is.
+    let mut items: Vec<(u32, Option<&[u8]>)> = Vec::new();
+    let header_len;
+    if array {
+        // ndim, flags, element type, then (size, lower bound) per dimension.
+        let ndim = r.i32()?;
+        if !(0..=6).contains(&ndim) {
+            return None;
+        }
+        r.i32()?;
+        let elem = r.u32()?;
+        let mut n: usize = usize::from(ndim > 0);
+        for _ in 0..ndim {
+            let size = usize::try_from(r.i32()?).ok()?;
+            r.i32()?;
+            n = n.checked_mul(size)?;
+        }
+        header_len = v.len() - r.0.len();
+        // Each element takes at least its 4-byte length.
+        if n > r.0.len() / 4 {
+            return None;
+        }
+        for _ in 0..n {
+            items.push((elem, r.value()?));
+        }
+    } else {
+        let n = usize::try_from(r.i32()?).ok()?;
+        if n > r.0.len() / 8 {
+            return None;
+        }
+        header_len = 4;
+        for _ in 0..n {
+            let field = r.u32()?;
+            items.push((field, r.value()?));
+        }
+    }
+    if !r.0.is_empty() {
+        return None;
+    }
+    let mut masked: Vec<Option<Cow<'_, [u8]>>> = Vec::with_capacity(items.len());
+    let mut changed = false;
+    for (t, item) in &items {
+        let m = match item {
+            None => None,
+            Some(b) => Some(mask_binary(maskers, *t, b, depth + 1)?),
+        };
+        changed |= matches!(m, Some(Cow::Owned(_)));
+        masked.push(m);
+    }
+    if !changed {
+        return Some(Cow::Borrowed(v));
+    }
+    let mut out = Vec::with_capacity(v.len() + 16);
+    out.extend_from_slice(&v[..header_len]);
+    for ((t, _), m) in items.iter().zip(&masked) {
+        if !array {
+            out.extend_from_slice(&t.to_be_bytes());
+        }
+        match m {
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(b) => {
+                out.extend_from_slice(&i32::try_from(b.len()).ok()?.to_be_bytes());
+                out.extend_from_slice(b);
+            }
+        }
+    }
+    Some(Cow::Owned(out))
+}
+
+/// Big-endian reads over a binary value.
+struct BinReader<'a>(&'a [u8]);
+
+impl<'a> BinReader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.take(4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        self.u32().map(|u| u as i32)
+    }
+    /// A length-prefixed value (`-1`: NULL).
+    fn value(&mut self) -> Option<Option<&'a [u8]>> {
+        match self.i32()? {
+            -1 => Some(None),
+            n => self.take(usize::try_from(n).ok()?).map(Some),
+        }
     }
 }
 
@@ -689,4 +875,211 @@ pub(crate) fn load_maskers(
         out.insert(name.clone(), Arc::new(m));
     }
     Ok((out, with_columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emails() -> Vec<Arc<Masker>> {
+        let profile: guard_mask::Profile =
+            toml::from_str("detectors = [\"email\"]\ndefault_strategy = { kind = \"redact\" }")
+                .unwrap();
+        let mut b = Masker::builder();
+        b.profile(profile);
+        vec![Arc::new(b.build().unwrap())]
+    }
+
+    /// A one-dimensional binary array (lower bound 1) of `elem` values.
+    fn array(elem: u32, values: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&1i32.to_be_bytes());
+        v.extend_from_slice(&i32::from(values.iter().any(Option::is_none)).to_be_bytes());
+        v.extend_from_slice(&elem.to_be_bytes());
+        v.extend_from_slice(&(values.len() as i32).to_be_bytes());
+        v.extend_from_slice(&1i32.to_be_bytes());
+        for x in values {
+            match x {
+                None => v.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(b) => {
+                    v.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                    v.extend_from_slice(b);
+                }
+            }
+        }
+        v
+    }
+
+    /// A binary record of (type, value) fields.
+    fn record(fields: &[(u32, Option<&[u8]>)]) -> Vec<u8> {
+        let mut v = (fields.len() as i32).to_be_bytes().to_vec();
+        for (t, x) in fields {
+            v.extend_from_slice(&t.to_be_bytes());
+            match x {
+                None => v.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(b) => {
+                    v.extend_from_slice(&(b.len() as i32).to_be_bytes());
+                    v.extend_from_slice(b);
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn binary_arrays_and_records_are_masked_element_by_element() {
+        let m = emails();
+        let text_array = array(25, &[Some(b"ada@example.com"), None, Some(b"plain")]);
+        let got = mask_binary(&m, 1009, &text_array, 0).unwrap();
+        assert_eq!(
+            got.as_ref(),
+            array(25, &[Some(b"[EMAIL]"), None, Some(b"plain")])
+        );
+        // jsonb elements keep their version byte.
+        let jsonb_array = array(3802, &[Some(b"\x01\"bob@example.org\"")]);
+        let got = mask_binary(&m, 3807, &jsonb_array, 0).unwrap();
+        assert_eq!(got.as_ref(), array(3802, &[Some(b"\x01\"[EMAIL]\"")]));
+        // A record holding an int, an email and an array of text.
+        let inner = array(25, &[Some(b"x@example.com")]);
+        let row = record(&[
+            (23, Some(&7i32.to_be_bytes())),
+            (25, Some(b"ada@example.com")),
+            (1009, Some(&inner)),
+        ]);
+        let got = mask_binary(&m, RECORD_OID, &row, 0).unwrap();
+        let inner_masked = array(25, &[Some(b"[EMAIL]")]);
+        assert_eq!(
+            got.as_ref(),
+            record(&[
+                (23, Some(&7i32.to_be_bytes())),
+                (25, Some(b"[EMAIL]")),
+                (1009, Some(&inner_masked)),
+            ])
+        );
+        // Nothing to mask: the value is borrowed as it is.
+        let clean = array(25, &[Some(b"plain")]);
+        assert!(matches!(
+            mask_binary(&m, 1009, &clean, 0),
+            Some(Cow::Borrowed(_))
+        ));
+        // Other types pass; an empty array is fine.
+        let ints = array(23, &[Some(&1i32.to_be_bytes())]);
+        assert!(matches!(
+            mask_binary(&m, 1007, &ints, 0),
+            Some(Cow::Borrowed(_))
+        ));
+        let empty = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25];
+        assert!(matches!(
+            mask_binary(&m, 1009, &empty, 0),
+            Some(Cow::Borrowed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_binary_values_are_not_passed_on() {
+        let m = emails();
+        let good = array(25, &[Some(b"ada@example.com")]);
+        // Every truncation, and trailing bytes, fail.
+        for cut in 0..good.len() {
+            assert!(
+                mask_binary(&m, 1009, &good[..cut], 0).is_none(),
+                "cut at {cut}"
+            );
+        }
+        let mut long = good.clone();
+        long.push(0);
+        assert!(mask_binary(&m, 1009, &long, 0).is_none());
+        // Element counts the bytes cannot hold, and too many dimensions.
+        let mut huge = good.clone();
+        huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(mask_binary(&m, 1009, &huge, 0).is_none());
+        let mut dims = good;
+        dims[..4].copy_from_slice(&7i32.to_be_bytes());
+        assert!(mask_binary(&m, 1009, &dims, 0).is_none());
+        // Records nested deeper than the limit.
+        let mut v = record(&[(25, Some(b"a"))]);
+        for _ in 0..MAX_BINARY_DEPTH {
+            v = record(&[(RECORD_OID, Some(&v))]);
+        }
+        assert!(mask_binary(&m, RECORD_OID, &v, 0).is_none());
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes the server sends as an array or a record, the walker answers
+        /// without panicking, and what it writes again has the layout it read.
+        #[test]
+        fn arbitrary_binary_values_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96),
+            t in proptest::sample::select(vec![1009u32, 3807, 2287, RECORD_OID, 25, 3802]),
+        ) {
+            let m = emails();
+            if let Some(out) = mask_binary(&m, t, &bytes, 0) {
+                proptest::prop_assert!(mask_binary(&m, t, &out, 0).is_some());
+            }
+        }
+
+        /// Text arrays built from arbitrary strings round trip through the walker: every
+        /// element comes back masked the way the masker masks it alone.
+        #[test]
+        fn text_arrays_mask_like_their_elements(
+            items in proptest::collection::vec(
+                proptest::option::of("[a-z@. ]{0,20}"), 0..6),
+        ) {
+            let m = emails();
+            let values: Vec<Option<&[u8]>> =
+                items.iter().map(|i| i.as_deref().map(str::as_bytes)).collect();
+            let masked: Vec<Option<Vec<u8>>> = items
+                .iter()
+                .map(|i| i.as_deref().map(|s| mask_chain(&m, s.as_bytes()).into_owned()))
+                .collect();
+            let expected = array(
+                25,
+                &masked.iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
+            );
+            let input = array(25, &values);
+            let got = mask_binary(&m, 1009, &input, 0).unwrap();
+            proptest::prop_assert_eq!(got.as_ref(), &expected[..]);
+        }
+    }
+
+    #[test]
+    fn text_format_scans_all_but_plain_scalars() {
+        let m = emails();
+        for (oid, scanned) in [
+            (25, true),
+            (1009, true),
+            (2249, true),
+            (70000, true),
+            (23, false),
+            (1700, false),
+            (1184, false),
+        ] {
+            assert_eq!(
+                matches!(detect_col(&m, oid, false), Col::Detect { binary: None, .. }),
+                scanned,
+                "type {oid}"
+            );
+        }
+        for (oid, scanned) in [
+            (25, true),
+            (3802, true),
+            (1009, true),
+            (2287, true),
+            (2249, true),
+            (1007, false),
+            (70000, false),
+        ] {
+            assert_eq!(
+                matches!(
+                    detect_col(&m, oid, true),
+                    Col::Detect {
+                        binary: Some(_),
+                        ..
+                    }
+                ),
+                scanned,
+                "type {oid}"
+            );
+        }
+    }
 }

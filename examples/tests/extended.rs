@@ -756,3 +756,42 @@ async fn binary_copy_out_is_masked_column_by_column() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_and_rows_of_text_are_scanned_in_both_formats() {
+    let db = fresh_database("ext_arrays");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    // Binary format (tokio-postgres): the elements of a text[] are masked one by one.
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let row = c
+        .query_one(
+            "SELECT array_agg(email ORDER BY id), array_agg(ssn ORDER BY id), array_agg(id ORDER BY id) \
+             FROM customers",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, Vec<String>>(0),
+        vec!["[EMAIL]".to_owned(), "[EMAIL]".to_owned()]
+    );
+    let ssns: Vec<String> = row.get(1);
+    assert!(
+        ssns.iter()
+            .all(|s| !s.contains("123-45") && !s.contains("234-56")),
+        "{ssns:?}"
+    );
+    assert_eq!(row.get::<_, Vec<i32>>(2), vec![1, 2]);
+    // Text format (psql): arrays and row values.
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &[
+            "SELECT array_agg(email ORDER BY id), ROW(id, email) FROM customers GROUP BY id, email ORDER BY id LIMIT 1",
+        ],
+    );
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.contains("@example."), "{out}");
+    assert_eq!(out, "{[EMAIL]}|(1,[EMAIL])\n");
+}
