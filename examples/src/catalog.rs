@@ -11,11 +11,14 @@ use tokio::io::AsyncWriteExt;
 
 use crate::gateway::{Shared, lock};
 use crate::io::fill;
+use crate::masking::{BinKind, FIRST_USER_OID, bin_kind};
 
 /// A side connection per resource, and the names found so far.
 #[derive(Default)]
 pub(crate) struct CatalogCache {
     pub(crate) names: std::sync::Mutex<HashMap<(String, u32, i16), Option<String>>>,
+    /// Per resource: the kinds of the user types met so far (and of the types inside them).
+    pub(crate) types: std::sync::Mutex<HashMap<String, HashMap<u32, BinKind>>>,
     pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
 }
 
@@ -111,6 +114,99 @@ pub(crate) async fn generated_columns(
     Ok(found)
 }
 
+/// The kinds of the user types `oids` and of every type inside them (array elements, domain
+/// bases, composite attributes), from pg_type; cached per resource. Returns every kind known
+/// for the resource.
+///
+/// # Errors
+/// The side connection or the query failed.
+pub(crate) async fn user_types(
+    shared: &Arc<Shared>,
+    resource: &str,
+    oids: &[u32],
+) -> anyhow::Result<HashMap<u32, BinKind>> {
+    let missing: Vec<u32> = {
+        let types = lock(&shared.catalog.types);
+        let known = types.get(resource);
+        oids.iter()
+            .copied()
+            .filter(|o| known.is_none_or(|k| !k.contains_key(o)))
+            .collect()
+    };
+    if !missing.is_empty() {
+        let list = missing
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "WITH RECURSIVE t(oid) AS (SELECT unnest('{{{list}}}'::pg_catalog.oid[]) UNION \
+             SELECT s.x FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid CROSS JOIN LATERAL ( \
+             SELECT ty.typelem WHERE ty.typelem <> 0 \
+             UNION ALL SELECT ty.typbasetype WHERE ty.typbasetype <> 0 \
+             UNION ALL SELECT a.atttypid FROM pg_catalog.pg_attribute a \
+             WHERE a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped) s(x)) \
+             SELECT ty.oid::int8, ty.typtype, ty.typcategory, ty.typelem::int8, ty.typbasetype::int8 \
+             FROM t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid"
+        );
+        let mut rows: HashMap<u32, (u8, u8, u32, u32)> = HashMap::new();
+        for row in query(shared, resource, &sql).await? {
+            if let [
+                Some(oid),
+                Some(typtype),
+                Some(category),
+                Some(elem),
+                Some(base),
+            ] = &row[..]
+            {
+                let first = |s: &str| s.bytes().next().unwrap_or(0);
+                rows.insert(
+                    oid.parse()?,
+                    (
+                        first(typtype),
+                        first(category),
+                        elem.parse()?,
+                        base.parse()?,
+                    ),
+                );
+            }
+        }
+        let mut types = lock(&shared.catalog.types);
+        let known = types.entry(resource.to_owned()).or_default();
+        for oid in rows.keys() {
+            if *oid >= FIRST_USER_OID
+                && let Some(k) = kind_of(&rows, *oid)
+            {
+                known.insert(*oid, k);
+            }
+        }
+    }
+    Ok(lock(&shared.catalog.types)
+        .get(resource)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// The kind of a type from its pg_type row (`rows`: oid -> typtype, typcategory, typelem,
+/// typbasetype), following domains to their base type; `None` when a row is missing.
+fn kind_of(rows: &HashMap<u32, (u8, u8, u32, u32)>, mut oid: u32) -> Option<BinKind> {
+    for _ in 0..16 {
+        if oid < FIRST_USER_OID {
+            return bin_kind(&HashMap::new(), oid);
+        }
+        let &(typtype, category, elem, base) = rows.get(&oid)?;
+        match typtype {
+            b'd' => oid = base,
+            b'e' => return Some(BinKind::Text),
+            b'c' => return Some(BinKind::Record),
+            _ if category == b'A' && elem != 0 => return Some(BinKind::Array),
+            b'b' if category == b'S' => return Some(BinKind::Text),
+            _ => return Some(BinKind::Opaque),
+        }
+    }
+    None
+}
+
 /// Runs `sql` (simple protocol, catalog queries of the gateway's own) on the resource's side
 /// connection, opening it when needed and dropping it after a failure; rows as text.
 async fn query(
@@ -194,5 +290,40 @@ async fn run_query(
     match error {
         Some(e) => anyhow::bail!("catalog query failed: {e}"),
         None => Ok(rows),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_domains_and_fail_closed_on_missing_rows() {
+        let rows: HashMap<u32, (u8, u8, u32, u32)> = [
+            (20000, (b'e', b'E', 0, 0)),     // enum
+            (20001, (b'd', b'S', 0, 25)),    // domain over text
+            (20002, (b'd', b'A', 0, 20001)), // domain over that domain
+            (20003, (b'c', b'C', 0, 0)),     // composite
+            (20004, (b'b', b'A', 20003, 0)), // array of the composite
+            (20005, (b'b', b'S', 0, 0)),     // citext-like base type
+            (20006, (b'b', b'N', 0, 0)),     // numeric-like base type
+            (20007, (b'r', b'R', 0, 0)),     // range
+            (20008, (b'd', b'N', 0, 23)),    // domain over int4
+            (20009, (b'd', b'S', 0, 29999)), // domain over a type without a row
+        ]
+        .into_iter()
+        .collect();
+        let k = |oid| kind_of(&rows, oid);
+        assert_eq!(k(20000), Some(BinKind::Text));
+        assert_eq!(k(20001), Some(BinKind::Text));
+        assert_eq!(k(20002), Some(BinKind::Text));
+        assert_eq!(k(20003), Some(BinKind::Record));
+        assert_eq!(k(20004), Some(BinKind::Array));
+        assert_eq!(k(20005), Some(BinKind::Text));
+        assert_eq!(k(20006), Some(BinKind::Opaque));
+        assert_eq!(k(20007), Some(BinKind::Opaque));
+        assert_eq!(k(20008), Some(BinKind::Opaque));
+        assert_eq!(k(20009), None);
+        assert_eq!(k(29999), None);
     }
 }

@@ -22,10 +22,14 @@
 //! bytes, so detectors apply to it as in text format (jsonb: after its version byte). Arrays
 //! of those and `record` values (`ROW(...)`, and `record[]`) are walked element by element
 //! and field by field, and written again with their new lengths ([`mask_binary`]); a value
-//! that does not have its type's layout is sent as NULL. Other binary values pass: the gateway
-//! cannot rewrite a type it does not know the binary layout of, so in binary format a user
-//! composite or array type, an enum or a domain is not scanned (a known limit; text format
-//! scans them). A column-rule column in binary format has been
+//! that does not have its type's layout is sent as NULL. User types (OIDs from 16384:
+//! extensions, CREATE TYPE, CREATE DOMAIN) are looked up in pg_type on the catalog side
+//! connection, with the types inside them: enums and string-category base types (citext) are
+//! text, domains take their base type's form, composites are records, arrays are arrays. A
+//! user type whose kind could not be learned is sent as NULL (fail closed); so is a value of
+//! an anonymous `ROW(...)` holding a user type no column of the session's results has had yet
+//! (the record's fields name their types only in the data). Other binary
+//! values (numbers, times, ranges...) pass. A column-rule column in binary format has been
 //! retyped to `text`, whose binary form is again its bytes, so the masked bytes are a valid
 //! binary text value; when the source value was not text the strategy is applied to nothing
 //! (for example `[REDACTED]`), never to the raw binary bytes. `null` strategies send NULL.
@@ -89,6 +93,46 @@ const TEXT_ARRAYS: [u32; 8] = [1009, 1015, 1014, 1003, 199, 3807, 143, 2287];
 const RECORD_OID: u32 = 2249;
 /// How deep `mask_binary` follows records inside arrays inside records.
 const MAX_BINARY_DEPTH: u32 = 8;
+/// PostgreSQL's first OID for objects made after initdb (`FirstNormalObjectId`): types below
+/// it are built in and known here; types at or above it (extensions, CREATE TYPE, CREATE
+/// DOMAIN) are looked up in pg_type ([`crate::catalog::user_types`]).
+pub(crate) const FIRST_USER_OID: u32 = 16384;
+
+/// How the binary form of a type holds text, for the detectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinKind {
+    /// The bytes are the text (text, varchar, name, enums, citext...).
+    Text,
+    /// A version byte, then the JSON text.
+    Jsonb,
+    /// An array: the element type is in the value.
+    Array,
+    /// A record or composite: each field's type is in the value.
+    Record,
+    /// Holds no text the detectors could read (numbers, times, ranges...).
+    Opaque,
+}
+
+/// The kinds of the user types a plan met (with the types inside them).
+pub(crate) type UserTypes = Arc<HashMap<u32, BinKind>>;
+
+/// The kind of `type_oid`: built-in types are known; `None` for a user type `user` does not
+/// hold (its kind could not be learned).
+pub(crate) fn bin_kind(user: &HashMap<u32, BinKind>, type_oid: u32) -> Option<BinKind> {
+    if type_oid == JSONB_OID {
+        Some(BinKind::Jsonb)
+    } else if TEXT_LIKE.contains(&type_oid) {
+        Some(BinKind::Text)
+    } else if TEXT_ARRAYS.contains(&type_oid) {
+        Some(BinKind::Array)
+    } else if type_oid == RECORD_OID {
+        Some(BinKind::Record)
+    } else if type_oid < FIRST_USER_OID {
+        Some(BinKind::Opaque)
+    } else {
+        user.get(&type_oid).copied()
+    }
+}
 const JSONB_OID: u32 = 3802;
 const TEXT_OID: u32 = 25;
 /// Types whose binary form is their text (in the client encoding): text, varchar, bpchar, name.
@@ -180,6 +224,8 @@ struct Probed {
     plan: Vec<Col>,
     /// Each column's name and type OID, as described.
     columns: Vec<(String, u32)>,
+    /// The user types among the columns, for a binary COPY.
+    types: UserTypes,
     maskers: Vec<Arc<Masker>>,
 }
 
@@ -218,6 +264,8 @@ enum Col {
         /// `None`: a text-format value, scanned whole. `Some(type)`: a binary-format value of
         /// that type, walked by [`mask_binary`].
         binary: Option<u32>,
+        /// The user types met in binary columns (and inside them).
+        types: UserTypes,
     },
 }
 
@@ -334,6 +382,12 @@ impl ResultMasker {
         // not be resolved (the catalog connection failed), a rule on `schema.table.column`
         // might have matched it: its values are redacted.
         let strict = self.column_rules(masks).is_some();
+        let binary_user: Vec<u32> = fields
+            .iter()
+            .filter(|f| f.format == 1 && f.type_oid >= FIRST_USER_OID)
+            .map(|f| f.type_oid)
+            .collect();
+        let types = self.user_types(&binary_user).await;
         let mut plan = Vec::with_capacity(fields.len());
         for f in fields {
             let name = f.name.to_string_lossy();
@@ -356,10 +410,29 @@ impl ResultMasker {
                     source_is_text: text_like,
                     binary: f.format == 1,
                 },
-                None => detect_col(maskers, f.type_oid, f.format == 1),
+                None => detect_col(maskers, &types, f.type_oid, f.format == 1),
             });
         }
         plan
+    }
+
+    /// The kinds of the user types `oids` (and of the types inside them); empty when there
+    /// are none. When they cannot be learned, values of those types are not passed on.
+    async fn user_types(&self, oids: &[u32]) -> UserTypes {
+        if oids.is_empty() {
+            return UserTypes::default();
+        }
+        match crate::catalog::user_types(&self.shared, &self.resource, oids).await {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                tracing::warn!(
+                    error = %format!("{e:#}"),
+                    resource = %self.resource,
+                    "looking up user types failed; their binary values are sent as NULL"
+                );
+                UserTypes::default()
+            }
+        }
     }
 
     /// A DataRow under the current plan.
@@ -403,8 +476,15 @@ impl ResultMasker {
                         Some(Cow::Owned(masker.apply_strategy(strategy, v)))
                     }
                 }
-                (Col::Detect { maskers, binary }, Some(v)) => {
-                    match detect_value(maskers, *binary, v) {
+                (
+                    Col::Detect {
+                        maskers,
+                        binary,
+                        types,
+                    },
+                    Some(v),
+                ) => {
+                    match detect_value(maskers, types, *binary, v) {
                         Some(Cow::Borrowed(_)) => Some(Cow::Borrowed(v)),
                         Some(Cow::Owned(o)) => {
                             masked += 1;
@@ -462,14 +542,25 @@ impl ResultMasker {
         } else {
             self.plan_columns(&fields, &maskers, masks).await
         };
-        let columns = fields
+        let columns: Vec<(String, u32)> = fields
             .iter()
             .map(|f| (f.name.to_string_lossy().into_owned(), f.type_oid))
             .collect();
+        let types = if spec.options.format == guard_sql::copy::CopyFormat::Binary {
+            let user: Vec<u32> = columns
+                .iter()
+                .map(|c| c.1)
+                .filter(|t| *t >= FIRST_USER_OID)
+                .collect();
+            self.user_types(&user).await
+        } else {
+            UserTypes::default()
+        };
         self.probed = Some(Probed {
             spec,
             plan,
             columns,
+            types,
             maskers,
         });
     }
@@ -522,10 +613,9 @@ impl ResultMasker {
                             type_oid: *type_oid,
                         });
                     }
-                    Col::Detect { maskers, binary } => match detect_col(maskers, *type_oid, true) {
-                        Col::Detect { binary: b, .. } => *binary = b,
-                        _ => *col = Col::Pass,
-                    },
+                    Col::Detect { maskers, .. } => {
+                        *col = detect_col(&maskers.clone(), &p.types, *type_oid, true);
+                    }
                     _ => {}
                 }
             }
@@ -626,13 +716,15 @@ impl RowCopy {
                                 i,
                                 (!strategy.is_null()).then(|| masker.apply_strategy(strategy, v)),
                             )),
-                            Some(Col::Detect { maskers, binary }) if self.binary => {
-                                match detect_value(maskers, *binary, v) {
-                                    Some(Cow::Borrowed(_)) => {}
-                                    Some(Cow::Owned(o)) => self.changed.push((i, Some(o))),
-                                    None => self.changed.push((i, None)),
-                                }
-                            }
+                            Some(Col::Detect {
+                                maskers,
+                                binary,
+                                types,
+                            }) if self.binary => match detect_value(maskers, types, *binary, v) {
+                                Some(Cow::Borrowed(_)) => {}
+                                Some(Cow::Owned(o)) => self.changed.push((i, Some(o))),
+                                None => self.changed.push((i, None)),
+                            },
                             _ if self.binary => {}
                             _ => {
                                 if let Cow::Owned(o) = mask_chain(&self.maskers, v) {
@@ -664,9 +756,12 @@ impl RowCopy {
 }
 
 /// The plan entry of a column no rule covers: detectors where its values can carry text.
-fn detect_col(maskers: &[Arc<Masker>], type_oid: u32, binary: bool) -> Col {
+///
+/// In binary format a user type whose kind is not known gets a Detect entry too: its values
+/// are then not passed on (see [`mask_binary`]).
+fn detect_col(maskers: &[Arc<Masker>], types: &UserTypes, type_oid: u32, binary: bool) -> Col {
     let scanned = if binary {
-        TEXT_LIKE.contains(&type_oid) || TEXT_ARRAYS.contains(&type_oid) || type_oid == RECORD_OID
+        bin_kind(types, type_oid) != Some(BinKind::Opaque)
     } else {
         !NOT_TEXT.contains(&type_oid)
     };
@@ -674,6 +769,7 @@ fn detect_col(maskers: &[Arc<Masker>], type_oid: u32, binary: bool) -> Col {
         Col::Detect {
             maskers: maskers.to_vec(),
             binary: binary.then_some(type_oid),
+            types: types.clone(),
         }
     } else {
         Col::Pass
@@ -684,40 +780,42 @@ fn detect_col(maskers: &[Arc<Masker>], type_oid: u32, binary: bool) -> Col {
 /// type's layout (fail closed: it is not passed on).
 fn detect_value<'v>(
     maskers: &[Arc<Masker>],
+    types: &HashMap<u32, BinKind>,
     binary: Option<u32>,
     v: &'v [u8],
 ) -> Option<Cow<'v, [u8]>> {
     match binary {
         None => Some(mask_chain(maskers, v)),
-        Some(type_oid) => mask_binary(maskers, type_oid, v, 0),
+        Some(type_oid) => mask_binary(maskers, types, type_oid, v, 0),
     }
 }
 
-/// A binary-format value of type `type_oid` with the detectors applied to the text inside it:
-/// text-like values themselves (jsonb after its version byte), the elements of arrays of
-/// them and of `record[]`, and the fields of records, rewritten with their new lengths. Other
-/// types are returned as they are. `None`: the bytes do not have the type's layout, or nest
-/// deeper than [`MAX_BINARY_DEPTH`].
+/// A binary-format value of type `type_oid` with the detectors applied to the text inside it
+/// ([`bin_kind`]): text values themselves (jsonb after its version byte), the elements of
+/// arrays and the fields of records and composites, rewritten with their new lengths. Types
+/// that hold no text are returned as they are. `None` (the value is not passed on): a user
+/// type whose kind is unknown, bytes that do not have the type's layout, or nesting deeper
+/// than [`MAX_BINARY_DEPTH`].
 pub(crate) fn mask_binary<'v>(
     maskers: &[Arc<Masker>],
+    types: &HashMap<u32, BinKind>,
     type_oid: u32,
     v: &'v [u8],
     depth: u32,
 ) -> Option<Cow<'v, [u8]>> {
-    if type_oid == JSONB_OID {
-        let (head, body) = v.split_at(1.min(v.len()));
-        return Some(match mask_chain(maskers, body) {
-            Cow::Borrowed(_) => Cow::Borrowed(v),
-            Cow::Owned(o) => Cow::Owned([head, &o].concat()),
-        });
-    }
-    if TEXT_LIKE.contains(&type_oid) {
-        return Some(mask_chain(maskers, v));
-    }
-    let array = TEXT_ARRAYS.contains(&type_oid);
-    if !array && type_oid != RECORD_OID {
-        return Some(Cow::Borrowed(v));
-    }
+    let array = match bin_kind(types, type_oid)? {
+        BinKind::Jsonb => {
+            let (head, body) = v.split_at(1.min(v.len()));
+            return Some(match mask_chain(maskers, body) {
+                Cow::Borrowed(_) => Cow::Borrowed(v),
+                Cow::Owned(o) => Cow::Owned([head, &o].concat()),
+            });
+        }
+        BinKind::Text => return Some(mask_chain(maskers, v)),
+        BinKind::Opaque => return Some(Cow::Borrowed(v)),
+        BinKind::Array => true,
+        BinKind::Record => false,
+    };
     if depth >= MAX_BINARY_DEPTH {
         return None;
     }
@@ -766,7 +864,7 @@ pub(crate) fn mask_binary<'v>(
     for (t, item) in &items {
         let m = match item {
             None => None,
-            Some(b) => Some(mask_binary(maskers, *t, b, depth + 1)?),
+            Some(b) => Some(mask_binary(maskers, types, *t, b, depth + 1)?),
         };
         changed |= matches!(m, Some(Cow::Owned(_)));
         masked.push(m);
@@ -930,14 +1028,14 @@ mod tests {
     fn binary_arrays_and_records_are_masked_element_by_element() {
         let m = emails();
         let text_array = array(25, &[Some(b"ada@example.com"), None, Some(b"plain")]);
-        let got = mask_binary(&m, 1009, &text_array, 0).unwrap();
+        let got = mask_binary(&m, &HashMap::new(), 1009, &text_array, 0).unwrap();
         assert_eq!(
             got.as_ref(),
             array(25, &[Some(b"[EMAIL]"), None, Some(b"plain")])
         );
         // jsonb elements keep their version byte.
         let jsonb_array = array(3802, &[Some(b"\x01\"bob@example.org\"")]);
-        let got = mask_binary(&m, 3807, &jsonb_array, 0).unwrap();
+        let got = mask_binary(&m, &HashMap::new(), 3807, &jsonb_array, 0).unwrap();
         assert_eq!(got.as_ref(), array(3802, &[Some(b"\x01\"[EMAIL]\"")]));
         // A record holding an int, an email and an array of text.
         let inner = array(25, &[Some(b"x@example.com")]);
@@ -946,7 +1044,7 @@ mod tests {
             (25, Some(b"ada@example.com")),
             (1009, Some(&inner)),
         ]);
-        let got = mask_binary(&m, RECORD_OID, &row, 0).unwrap();
+        let got = mask_binary(&m, &HashMap::new(), RECORD_OID, &row, 0).unwrap();
         let inner_masked = array(25, &[Some(b"[EMAIL]")]);
         assert_eq!(
             got.as_ref(),
@@ -959,18 +1057,20 @@ mod tests {
         // Nothing to mask: the value is borrowed as it is.
         let clean = array(25, &[Some(b"plain")]);
         assert!(matches!(
-            mask_binary(&m, 1009, &clean, 0),
+            mask_binary(&m, &HashMap::new(), 1009, &clean, 0),
             Some(Cow::Borrowed(_))
         ));
+        // A user type whose kind is unknown is not passed on.
+        assert!(mask_binary(&m, &HashMap::new(), 70000, b"x", 0).is_none());
         // Other types pass; an empty array is fine.
         let ints = array(23, &[Some(&1i32.to_be_bytes())]);
         assert!(matches!(
-            mask_binary(&m, 1007, &ints, 0),
+            mask_binary(&m, &HashMap::new(), 1007, &ints, 0),
             Some(Cow::Borrowed(_))
         ));
         let empty = [0u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25];
         assert!(matches!(
-            mask_binary(&m, 1009, &empty, 0),
+            mask_binary(&m, &HashMap::new(), 1009, &empty, 0),
             Some(Cow::Borrowed(_))
         ));
     }
@@ -982,26 +1082,26 @@ mod tests {
         // Every truncation, and trailing bytes, fail.
         for cut in 0..good.len() {
             assert!(
-                mask_binary(&m, 1009, &good[..cut], 0).is_none(),
+                mask_binary(&m, &HashMap::new(), 1009, &good[..cut], 0).is_none(),
                 "cut at {cut}"
             );
         }
         let mut long = good.clone();
         long.push(0);
-        assert!(mask_binary(&m, 1009, &long, 0).is_none());
+        assert!(mask_binary(&m, &HashMap::new(), 1009, &long, 0).is_none());
         // Element counts the bytes cannot hold, and too many dimensions.
         let mut huge = good.clone();
         huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert!(mask_binary(&m, 1009, &huge, 0).is_none());
+        assert!(mask_binary(&m, &HashMap::new(), 1009, &huge, 0).is_none());
         let mut dims = good;
         dims[..4].copy_from_slice(&7i32.to_be_bytes());
-        assert!(mask_binary(&m, 1009, &dims, 0).is_none());
+        assert!(mask_binary(&m, &HashMap::new(), 1009, &dims, 0).is_none());
         // Records nested deeper than the limit.
         let mut v = record(&[(25, Some(b"a"))]);
         for _ in 0..MAX_BINARY_DEPTH {
             v = record(&[(RECORD_OID, Some(&v))]);
         }
-        assert!(mask_binary(&m, RECORD_OID, &v, 0).is_none());
+        assert!(mask_binary(&m, &HashMap::new(), RECORD_OID, &v, 0).is_none());
     }
 
     proptest::proptest! {
@@ -1013,8 +1113,8 @@ mod tests {
             t in proptest::sample::select(vec![1009u32, 3807, 2287, RECORD_OID, 25, 3802]),
         ) {
             let m = emails();
-            if let Some(out) = mask_binary(&m, t, &bytes, 0) {
-                proptest::prop_assert!(mask_binary(&m, t, &out, 0).is_some());
+            if let Some(out) = mask_binary(&m, &HashMap::new(), t, &bytes, 0) {
+                proptest::prop_assert!(mask_binary(&m, &HashMap::new(), t, &out, 0).is_some());
             }
         }
 
@@ -1037,7 +1137,7 @@ mod tests {
                 &masked.iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
             );
             let input = array(25, &values);
-            let got = mask_binary(&m, 1009, &input, 0).unwrap();
+            let got = mask_binary(&m, &HashMap::new(), 1009, &input, 0).unwrap();
             proptest::prop_assert_eq!(got.as_ref(), &expected[..]);
         }
     }
@@ -1055,7 +1155,10 @@ mod tests {
             (1184, false),
         ] {
             assert_eq!(
-                matches!(detect_col(&m, oid, false), Col::Detect { binary: None, .. }),
+                matches!(
+                    detect_col(&m, &UserTypes::default(), oid, false),
+                    Col::Detect { binary: None, .. }
+                ),
                 scanned,
                 "type {oid}"
             );
@@ -1067,11 +1170,12 @@ mod tests {
             (2287, true),
             (2249, true),
             (1007, false),
-            (70000, false),
+            // An unknown user type: planned, and its values not passed on.
+            (70000, true),
         ] {
             assert_eq!(
                 matches!(
-                    detect_col(&m, oid, true),
+                    detect_col(&m, &UserTypes::default(), oid, true),
                     Col::Detect {
                         binary: Some(_),
                         ..
