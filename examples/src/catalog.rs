@@ -13,10 +13,18 @@ use crate::gateway::{Shared, lock};
 use crate::io::fill;
 use crate::masking::{BinKind, FIRST_USER_OID, bin_kind};
 
+/// How long a learned column name is trusted: a table or column renamed upstream is seen by
+/// column rules at most this long after (and at once after a reload).
+pub(crate) const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// (resource, table OID, attribute number) -> the qualified name (`None`: none found), and
+/// when it was learned.
+type Names = HashMap<(String, u32, i16), (Option<String>, std::time::Instant)>;
+
 /// A side connection per resource, and the names found so far.
 #[derive(Default)]
 pub(crate) struct CatalogCache {
-    pub(crate) names: std::sync::Mutex<HashMap<(String, u32, i16), Option<String>>>,
+    pub(crate) names: std::sync::Mutex<Names>,
     /// Per resource: the kinds of the user types met so far (and of the types inside them).
     pub(crate) types: std::sync::Mutex<HashMap<String, HashMap<u32, BinKind>>>,
     pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
@@ -36,11 +44,12 @@ pub(crate) async fn qualified_names(
         let names = lock(&shared.catalog.names);
         for k in keys {
             match names.get(&(resource.to_owned(), k.0, k.1)) {
-                Some(Some(n)) => {
-                    found.insert(*k, n.clone());
+                Some((n, at)) if at.elapsed() < NAME_TTL => {
+                    if let Some(n) = n {
+                        found.insert(*k, n.clone());
+                    }
                 }
-                Some(None) => {}
-                None => missing.push(*k),
+                _ => missing.push(*k),
             }
         }
     }
@@ -50,12 +59,13 @@ pub(crate) async fn qualified_names(
     match lookup(shared, resource, &missing).await {
         Ok(resolved) => {
             let mut names = lock(&shared.catalog.names);
+            let now = std::time::Instant::now();
             for k in &missing {
                 let n = resolved.get(k).cloned();
                 if let Some(n) = &n {
                     found.insert(*k, n.clone());
                 }
-                names.insert((resource.to_owned(), k.0, k.1), n);
+                names.insert((resource.to_owned(), k.0, k.1), (n, now));
             }
         }
         Err(e) => {

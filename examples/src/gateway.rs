@@ -333,7 +333,10 @@ impl Gateway {
             .rt
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rt);
-        tracing::info!("reloaded policy, users, credentials and OIDC keys");
+        // Column names and user types are learned again (a renamed table, an altered type).
+        lock(&self.shared.catalog.names).clear();
+        lock(&self.shared.catalog.types).clear();
+        tracing::info!("reloaded policy, users, credentials and OIDC keys; catalog caches cleared");
         Ok(())
     }
 

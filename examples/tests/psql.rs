@@ -822,3 +822,27 @@ fn unresolvable_column_sources_are_redacted_under_column_rules() {
     );
     assert_eq!(stdout(&o), "Ada|[REDACTED]\nBob|[REDACTED]\n");
 }
+
+#[test]
+fn a_reload_learns_column_sources_again() {
+    let db = fresh_database("psql_rename");
+    cluster()
+        .psql(
+            &db,
+            "CREATE TABLE other (id int, ssn text); INSERT INTO other VALUES (1, 'plainvalue');",
+        )
+        .unwrap();
+    let gw = TestGateway::start(&db, Opts::default());
+    let url = gw.user_url("alice", ALICE_PW);
+    // `other.ssn` is no rule's column.
+    let o = psql(&url, &["SELECT ssn FROM other"]);
+    assert_eq!(stdout(&o), "plainvalue\n", "{}", stderr(&o));
+    // Renamed to a table a column rule names (`*.customers.ssn`): what the gateway learned of
+    // the column's source is trusted for up to 30 s, and learned again at once after a reload.
+    cluster()
+        .psql(&db, "ALTER TABLE other RENAME TO customers")
+        .unwrap();
+    gw.gateway.reload().unwrap();
+    let o = psql(&url, &["SELECT ssn FROM customers"]);
+    assert_eq!(stdout(&o), "[REDACTED]\n", "{}", stderr(&o));
+}
