@@ -10,6 +10,21 @@ use support::*;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+/// Any value's binary form, as it came.
+struct Raw(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+}
+
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
     tokio::spawn(async move {
@@ -658,20 +673,7 @@ async fn copy_rows_are_recorded_masked_in_both_directions() {
 async fn binary_copy_out_is_masked_column_by_column() {
     use futures::TryStreamExt;
     use tokio_postgres::binary_copy::BinaryCopyOutStream;
-    use tokio_postgres::types::{FromSql, Type};
-    /// A jsonb value's binary form as it came (version byte, then the JSON text).
-    struct RawJsonb(Vec<u8>);
-    impl<'a> FromSql<'a> for RawJsonb {
-        fn from_sql(
-            _: &Type,
-            raw: &'a [u8],
-        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-            Ok(RawJsonb(raw.to_vec()))
-        }
-        fn accepts(ty: &Type) -> bool {
-            *ty == Type::JSONB
-        }
-    }
+    use tokio_postgres::types::Type;
     let db = fresh_database("ext_copy_bin");
     seed_customers(&db);
     cluster()
@@ -717,7 +719,7 @@ async fn binary_copy_out_is_masked_column_by_column() {
         .try_collect()
         .await
         .unwrap();
-    let doc: RawJsonb = rows[0].get(1);
+    let doc: Raw = rows[0].get(1);
     assert_eq!(doc.0[0], 1, "jsonb version byte");
     let doc: serde_json::Value = serde_json::from_slice(&doc.0[1..]).unwrap();
     assert_eq!(doc, serde_json::json!({"mail": "[EMAIL]", "n": 7}));
@@ -798,20 +800,6 @@ async fn arrays_and_rows_of_text_are_scanned_in_both_formats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_types_are_scanned_in_binary_format() {
-    use tokio_postgres::types::{FromSql, Type};
-    /// Any value's binary form, as it came.
-    struct Raw(Vec<u8>);
-    impl<'a> FromSql<'a> for Raw {
-        fn from_sql(
-            _: &Type,
-            raw: &'a [u8],
-        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-            Ok(Raw(raw.to_vec()))
-        }
-        fn accepts(_: &Type) -> bool {
-            true
-        }
-    }
     let db = fresh_database("ext_user_types");
     cluster()
         .psql(
