@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::gateway::{Shared, lock};
 use crate::io::fill;
-use crate::masking::{BinKind, FIRST_USER_OID, bin_kind};
+use crate::masking::{BinKind, FIRST_USER_OID, UserTypes, bin_kind};
 
 /// How long a learned column name is trusted: a table or column renamed upstream is seen by
 /// column rules at most this long after (and at once after a reload).
@@ -26,7 +26,7 @@ type Names = HashMap<(String, u32, i16), (Option<String>, std::time::Instant)>;
 pub(crate) struct CatalogCache {
     pub(crate) names: std::sync::Mutex<Names>,
     /// Per resource: the kinds of the user types met so far (and of the types inside them).
-    pub(crate) types: std::sync::Mutex<HashMap<String, HashMap<u32, BinKind>>>,
+    pub(crate) types: std::sync::Mutex<HashMap<String, UserTypes>>,
     pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
 }
 
@@ -126,7 +126,7 @@ pub(crate) async fn generated_columns(
 
 /// The kinds of the user types `oids` and of every type inside them (array elements, domain
 /// bases, composite attributes), from pg_type; cached per resource. Returns every kind known
-/// for the resource.
+/// for the resource (shared, not copied).
 ///
 /// # Errors
 /// The side connection or the query failed.
@@ -134,7 +134,7 @@ pub(crate) async fn user_types(
     shared: &Arc<Shared>,
     resource: &str,
     oids: &[u32],
-) -> anyhow::Result<HashMap<u32, BinKind>> {
+) -> anyhow::Result<UserTypes> {
     let missing: Vec<u32> = {
         let types = lock(&shared.catalog.types);
         let known = types.get(resource);
@@ -182,7 +182,7 @@ pub(crate) async fn user_types(
             }
         }
         let mut types = lock(&shared.catalog.types);
-        let known = types.entry(resource.to_owned()).or_default();
+        let known = Arc::make_mut(types.entry(resource.to_owned()).or_default());
         for oid in rows.keys() {
             if *oid >= FIRST_USER_OID
                 && let Some(k) = kind_of(&rows, *oid)

@@ -162,7 +162,7 @@ impl Decider {
         // before the COPY runs (masking.rs), and refuses a COPY whose columns or layout it
         // cannot work out rather than leak what a column rule hides. Masking is a separate
         // switch from audit-only mode: this holds in both.
-        let copy_refusal = match self.copy_under_column_rules(&rt, &applied, facts, sql) {
+        let copy_refusal = match self.copy_to_probe(&rt, &applied, facts, sql) {
             Ok(spec) => {
                 self.copy_spec = spec;
                 None
@@ -280,7 +280,7 @@ impl Decider {
     /// column rules apply and that cannot be worked out. `Ok(None)` otherwise: a text COPY
     /// under detectors only is masked as a whole, and a binary COPY whose options could not
     /// be read is cut off when it starts (fail closed).
-    fn copy_under_column_rules(
+    fn copy_to_probe(
         &self,
         rt: &crate::gateway::Runtime,
         masks: &[String],

@@ -21,7 +21,8 @@
 //! In binary format a text-like value (text, varchar, char, name, json, xml, unknown) is its
 //! bytes, so detectors apply to it as in text format (jsonb: after its version byte). Arrays
 //! of those and `record` values (`ROW(...)`, and `record[]`) are walked element by element
-//! and field by field, and written again with their new lengths ([`mask_binary`]); a value
+//! and field by field (`guard_sql::pg::binary::map_items`), and written again with their new
+//! lengths ([`mask_binary`]); a value
 //! that does not have its type's layout is sent as NULL. User types (OIDs from 16384:
 //! extensions, CREATE TYPE, CREATE DOMAIN) are looked up in pg_type on the catalog side
 //! connection, with the types inside them: enums and string-category base types (citext) are
@@ -70,6 +71,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use guard_mask::{Masker, Strategy};
 use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyItem, CopyLimits};
+use guard_sql::pg::binary::{Container, map_items};
 use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
 
 use crate::gateway::Shared;
@@ -423,7 +425,7 @@ impl ResultMasker {
             return UserTypes::default();
         }
         match crate::catalog::user_types(&self.shared, &self.resource, oids).await {
-            Ok(t) => Arc::new(t),
+            Ok(t) => t,
             Err(e) => {
                 tracing::warn!(
                     error = %format!("{e:#}"),
@@ -614,7 +616,8 @@ impl ResultMasker {
                         });
                     }
                     Col::Detect { maskers, .. } => {
-                        *col = detect_col(&maskers.clone(), &p.types, *type_oid, true);
+                        let maskers = std::mem::take(maskers);
+                        *col = detect_col(&maskers, &p.types, *type_oid, true);
                     }
                     _ => {}
                 }
@@ -819,102 +822,14 @@ pub(crate) fn mask_binary<'v>(
     if depth >= MAX_BINARY_DEPTH {
         return None;
     }
-    let mut r = BinReader(v);
-    // (element type, element bytes) in order; `header` is copied as it is.
-    let mut items: Vec<(u32, Option<&[u8]>)> = Vec::new();
-    let header_len;
-    if array {
-        // ndim, flags, element type, then (size, lower bound) per dimension.
-        let ndim = r.i32()?;
-        if !(0..=6).contains(&ndim) {
-            return None;
-        }
-        r.i32()?;
-        let elem = r.u32()?;
-        let mut n: usize = usize::from(ndim > 0);
-        for _ in 0..ndim {
-            let size = usize::try_from(r.i32()?).ok()?;
-            r.i32()?;
-            n = n.checked_mul(size)?;
-        }
-        header_len = v.len() - r.0.len();
-        // Each element takes at least its 4-byte length.
-        if n > r.0.len() / 4 {
-            return None;
-        }
-        for _ in 0..n {
-            items.push((elem, r.value()?));
-        }
+    let container = if array {
+        Container::Array
     } else {
-        let n = usize::try_from(r.i32()?).ok()?;
-        if n > r.0.len() / 8 {
-            return None;
-        }
-        header_len = 4;
-        for _ in 0..n {
-            let field = r.u32()?;
-            items.push((field, r.value()?));
-        }
-    }
-    if !r.0.is_empty() {
-        return None;
-    }
-    let mut masked: Vec<Option<Cow<'_, [u8]>>> = Vec::with_capacity(items.len());
-    let mut changed = false;
-    for (t, item) in &items {
-        let m = match item {
-            None => None,
-            Some(b) => Some(mask_binary(maskers, types, *t, b, depth + 1)?),
-        };
-        changed |= matches!(m, Some(Cow::Owned(_)));
-        masked.push(m);
-    }
-    if !changed {
-        return Some(Cow::Borrowed(v));
-    }
-    let mut out = Vec::with_capacity(v.len() + 16);
-    out.extend_from_slice(&v[..header_len]);
-    for ((t, _), m) in items.iter().zip(&masked) {
-        if !array {
-            out.extend_from_slice(&t.to_be_bytes());
-        }
-        match m {
-            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-            Some(b) => {
-                out.extend_from_slice(&i32::try_from(b.len()).ok()?.to_be_bytes());
-                out.extend_from_slice(b);
-            }
-        }
-    }
-    Some(Cow::Owned(out))
-}
-
-/// Big-endian reads over a binary value.
-struct BinReader<'a>(&'a [u8]);
-
-impl<'a> BinReader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let b = self.take(4)?;
-        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn i32(&mut self) -> Option<i32> {
-        self.u32().map(|u| u as i32)
-    }
-    /// A length-prefixed value (`-1`: NULL).
-    fn value(&mut self) -> Option<Option<&'a [u8]>> {
-        match self.i32()? {
-            -1 => Some(None),
-            n => self.take(usize::try_from(n).ok()?).map(Some),
-        }
-    }
+        Container::Record
+    };
+    map_items(container, v, |t, item| {
+        mask_binary(maskers, types, t, item, depth + 1)
+    })
 }
 
 /// `value` passed through every masker in turn; borrowed when none changed it.
@@ -1078,25 +993,10 @@ mod tests {
     #[test]
     fn malformed_binary_values_are_not_passed_on() {
         let m = emails();
+        // The layout itself is checked by guard_sql::pg::binary; a value without it is not
+        // passed on, nor is one that nests records deeper than the limit.
         let good = array(25, &[Some(b"ada@example.com")]);
-        // Every truncation, and trailing bytes, fail.
-        for cut in 0..good.len() {
-            assert!(
-                mask_binary(&m, &HashMap::new(), 1009, &good[..cut], 0).is_none(),
-                "cut at {cut}"
-            );
-        }
-        let mut long = good.clone();
-        long.push(0);
-        assert!(mask_binary(&m, &HashMap::new(), 1009, &long, 0).is_none());
-        // Element counts the bytes cannot hold, and too many dimensions.
-        let mut huge = good.clone();
-        huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert!(mask_binary(&m, &HashMap::new(), 1009, &huge, 0).is_none());
-        let mut dims = good;
-        dims[..4].copy_from_slice(&7i32.to_be_bytes());
-        assert!(mask_binary(&m, &HashMap::new(), 1009, &dims, 0).is_none());
-        // Records nested deeper than the limit.
+        assert!(mask_binary(&m, &HashMap::new(), 1009, &good[..good.len() - 1], 0).is_none());
         let mut v = record(&[(25, Some(b"a"))]);
         for _ in 0..MAX_BINARY_DEPTH {
             v = record(&[(RECORD_OID, Some(&v))]);
@@ -1105,19 +1005,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever bytes the server sends as an array or a record, the walker answers
-        /// without panicking, and what it writes again has the layout it read.
-        #[test]
-        fn arbitrary_binary_values_never_panic(
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96),
-            t in proptest::sample::select(vec![1009u32, 3807, 2287, RECORD_OID, 25, 3802]),
-        ) {
-            let m = emails();
-            if let Some(out) = mask_binary(&m, &HashMap::new(), t, &bytes, 0) {
-                proptest::prop_assert!(mask_binary(&m, &HashMap::new(), t, &out, 0).is_some());
-            }
-        }
-
         /// Text arrays built from arbitrary strings round trip through the walker: every
         /// element comes back masked the way the masker masks it alone.
         #[test]

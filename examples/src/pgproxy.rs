@@ -1380,18 +1380,16 @@ impl Back {
 /// the client) to `kept`, up to [`crate::record::MAX_RECORDED_COPY_BYTES`]; returns the
 /// payload bytes seen.
 fn keep_copy_data(msgs: &[u8], kept: &mut Vec<u8>) -> u64 {
-    let mut seen = 0u64;
+    let mut dec = BackendDecoder::new(Limits::default());
     let mut rest = msgs;
-    while rest.len() >= 5 {
-        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        let end = (1 + len).min(rest.len());
-        if rest[0] == b'd' && end >= 5 {
-            let payload = &rest[5..end];
-            seen += payload.len() as u64;
+    let mut seen = 0u64;
+    while let Ok(Decoded::Message { len, msg }) = dec.decode(rest) {
+        if let BackendMessage::CopyData(d) = msg {
+            seen += d.data.len() as u64;
             let room = crate::record::MAX_RECORDED_COPY_BYTES.saturating_sub(kept.len());
-            kept.extend_from_slice(&payload[..payload.len().min(room)]);
+            kept.extend_from_slice(&d.data[..d.data.len().min(room)]);
         }
-        rest = &rest[end..];
+        rest = &rest[len..];
     }
     seen
 }

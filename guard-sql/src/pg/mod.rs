@@ -59,6 +59,7 @@ mod frontend;
 mod views;
 
 pub mod auth;
+pub mod binary;
 #[cfg(feature = "tokio")]
 mod codec;
 
