@@ -314,6 +314,19 @@ mod tests {
                     .statements[0]
                     .role_change
             );
+            // `''` parses like STDIN; a file name normalizes to the same text (found by the
+            // sql_classify fuzz target).
+            for sql in [
+                "COPY t FROM ''",
+                "COPY t FROM '/etc/passwd'",
+                "COPY t TO '/tmp/x'",
+            ] {
+                assert_eq!(*c.classify(sql), c.classify_uncached(sql), "{sql}");
+            }
+            assert_eq!(
+                c.classify("COPY t FROM '/etc/passwd'").statements[0].copy_target,
+                Some("file")
+            );
         }
     }
 

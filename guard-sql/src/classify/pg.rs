@@ -312,6 +312,10 @@ impl Walker {
     fn top(&mut self, node: &NodeEnum) {
         match node {
             NodeEnum::CopyStmt(c) => {
+                // The parse tree gives `COPY t FROM ''` an empty file name, as for STDIN: a
+                // cached classification of it must not answer for `COPY t FROM '/path'`,
+                // which normalizes to the same text.
+                self.const_sensitive = true;
                 self.st.copy_target = Some(if c.is_program {
                     self.danger("program_execution");
                     "program"
