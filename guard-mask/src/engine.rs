@@ -9,6 +9,7 @@
 use aho_corasick::AhoCorasick;
 use regex_automata::{Anchored, Input, meta, util::captures::Captures};
 
+use crate::block::{BLOCK, classify};
 use crate::shapes::Matcher;
 use crate::strategy::{self, Strategy};
 use crate::validate::{self, VCtx, Validator};
@@ -501,25 +502,36 @@ impl Engine {
         let hay = &buf[..stop];
         let mut i = st.pos - base;
         if self.swar && self.digit_runs {
-            // Eight bytes at a time: a word-wide test marks the bytes that may trigger (a
-            // superset of the class table), minus every digit whose previous byte is a digit
-            // (`step` would skip it), then only those are looked at. `prev` carries the last
-            // byte's digit mark into the next word (bit 7); before the first byte of the
-            // buffer it is set unless the input starts there, as `step`'s `run_start` has it.
+            // 64 bytes at a time: the block test (`block::classify`) marks the bytes that
+            // may trigger (a superset of the class table) and the digits; every digit whose
+            // previous byte is a digit is unmarked (`step` would skip it), then only the
+            // marked bytes are looked at. `prev` carries the last byte's digit bit into the
+            // next block; before the first byte of the buffer it is set unless the input
+            // starts there, as `step`'s `run_start` has it. The last partial block is
+            // copied into zeros (never marked, never digits).
             let mut prev: u64 = if i > 0 {
-                u64::from(buf[i - 1].is_ascii_digit()) << 7
+                u64::from(buf[i - 1].is_ascii_digit())
             } else {
-                u64::from(base > 0) << 7
+                u64::from(base > 0)
             };
-            while let Some(w) = hay.get(i..i + 8) {
-                let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-                let d = swar_digits(x);
-                let mut m = swar_candidates(x) & !(d & (d << 8 | prev));
-                prev = d >> 56;
+            let mut tail = [0u8; BLOCK];
+            while i < stop {
                 let blk = i;
-                i += 8;
+                let (cand, d) = match hay[i..].first_chunk::<BLOCK>() {
+                    Some(w) => {
+                        i += BLOCK;
+                        classify(w)
+                    }
+                    None => {
+                        tail[..stop - i].copy_from_slice(&hay[i..]);
+                        i = stop;
+                        classify(&tail)
+                    }
+                };
+                let mut m = cand & !(d & (d << 1 | prev));
+                prev = d >> 63;
                 while m != 0 {
-                    let j = blk + (m.trailing_zeros() / 8) as usize;
+                    let j = blk + m.trailing_zeros() as usize;
                     m &= m - 1;
                     let b = hay[j];
                     let c = tbl[usize::from(b)];

@@ -60,6 +60,7 @@
 //! # Features
 #![doc = document_features::document_features!()]
 
+mod block;
 mod catalog;
 mod engine;
 #[cfg(feature = "json")]

@@ -1,0 +1,128 @@
+//! The scan's block test: for 64 bytes at a time, which bytes may trigger anything in the
+//! built-in catalog and which are ASCII digits, as bit masks (bit `k` is byte `k`).
+//!
+//! The trigger set is the one `engine::swar_candidates` marks (`0x28..=0x4b`, `_`, and
+//! non-ASCII bytes). On x86-64 the test runs on SSE2 (part of the baseline, through the safe
+//! wrappers of `safe_arch`: this workspace forbids `unsafe`), sixteen bytes per instruction;
+//! elsewhere it runs the word-at-a-time test on eight bytes at a time. Both give the same
+//! masks (a unit test and a proptest compare them byte by byte).
+
+/// Bytes per block.
+pub(crate) const BLOCK: usize = 64;
+
+/// `(candidates, digits)` of the 64 bytes of `b`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
+    };
+    // `(x - lo) min span == x - lo` (bytewise, wrapping) holds exactly for lo <= x <= lo + span.
+    let lo = set_splat_i8_m128i(0x28);
+    let span = set_splat_i8_m128i(0x4b - 0x28);
+    let underscore = set_splat_i8_m128i(b'_' as i8);
+    let zero = set_splat_i8_m128i(b'0' as i8);
+    let nine = set_splat_i8_m128i(9);
+    let mut cand = 0u64;
+    let mut digits = 0u64;
+    for (k, chunk) in b.as_chunks::<16>().0.iter().enumerate() {
+        let v = load_unaligned_m128i(chunk);
+        let t = sub_i8_m128i(v, lo);
+        let range = cmp_eq_mask_i8_m128i(min_u8_m128i(t, span), t);
+        let us = cmp_eq_mask_i8_m128i(v, underscore);
+        // `v` itself contributes the high bit of every non-ASCII byte.
+        let c = move_mask_i8_m128i(bitor_m128i(bitor_m128i(range, us), v));
+        let d = sub_i8_m128i(v, zero);
+        let dm = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(min_u8_m128i(d, nine), d));
+        // move_mask sets only the low 16 bits.
+        cand |= u64::from(c as u16) << (16 * k);
+        digits |= u64::from(dm as u16) << (16 * k);
+    }
+    (cand, digits)
+}
+
+/// `(candidates, digits)` of the 64 bytes of `b` (portable: eight bytes at a time).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
+    classify_words(b)
+}
+
+/// The word-at-a-time form of `classify` (the portable path, and the reference the SSE2
+/// path is tested against).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn classify_words(b: &[u8; BLOCK]) -> (u64, u64) {
+    use crate::engine::{swar_candidates, swar_digits};
+    let mut cand = 0u64;
+    let mut digits = 0u64;
+    for (k, w) in b.as_chunks::<8>().0.iter().enumerate() {
+        let x = u64::from_le_bytes(*w);
+        cand |= high_bits(swar_candidates(x)) << (8 * k);
+        digits |= high_bits(swar_digits(x)) << (8 * k);
+    }
+    (cand, digits)
+}
+
+/// Gathers the high bit of each byte of `m` (the only bits set) into the low eight bits: the
+/// multiplier moves byte `j`'s bit to bit `56 + j`, and no two partial products overlap.
+#[inline(always)]
+fn high_bits(m: u64) -> u64 {
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BLOCK, classify, classify_words, high_bits};
+    use crate::engine::{swar_candidates, swar_digits};
+    use proptest::prelude::*;
+
+    fn naive(b: &[u8; BLOCK]) -> (u64, u64) {
+        let mut c = 0;
+        let mut d = 0;
+        for (k, &x) in b.iter().enumerate() {
+            if swar_candidates(u64::from(x)) & 0x80 != 0 {
+                c |= 1 << k;
+            }
+            if swar_digits(u64::from(x)) & 0x80 != 0 {
+                d |= 1 << k;
+            }
+        }
+        (c, d)
+    }
+
+    #[test]
+    fn high_bits_gathers_each_byte() {
+        for m in 0u64..256 {
+            let mut x = 0u64;
+            for j in 0..8 {
+                if m >> j & 1 != 0 {
+                    x |= 0x80 << (8 * j);
+                }
+            }
+            assert_eq!(high_bits(x), m);
+        }
+    }
+
+    #[test]
+    fn every_byte_value_in_every_lane() {
+        for v in 0..=255u8 {
+            for lane in 0..BLOCK {
+                let mut b = [b'x'; BLOCK];
+                b[lane] = v;
+                assert_eq!(classify(&b), naive(&b), "byte {v:#x} at {lane}");
+                assert_eq!(classify_words(&b), naive(&b), "byte {v:#x} at {lane}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn both_paths_agree_with_the_byte_test(v in proptest::collection::vec(any::<u8>(), BLOCK)) {
+            let b: [u8; BLOCK] = v.try_into().unwrap();
+            prop_assert_eq!(classify(&b), naive(&b));
+            prop_assert_eq!(classify_words(&b), naive(&b));
+        }
+    }
+}
