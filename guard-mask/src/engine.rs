@@ -111,9 +111,14 @@ pub(crate) struct Engine {
     pub(crate) alits: Vec<AnchoredLit>,
     /// Per byte value: the anchored literals whose anchor it is.
     pub(crate) alit_by_byte: Vec<Vec<u16>>,
-    /// Bit sets over byte pairs `(before, anchor)` and `(anchor, after)` that some anchored
-    /// literal allows (65536 bits each).
-    pub(crate) pair_prev: Vec<u64>,
+    /// Per anchor byte value: its slot in `alit_pairs` (meaningful where `C_ANCHOR` is set).
+    pub(crate) alit_slot: Vec<u16>,
+    /// Per `slot * 256 + byte before the anchor`: the range of `alit_ids` holding the
+    /// literals that byte allows (its own byte before the anchor, or the anchor first).
+    pub(crate) alit_pairs: Vec<(u32, u32)>,
+    pub(crate) alit_ids: Vec<u16>,
+    /// A bit set over byte pairs `(anchor, after)` that some anchored literal allows (65536
+    /// bits).
     pub(crate) pair_next: Vec<u64>,
     /// Every byte with a class is one `swar_candidates` marks (false with custom triggers
     /// outside that set: the scan then goes byte by byte).
@@ -633,8 +638,11 @@ impl Engine {
                 }
             }
         }
-        if c & C_ANCHOR != 0 && self.anchor_pairs_ok(buf, i, b) {
-            self.anchored_literals(st, buf, base, fin, caches, i, b);
+        if c & C_ANCHOR != 0 {
+            let lits = self.anchor_candidates(buf, i, b);
+            if !lits.is_empty() {
+                self.anchored_literals(st, buf, base, fin, caches, i, lits);
+            }
         }
         if c & C_ASSIGN != 0 {
             let mut j = i;
@@ -672,9 +680,9 @@ impl Engine {
         i + 1
     }
 
-    /// Compares the literals anchored at byte `b` at `i` (whose neighbours passed the pair
-    /// filter) in place and fires those that are there. Out of line: it runs for a few
-    /// percent of the marked bytes, and kept inline it cost the scan loop registers.
+    /// Compares the literals `lits` anchored at `i` (those its neighbours allow) in place
+    /// and fires those that are there. Out of line: it runs for a few percent of the marked
+    /// bytes, and kept inline it cost the scan loop registers.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn anchored_literals(
@@ -685,14 +693,14 @@ impl Engine {
         fin: bool,
         caches: &mut Caches<'_>,
         i: usize,
-        b: u8,
+        lits: &[u16],
     ) {
-        for &li in &self.alit_by_byte[usize::from(b)] {
+        for &li in lits {
             let l = &self.alits[usize::from(li)];
             // Discovery lags by at least the longest literal, and the buffer keeps
             // BACK_TOTAL bytes before `st.pos`: the comparison sees the same bytes
-            // however the input was chunked. The byte before the anchor first: most
-            // candidates belong to none of the several literals anchored at `b`.
+            // however the input was chunked. The byte before the anchor first (the pair
+            // index already matched it; this guards the start of the input).
             if i >= l.k && l.before.is_none_or(|p| buf[i - 1] == p) && eq_at(buf, i - l.k, &l.bytes)
             {
                 self.fire_or_defer(
@@ -740,16 +748,24 @@ impl Engine {
         }
     }
 
-    /// Whether the bytes beside anchor byte `b` at `i` can belong to one of its literals
-    /// (two bit sets over byte pairs; a miss saves comparing every literal anchored at `b`).
-    #[inline]
-    fn anchor_pairs_ok(&self, buf: &[u8], i: usize, b: u8) -> bool {
-        let bit = |set: &[u64], x: u8, y: u8| {
-            let p = usize::from(x) << 8 | usize::from(y);
-            set[p >> 6] >> (p & 63) & 1 != 0
-        };
-        let prev_ok = i == 0 || bit(&self.pair_prev, buf[i - 1], b);
-        prev_ok && buf.get(i + 1).is_none_or(|&n| bit(&self.pair_next, b, n))
+    /// The literals anchored at byte `b` at `i` that the bytes beside it allow: the byte
+    /// before picks a short list out of the (often many) literals sharing the anchor (`_`
+    /// anchors nineteen, `-` fifteen), and a bit set over `(anchor, after)` pairs turns away
+    /// most of the rest without comparing any.
+    #[inline(always)]
+    fn anchor_candidates(&self, buf: &[u8], i: usize, b: u8) -> &[u16] {
+        if let Some(&n) = buf.get(i + 1) {
+            let p = usize::from(b) << 8 | usize::from(n);
+            if self.pair_next[p >> 6] >> (p & 63) & 1 == 0 {
+                return &[];
+            }
+        }
+        if i == 0 {
+            return &self.alit_by_byte[usize::from(b)];
+        }
+        let slot = usize::from(self.alit_slot[usize::from(b)]);
+        let (s, e) = self.alit_pairs[slot << 8 | usize::from(buf[i - 1])];
+        &self.alit_ids[s as usize..e as usize]
     }
 
     /// The cheap half of the digit trigger's checks in `fire`, done in the scan loop so that

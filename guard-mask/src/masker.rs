@@ -347,7 +347,9 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         lits: Vec::new(),
         alits: Vec::new(),
         alit_by_byte: vec![Vec::new(); 256],
-        pair_prev: vec![0; 1024],
+        alit_slot: vec![0; 256],
+        alit_pairs: Vec::new(),
+        alit_ids: Vec::new(),
         pair_next: vec![0; 1024],
         swar: false,
         digit_runs: false,
@@ -607,10 +609,6 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         let a = usize::from(lit[k]);
         let mark = |set: &mut Vec<u64>, p: usize| set[p >> 6] |= 1 << (p & 63);
         for x in 0..256usize {
-            // The byte before the anchor: the literal's own, or anything at its start.
-            if k == 0 || usize::from(lit[k - 1]) == x {
-                mark(&mut e.pair_prev, x << 8 | a);
-            }
             if k + 1 == lit.len() || usize::from(lit[k + 1]) == x {
                 mark(&mut e.pair_next, a << 8 | x);
             }
@@ -622,6 +620,25 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             k,
             dets: d,
         });
+    }
+    // The pair index: per anchor byte (a slot each) and byte before it, the literals that
+    // byte allows.
+    let mut slots = 0u16;
+    for b in 0..256usize {
+        if e.alit_by_byte[b].is_empty() {
+            continue;
+        }
+        e.alit_slot[b] = slots;
+        slots += 1;
+        for x in 0..=255u8 {
+            let start = e.alit_ids.len() as u32;
+            for &li in &e.alit_by_byte[b] {
+                if e.alits[usize::from(li)].before.is_none_or(|p| p == x) {
+                    e.alit_ids.push(li);
+                }
+            }
+            e.alit_pairs.push((start, e.alit_ids.len() as u32));
+        }
     }
     for (kw, d) in dedup_lits(assign) {
         debug_assert!(kw.len() + ASSIGN_GAP <= BACK_ANCHOR);
