@@ -74,7 +74,9 @@ pub(crate) fn run(args: MaskArgs) -> anyhow::Result<()> {
 
     let mut stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
-    let mut w = std::io::BufWriter::with_capacity(256 * 1024, stdout);
+    // Masked chunks (about `--chunk` bytes each) are larger than this buffer and go straight
+    // to stdout without another copy; findings lines and small reads are gathered here.
+    let mut w = std::io::BufWriter::with_capacity(16 * 1024, stdout);
     let mut s = masker.stream();
     let mut buf = vec![0u8; args.chunk.max(1)];
     let mut out = Vec::with_capacity(buf.len() + 4096);
