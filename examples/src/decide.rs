@@ -48,14 +48,41 @@ pub(crate) struct Decider {
     /// Recording on: the rows of the running `COPY ... FROM STDIN` (a prefix of at most
     /// [`crate::record::MAX_RECORDED_COPY_BYTES`]).
     pub(crate) copy_in_data: Vec<u8>,
-    /// Facts of recently seen classifications. The classifier's cache hands out the same
-    /// `Arc` for a repeated statement (same normalized form), so a hit skips building the
-    /// fact maps again. Holding the `Arc` keeps its address from being reused.
-    facts_cache: Vec<(Arc<Classification>, Arc<[Facts]>)>,
+    /// Facts of recently seen classifications.
+    facts_cache: FactsCache,
 }
 
 /// How many classifications a session keeps the facts of.
 const FACTS_CACHE: usize = 8;
+
+/// The facts of a session's recent classifications. The classifier's cache hands out the
+/// same `Arc` for a repeated statement (same normalized form), or a copy with other spans when
+/// its constants have another length (`WHERE aid = 7`, `WHERE aid = 1234`); either way a hit
+/// skips building the fact maps again, since facts hold no spans. Holding the `Arc` keeps its
+/// address from being reused.
+#[derive(Default)]
+struct FactsCache(Vec<(Arc<Classification>, Arc<[Facts]>)>);
+
+impl FactsCache {
+    fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
+        let entries = &mut self.0;
+        let hit = (entries.iter())
+            .position(|(k, _)| Arc::ptr_eq(k, c))
+            .or_else(|| entries.iter().position(|(k, _)| k.same_but_spans(c)));
+        if let Some(i) = hit {
+            let f = entries[i].1.clone();
+            // Most recent first.
+            entries[..=i].rotate_right(1);
+            return f;
+        }
+        let f: Arc<[Facts]> = Decider::facts(c).into();
+        if entries.len() == FACTS_CACHE {
+            entries.pop();
+        }
+        entries.insert(0, (c.clone(), f.clone()));
+        f
+    }
+}
 
 impl Decider {
     pub(crate) fn new(
@@ -76,25 +103,14 @@ impl Decider {
             copy_spec: None,
             input_maskers: Vec::new(),
             copy_in_data: Vec::new(),
-            facts_cache: Vec::new(),
+            facts_cache: FactsCache::default(),
         }
     }
 
     /// The per-statement facts of `c` (see [`Decider::facts`]), from the session's small
     /// cache when `c` is a classification seen recently.
     pub(crate) fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
-        if let Some(i) = self.facts_cache.iter().position(|(k, _)| Arc::ptr_eq(k, c)) {
-            let f = self.facts_cache[i].1.clone();
-            // Most recent first.
-            self.facts_cache[..=i].rotate_right(1);
-            return f;
-        }
-        let f: Arc<[Facts]> = Decider::facts(c).into();
-        if self.facts_cache.len() == FACTS_CACHE {
-            self.facts_cache.pop();
-        }
-        self.facts_cache.insert(0, (c.clone(), f.clone()));
-        f
+        self.facts_cache.facts_of(c)
     }
 
     /// The facts of each statement of a classification (an unparsable string yields one entry
@@ -456,4 +472,36 @@ fn combine(decisions: &[Decision]) -> Outcome {
         }
     }
     hold.unwrap_or(Outcome::Go { masks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_are_reused_across_constant_lengths_and_never_across_statements() {
+        let classifier = guard_sql::classify::Classifier::new();
+        let mut cache = FactsCache::default();
+        let a = classifier.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 7");
+        let b = classifier.classify("SELECT abalance FROM pgbench_accounts WHERE aid = 123456");
+        let fa = cache.facts_of(&a);
+        let fb = cache.facts_of(&b);
+        assert!(Arc::ptr_eq(&fa, &fb), "the facts were built again");
+        assert_eq!(&fb[..], &Decider::facts(&b)[..]);
+        for sql in [
+            "SELECT abalance FROM other_table WHERE aid = 7",
+            "DELETE FROM pgbench_accounts WHERE aid = 7",
+            "DELETE FROM pgbench_accounts",
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 7; SELECT 1",
+            "SELECT pg_read_file('/etc/passwd') FROM pgbench_accounts WHERE aid = 7",
+        ] {
+            let c = classifier.classify(sql);
+            let f = cache.facts_of(&c);
+            assert!(
+                !Arc::ptr_eq(&f, &fa),
+                "{sql}: got the facts of another statement"
+            );
+            assert_eq!(&f[..], &Decider::facts(&c)[..], "{sql}");
+        }
+    }
 }

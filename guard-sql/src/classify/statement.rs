@@ -92,6 +92,52 @@ impl Statement {
         }
     }
 
+    /// Whether `self` and `other` differ at most in their `span`.
+    fn same_but_span(&self, other: &Statement) -> bool {
+        // Destructured in full, so that a new field is compared (or consciously left out).
+        let Statement {
+            kind,
+            effect,
+            commands,
+            tables_read,
+            tables_written,
+            functions,
+            dangerous_functions,
+            opaque_functions,
+            danger,
+            opaque,
+            unbounded,
+            settings,
+            role_change,
+            read_write,
+            copy_target,
+            copy_direction,
+            lock_mode,
+            prepared,
+            span: _,
+            prepare_body,
+        } = self;
+        *kind == other.kind
+            && *effect == other.effect
+            && *commands == other.commands
+            && *tables_read == other.tables_read
+            && *tables_written == other.tables_written
+            && *functions == other.functions
+            && *dangerous_functions == other.dangerous_functions
+            && *opaque_functions == other.opaque_functions
+            && *danger == other.danger
+            && *opaque == other.opaque
+            && *unbounded == other.unbounded
+            && *settings == other.settings
+            && *role_change == other.role_change
+            && *read_write == other.read_write
+            && *copy_target == other.copy_target
+            && *copy_direction == other.copy_direction
+            && *lock_mode == other.lock_mode
+            && *prepared == other.prepared
+            && *prepare_body == other.prepare_body
+    }
+
     /// The body a `PREPARE` statement prepares, classified as if it ran.
     pub fn prepared_body(&self) -> Option<&Statement> {
         self.prepare_body.as_deref()
@@ -249,6 +295,43 @@ impl Classification {
             .map(|s| s.effect)
             .max()
             .unwrap_or(Effect::Read)
+    }
+
+    /// Whether `self` and `other` are the same classification but for their statements'
+    /// [`spans`](Statement::span), which facts do not include: a caller that keeps facts per
+    /// classification can reuse them for a text that differs from an earlier one only in the
+    /// length of its constants (`... WHERE id = 7` and `... WHERE id = 1234`), which
+    /// [`Classifier::classify`](super::Classifier::classify) answers from one cached entry with
+    /// the spans of each text.
+    ///
+    /// # Examples
+    /// ```
+    /// use guard_sql::classify::Classifier;
+    ///
+    /// let c = Classifier::new();
+    /// let a = c.classify("SELECT name FROM users WHERE id = 7");
+    /// let b = c.classify("SELECT name FROM users WHERE id = 1234");
+    /// assert_ne!(a.statements[0].span, b.statements[0].span);
+    /// assert!(a.same_but_spans(&b));
+    /// assert_eq!(a.statement_facts(0), b.statement_facts(0));
+    /// assert!(!a.same_but_spans(&c.classify("SELECT name FROM orders WHERE id = 7")));
+    /// ```
+    pub fn same_but_spans(&self, other: &Classification) -> bool {
+        // Destructured in full, so that a new field is compared (or consciously left out).
+        let Classification {
+            dialect,
+            statements,
+            error,
+            const_sensitive,
+        } = self;
+        *dialect == other.dialect
+            && *error == other.error
+            && *const_sensitive == other.const_sensitive
+            && statements.len() == other.statements.len()
+            && statements
+                .iter()
+                .zip(&other.statements)
+                .all(|(a, b)| a.same_but_span(b))
     }
 
     /// The facts of statement `index` plus the whole-string facts (`sql.dialect`,
