@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::Buf;
 use guard_sql::pg::{BackendDecoder, BackendMessage, Decoded, Limits, PgStr, Query};
@@ -19,7 +21,7 @@ pub(crate) const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(
 
 /// (resource, table OID, attribute number) -> the qualified name (`None`: none found), and
 /// when it was learned.
-type Names = HashMap<(String, u32, i16), (Option<String>, std::time::Instant)>;
+type Names = HashMap<(String, u32, i16), (Option<String>, Instant)>;
 
 /// A side connection per resource, and the names found so far.
 #[derive(Default)]
@@ -28,6 +30,35 @@ pub(crate) struct CatalogCache {
     /// Per resource: the kinds of the user types met so far (and of the types inside them).
     pub(crate) types: std::sync::Mutex<HashMap<String, UserTypes>>,
     pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
+    /// Counts [`CatalogCache::clear`]s: what sessions derived from the caches (their result
+    /// plans, masking.rs) is trusted only under the generation it was derived in.
+    generation: AtomicU64,
+}
+
+impl CatalogCache {
+    /// Forgets every name and type learned (at a reload, after the new runtime is in place),
+    /// and so every result plan derived from them.
+    pub(crate) fn clear(&self) {
+        lock(&self.names).clear();
+        lock(&self.types).clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The current generation; read it before looking anything up for what is derived.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
+
+/// The qualified names of some columns, and how long they hold.
+pub(crate) struct Resolved {
+    /// (table OID, attribute number) -> `schema.table.column`. Keys that could not be resolved
+    /// (the side connection failed) are absent, as are columns no table has.
+    pub(crate) names: HashMap<(u32, i16), String>,
+    /// Until when every name (and every absence) in `names` may be trusted: the earliest
+    /// expiry ([`NAME_TTL`]) of what they came from. `None` when a lookup failed, so absent
+    /// keys are unknown rather than known to have no name.
+    pub(crate) trusted_until: Option<Instant>,
 }
 
 /// The qualified names of `keys` on the upstream of `resource`. Keys that cannot be resolved
@@ -37,14 +68,19 @@ pub(crate) async fn qualified_names(
     shared: &Arc<Shared>,
     resource: &str,
     keys: &[(u32, i16)],
-) -> HashMap<(u32, i16), String> {
+) -> Resolved {
     let mut found = HashMap::new();
     let mut missing = Vec::new();
+    let now = Instant::now();
+    let mut until = now + NAME_TTL;
     {
         let names = lock(&shared.catalog.names);
+        let mut key = (resource.to_owned(), 0, 0);
         for k in keys {
-            match names.get(&(resource.to_owned(), k.0, k.1)) {
-                Some((n, at)) if at.elapsed() < NAME_TTL => {
+            (key.1, key.2) = *k;
+            match names.get(&key) {
+                Some((n, at)) if now.saturating_duration_since(*at) < NAME_TTL => {
+                    until = until.min(*at + NAME_TTL);
                     if let Some(n) = n {
                         found.insert(*k, n.clone());
                     }
@@ -54,12 +90,15 @@ pub(crate) async fn qualified_names(
         }
     }
     if missing.is_empty() {
-        return found;
+        return Resolved {
+            names: found,
+            trusted_until: Some(until),
+        };
     }
     match lookup(shared, resource, &missing).await {
         Ok(resolved) => {
             let mut names = lock(&shared.catalog.names);
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             for k in &missing {
                 let n = resolved.get(k).cloned();
                 if let Some(n) = &n {
@@ -67,12 +106,19 @@ pub(crate) async fn qualified_names(
                 }
                 names.insert((resource.to_owned(), k.0, k.1), (n, now));
             }
+            Resolved {
+                names: found,
+                trusted_until: Some(until),
+            }
         }
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), resource, "catalog lookup failed");
+            Resolved {
+                names: found,
+                trusted_until: None,
+            }
         }
     }
-    found
 }
 
 async fn lookup(

@@ -333,9 +333,9 @@ impl Gateway {
             .rt
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(rt);
-        // Column names and user types are learned again (a renamed table, an altered type).
-        lock(&self.shared.catalog.names).clear();
-        lock(&self.shared.catalog.types).clear();
+        // Column names and user types are learned again (a renamed table, an altered type),
+        // and the sessions' result plans made from them are made again.
+        self.shared.catalog.clear();
         tracing::info!("reloaded policy, users, credentials and OIDC keys; catalog caches cleared");
         Ok(())
     }

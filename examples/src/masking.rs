@@ -271,13 +271,73 @@ enum Col {
     },
 }
 
+/// How many result plans a session keeps.
+const PLAN_CACHE_ENTRIES: usize = 16;
+/// RowDescriptions longer than this are planned every time (bounds a session's cache).
+const PLAN_CACHE_MAX_KEY_BYTES: usize = 4096;
+
+/// The plan made for one RowDescription under some mask profiles.
+struct CachedPlan {
+    /// The RowDescription as the upstream sent it: column names, source table OIDs and
+    /// attribute numbers, types and formats, everything a plan is made from.
+    key: Box<[u8]>,
+    /// The mask profiles the statement was decided with.
+    masks: Box<[String]>,
+    /// [`crate::catalog::CatalogCache::generation`] when planning began: a reload (new
+    /// profiles, catalog caches cleared) ends the plan.
+    generation: u64,
+    /// The earliest expiry of the column sources the plan was made from: a table renamed
+    /// into a rule's reach is seen as soon as it would be without the cache.
+    until: std::time::Instant,
+    plan: Option<Arc<[Col]>>,
+    /// What the client gets instead of `key` (rule columns retyped `text`), when it differs.
+    retyped: Option<Box<[u8]>>,
+}
+
+/// A session's recent result plans, most recent first. Only plans that hold while their
+/// generation and column sources do are kept: not those made when a catalog lookup failed
+/// (fail closed, and learned again next time), nor those that walk binary values with the
+/// user types known at planning time.
+#[derive(Default)]
+struct PlanCache(Vec<CachedPlan>);
+
+impl PlanCache {
+    /// The plan for RowDescription `raw` under `masks`, if one is kept and still holds at
+    /// `now` in `generation`. Plans that no longer hold are dropped.
+    fn get(
+        &mut self,
+        raw: &[u8],
+        masks: &[String],
+        generation: u64,
+        now: std::time::Instant,
+    ) -> Option<&CachedPlan> {
+        self.0
+            .retain(|p| p.generation == generation && now < p.until);
+        let i = (self.0.iter()).position(|p| *p.key == *raw && *p.masks == *masks)?;
+        self.0[..=i].rotate_right(1);
+        self.0.first()
+    }
+
+    fn insert(&mut self, plan: CachedPlan) {
+        if plan.key.len() > PLAN_CACHE_MAX_KEY_BYTES {
+            return;
+        }
+        self.0
+            .retain(|p| !(p.key == plan.key && p.masks == plan.masks));
+        self.0.truncate(PLAN_CACHE_ENTRIES - 1);
+        self.0.insert(0, plan);
+    }
+}
+
 /// Per-session result masking state.
 pub(crate) struct ResultMasker {
     shared: Arc<Shared>,
     resource: String,
-    plan: Option<Vec<Col>>,
+    plan: Option<Arc<[Col]>>,
     copy: CopyMode,
     probed: Option<Probed>,
+    /// The plans of the session's recent RowDescriptions.
+    plans: PlanCache,
 }
 
 impl ResultMasker {
@@ -288,6 +348,7 @@ impl ResultMasker {
             plan: None,
             copy: CopyMode::Off,
             probed: None,
+            plans: PlanCache::default(),
         }
     }
 
@@ -319,7 +380,9 @@ impl ResultMasker {
             .collect()
     }
 
-    /// A RowDescription: decides the plan and writes what the client sees.
+    /// A RowDescription: decides the plan and writes what the client sees. A statement run
+    /// again gets the plan made for the same RowDescription under the same profiles
+    /// ([`PlanCache`]), while the column sources it came from are trusted.
     pub(crate) async fn row_description(
         &mut self,
         rd: &RowDescription<'_>,
@@ -328,6 +391,23 @@ impl ResultMasker {
         out: &mut BytesMut,
         emit: bool,
     ) {
+        if !self.shared.config.masking.enabled || masks.is_empty() {
+            self.plan = None;
+            if emit {
+                out.extend_from_slice(raw);
+            }
+            return;
+        }
+        // Read before anything is looked up: a reload during planning leaves the plan stale.
+        let generation = self.shared.catalog.generation();
+        let now = std::time::Instant::now();
+        if let Some(hit) = self.plans.get(raw, masks, generation, now) {
+            self.plan = hit.plan.clone();
+            if emit {
+                out.extend_from_slice(hit.retyped.as_deref().unwrap_or(raw));
+            }
+            return;
+        }
         let maskers = self.maskers(masks);
         if maskers.is_empty() {
             self.plan = None;
@@ -337,49 +417,66 @@ impl ResultMasker {
             return;
         }
         let fields: Vec<FieldDescription<'_>> = rd.fields.iter().collect();
-        let plan = self.plan_columns(&fields, &maskers, masks).await;
+        let (plan, trusted_until) = self.plan_columns(&fields, &maskers, masks).await;
+        let changed = fields
+            .iter()
+            .zip(&plan)
+            .any(|(f, c)| matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID);
+        let retyped = changed.then(|| {
+            let retyped = fields.iter().zip(&plan).map(|(f, c)| {
+                let mut nf = *f;
+                if matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID {
+                    nf.type_oid = TEXT_OID;
+                    nf.type_size = -1;
+                    nf.type_modifier = -1;
+                }
+                nf
+            });
+            let mut b = BytesMut::new();
+            RowDescription::encode_fields(retyped, &mut b);
+            b
+        });
         if emit {
-            let changed = fields
-                .iter()
-                .zip(&plan)
-                .any(|(f, c)| matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID);
-            if changed {
-                let retyped = fields.iter().zip(&plan).map(|(f, c)| {
-                    let mut nf = *f;
-                    if matches!(c, Col::Rule { .. }) && f.type_oid != TEXT_OID {
-                        nf.type_oid = TEXT_OID;
-                        nf.type_size = -1;
-                        nf.type_modifier = -1;
-                    }
-                    nf
-                });
-                RowDescription::encode_fields(retyped, out);
-            } else {
-                out.extend_from_slice(raw);
-            }
+            out.extend_from_slice(retyped.as_deref().unwrap_or(raw));
         }
-        self.plan = if plan.iter().all(|c| matches!(c, Col::Pass)) {
+        let plan: Option<Arc<[Col]>> = if plan.iter().all(|c| matches!(c, Col::Pass)) {
             None
         } else {
-            Some(plan)
+            Some(plan.into())
         };
+        if let Some(until) = trusted_until {
+            self.plans.insert(CachedPlan {
+                key: raw.into(),
+                masks: masks.into(),
+                generation,
+                until,
+                plan: plan.clone(),
+                retyped: retyped.map(|b| b.to_vec().into_boxed_slice()),
+            });
+        }
+        self.plan = plan;
     }
 
     /// The plan for the columns `fields` under `maskers` (the profiles `masks` name): a column
     /// rule by name or source column, else detectors for text-like columns, else nothing.
-    /// A column whose rule replaces its values is to be retyped `text`.
+    /// A column whose rule replaces its values is to be retyped `text`. Also until when the
+    /// plan holds for the same columns: `None` when it must not be kept (a catalog lookup
+    /// failed, or binary values are walked with the user types known at this moment).
     async fn plan_columns(
         &self,
         fields: &[FieldDescription<'_>],
         maskers: &[Arc<Masker>],
         masks: &[String],
-    ) -> Vec<Col> {
+    ) -> (Vec<Col>, Option<std::time::Instant>) {
         let keys: Vec<(u32, i16)> = fields
             .iter()
             .filter(|f| f.table_oid != 0 && f.column_id > 0)
             .map(|f| (f.table_oid, f.column_id))
             .collect();
-        let names = crate::catalog::qualified_names(&self.shared, &self.resource, &keys).await;
+        let crate::catalog::Resolved {
+            names,
+            trusted_until,
+        } = crate::catalog::qualified_names(&self.shared, &self.resource, &keys).await;
         // Fail closed: when a profile with column rules applies and a column's source could
         // not be resolved (the catalog connection failed), a rule on `schema.table.column`
         // might have matched it: its values are redacted.
@@ -415,7 +512,16 @@ impl ResultMasker {
                 None => detect_col(maskers, &types, f.type_oid, f.format == 1),
             });
         }
-        plan
+        let walks_binary = (plan.iter()).any(|c| {
+            matches!(
+                c,
+                Col::Detect {
+                    binary: Some(_),
+                    ..
+                }
+            )
+        });
+        (plan, trusted_until.filter(|_| !walks_binary))
     }
 
     /// The kinds of the user types `oids` (and of the types inside them); empty when there
@@ -542,7 +648,7 @@ impl ResultMasker {
         let plan = if maskers.is_empty() {
             Vec::new()
         } else {
-            self.plan_columns(&fields, &maskers, masks).await
+            self.plan_columns(&fields, &maskers, masks).await.0
         };
         let columns: Vec<(String, u32)> = fields
             .iter()
@@ -893,6 +999,64 @@ pub(crate) fn load_maskers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cached(
+        key: &[u8],
+        masks: &[&str],
+        generation: u64,
+        until: std::time::Instant,
+    ) -> CachedPlan {
+        CachedPlan {
+            key: key.into(),
+            masks: masks.iter().map(|m| (*m).to_owned()).collect(),
+            generation,
+            until,
+            plan: Some(
+                vec![Col::Rule {
+                    masker: emails().remove(0),
+                    strategy: Strategy::Redact { label: None },
+                    source_is_text: true,
+                    binary: false,
+                }]
+                .into(),
+            ),
+            retyped: None,
+        }
+    }
+
+    #[test]
+    fn plans_are_kept_per_row_description_and_profiles_while_they_hold() {
+        let now = std::time::Instant::now();
+        let later = now + std::time::Duration::from_secs(10);
+        let pii = ["pii".to_owned()];
+        let mut c = PlanCache::default();
+        c.insert(cached(b"rd-a", &["pii"], 3, later));
+        assert!(
+            c.get(b"rd-a", &pii, 3, now)
+                .is_some_and(|p| p.plan.is_some())
+        );
+        // Another RowDescription, other profiles: planned anew.
+        assert!(c.get(b"rd-b", &pii, 3, now).is_none());
+        assert!(c.get(b"rd-a", &["other".to_owned()], 3, now).is_none());
+        assert!(c.get(b"rd-a", &[], 3, now).is_none());
+        // A column source it came from expired: gone.
+        assert!(c.get(b"rd-a", &pii, 3, later).is_none());
+        assert!(c.get(b"rd-a", &pii, 3, now).is_none());
+        // A reload (another generation): gone, and gone for good.
+        c.insert(cached(b"rd-a", &["pii"], 3, later));
+        assert!(c.get(b"rd-a", &pii, 4, now).is_none());
+        assert!(c.get(b"rd-a", &pii, 3, now).is_none());
+        // Bounded: the least recently used go first; long RowDescriptions are not kept.
+        for i in 0..PLAN_CACHE_ENTRIES + 1 {
+            c.insert(cached(format!("rd-{i}").as_bytes(), &["pii"], 4, later));
+        }
+        assert_eq!(c.0.len(), PLAN_CACHE_ENTRIES);
+        assert!(c.get(b"rd-0", &pii, 4, now).is_none());
+        assert!(c.get(b"rd-1", &pii, 4, now).is_some());
+        let long = vec![b'x'; PLAN_CACHE_MAX_KEY_BYTES + 1];
+        c.insert(cached(&long, &["pii"], 4, later));
+        assert!(c.get(&long, &pii, 4, now).is_none());
+    }
 
     fn emails() -> Vec<Arc<Masker>> {
         let profile: guard_mask::Profile =

@@ -844,3 +844,51 @@ async fn user_types_are_scanned_in_binary_format() {
     );
     assert_eq!(stdout(&o), "[EMAIL]|[EMAIL]|[EMAIL]|ok\n", "{}", stderr(&o));
 }
+
+/// The values of the first column of a simple query's rows.
+async fn simple_column(c: &tokio_postgres::Client, sql: &str) -> Vec<Option<String>> {
+    c.simple_query(sql)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_plans_its_results_again_after_a_reload() {
+    let db = fresh_database("ext_plan_reload");
+    cluster()
+        .psql(
+            &db,
+            "CREATE TABLE other (id int, ssn text); INSERT INTO other VALUES (1, 'plainvalue');",
+        )
+        .unwrap();
+    let gw = TestGateway::start(&db, Opts::default());
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    // `other.ssn` is no rule's column; run twice, so the session keeps the plan.
+    for _ in 0..2 {
+        assert_eq!(
+            simple_column(&c, "SELECT ssn FROM other").await,
+            [Some("plainvalue".into())]
+        );
+    }
+    // Renamed to a table a column rule names (`*.customers.ssn`): the RowDescription is the
+    // same bytes (same table OID, attribute number, name and type), but after a reload this
+    // very session plans it again, and the rule applies.
+    cluster()
+        .psql(&db, "ALTER TABLE other RENAME TO customers")
+        .unwrap();
+    gw.gateway.reload().unwrap();
+    assert_eq!(
+        simple_column(&c, "SELECT ssn FROM customers").await,
+        [Some("[REDACTED]".into())]
+    );
+    assert_eq!(
+        simple_column(&c, "SELECT ssn FROM customers").await,
+        [Some("[REDACTED]".into())]
+    );
+}
