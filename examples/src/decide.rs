@@ -208,7 +208,7 @@ impl Decider {
             Vec::new()
         };
         let logged_sql = (self.shared.audit_enabled() || record_input)
-            .then(|| mask_text(&maskers, &crate::record::redact_sql(sql)));
+            .then(|| mask_text(&maskers, guard_record::redact_sql_credentials(sql)));
         if self.shared.audit_enabled() {
             self.shared.audit(&DecisionLine {
                 time_us: now_us(),
@@ -368,11 +368,12 @@ fn changes_application_name(f: &Facts) -> bool {
 
 /// `text` with the mask profiles applied (the text itself when none applies or nothing
 /// matched).
-fn mask_text(maskers: &[Arc<guard_mask::Masker>], text: &str) -> String {
-    match crate::masking::mask_chain(maskers, text.as_bytes()) {
-        std::borrow::Cow::Borrowed(_) => text.to_owned(),
-        std::borrow::Cow::Owned(v) => String::from_utf8_lossy(&v).into_owned(),
-    }
+fn mask_text(maskers: &[Arc<guard_mask::Masker>], text: std::borrow::Cow<'_, str>) -> String {
+    let masked = match crate::masking::mask_chain(maskers, text.as_bytes()) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(v) => Some(String::from_utf8_lossy(&v).into_owned()),
+    };
+    masked.unwrap_or_else(|| text.into_owned())
 }
 
 /// Bind parameters for the recording: credentials withheld (`ALTER ROLE x PASSWORD $1`), the

@@ -430,18 +430,34 @@ impl Shared {
     /// flusher), when a session ends, and at shutdown: one write per batch, not per statement.
     /// The audit log is a log, not the write-ahead record: that is the session recording.
     pub(crate) fn audit<T: serde::Serialize + ?Sized>(&self, line: &T) {
+        thread_local! {
+            /// The line at hand, serialized before the log is locked (whole lines only reach
+            /// the log, and the session threads do not wait on each other's serialization).
+            static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         if let Some(f) = &self.audit {
             use std::io::Write;
-            let mut f = lock(f);
-            let written = serde_json::to_writer(&mut f.out, line)
-                .map_err(std::io::Error::from)
-                .and_then(|()| f.out.write_all(b"\n"));
-            if let Err(e) = written {
-                tracing::error!(error = %e, "audit log write failed");
-            }
-            if f.last_flush.elapsed() >= AUDIT_FLUSH {
-                f.flush();
-            }
+            LINE.with_borrow_mut(|buf| {
+                buf.clear();
+                let written = serde_json::to_writer(&mut *buf, line)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| {
+                        buf.push(b'\n');
+                        let mut f = lock(f);
+                        let w = f.out.write_all(buf);
+                        if f.last_flush.elapsed() >= AUDIT_FLUSH {
+                            f.flush();
+                        }
+                        w
+                    });
+                if let Err(e) = written {
+                    tracing::error!(error = %e, "audit log write failed");
+                }
+                if buf.capacity() > 64 * 1024 {
+                    // A long statement's line: do not keep its buffer.
+                    *buf = Vec::new();
+                }
+            });
         }
     }
 
