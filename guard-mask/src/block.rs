@@ -15,8 +15,8 @@ pub(crate) const BLOCK: usize = 64;
 #[inline(always)]
 pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
     use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i, sub_i8_m128i,
     };
     // `(x - lo) min span == x - lo` (bytewise, wrapping) holds exactly for lo <= x <= lo + span.
     let lo = set_splat_i8_m128i(0x28);
