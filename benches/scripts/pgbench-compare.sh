@@ -6,8 +6,15 @@
 # on the same upstream transport. Clients always connect over TCP. Prints a table with TPS,
 # ratios and the gateway's memory per idle session.
 #
+# Every setup runs ROUNDS times, the rounds interleaved (odd rounds in reverse order) so that
+# load from other work on the machine falls on all setups alike; the table shows the median
+# TPS, the ratios of the medians, and the median CPU time the proxy process spent per
+# transaction (user + system, from /proc/PID/stat), which depends less on that load. One
+# more gateway row keeps everything of the full one but records without `strict` (events are
+# buffered instead of each input being written ahead), to show what the write-ahead costs.
+#
 # Usage: benches/scripts/pgbench-compare.sh            (from the repository root)
-# Environment: CLIENTS (8), SECONDS_PER_RUN (20), SCALE (10), IDLE_SESSIONS (200),
+# Environment: CLIENTS (8), SECONDS_PER_RUN (20), SCALE (10), ROUNDS (3), IDLE_SESSIONS (200),
 #              CARGO_TARGET_DIR (/var/tmp/guard-target).
 #
 # Everything runs on 127.0.0.1 in a temporary directory that is removed at exit. As root it
@@ -20,6 +27,7 @@ CLIENTS="${CLIENTS:-8}"
 SECS="${SECONDS_PER_RUN:-20}"
 SCALE="${SCALE:-10}"
 IDLE="${IDLE_SESSIONS:-200}"
+ROUNDS="${ROUNDS:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/guard-target}"
 
 bindir="$(pg_config --bindir 2>/dev/null || true)"
@@ -104,7 +112,7 @@ pids+=($!)
 
 echo "==> guard-gateway configurations"
 secret=$(printf 'bench-pw' | "$gw" hash-password)
-write_gw() { # name port audit_only policy_file recording
+write_gw() { # name port audit_only policy_file recording(no|strict|buffered)
     local d="$work/$1"
     mkdir -p "$d"
     echo "$pw" >"$d/upstream.pw"
@@ -139,38 +147,92 @@ audit_only = $3
 [masking.profiles]
 pii = "pii.toml"
 EOF
-    if [[ "$5" == yes ]]; then
-        printf '[recording]\ndir = "recordings"\nstrict = true\n[audit]\nfile = "audit.jsonl"\n' >>"$d/gateway.toml"
+    if [[ "$5" != no ]]; then
+        local strict=true
+        [[ "$5" == buffered ]] && strict=false
+        printf '[recording]\ndir = "recordings"\nstrict = %s\n[audit]\nfile = "audit.jsonl"\n' "$strict" >>"$d/gateway.toml"
     fi
 }
 printf 'default = "allow"\n' >"$work/allow.toml"
 cp examples/demo/policy.toml "$work/full.toml"
 gw_audit_port=$(free_port)
 gw_full_port=$(free_port)
+gw_buf_port=$(free_port)
 write_gw gw-audit "$gw_audit_port" true "$work/allow.toml" no
-write_gw gw-full "$gw_full_port" false "$work/full.toml" yes
+write_gw gw-full "$gw_full_port" false "$work/full.toml" strict
+write_gw gw-buf "$gw_buf_port" false "$work/full.toml" buffered
 RUST_LOG=warn "$gw" run --config "$work/gw-audit/gateway.toml" 2>"$work/gw-audit/log" &
 pids+=($!); audit_pid=$!
 RUST_LOG=warn "$gw" run --config "$work/gw-full/gateway.toml" 2>"$work/gw-full/log" &
 pids+=($!); full_pid=$!
+RUST_LOG=warn "$gw" run --config "$work/gw-buf/gateway.toml" 2>"$work/gw-buf/log" &
+pids+=($!); buf_pid=$!
 sleep 1
+bouncer_pid=$(cat "$work/bouncer/pid" 2>/dev/null || pgrep -n -f "pgbouncer $work/bouncer/pgbouncer.ini")
 
-bench() { # label url
-    local out tps
+# CPU ticks (user + system) a process has used so far.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# One pgbench run; appends "tps cpu_us_per_tx" to $work/results/LABEL.
+bench() { # label url proxy_pid(or empty)
+    local out tps t0=0 t1=0 tx cpu=-
+    [[ -n "$3" ]] && t0=$(ticks "$3")
     out=$(pgbench -S -n -c "$CLIENTS" -j 2 -T "$SECS" "$2" 2>&1) || { echo "$out" >&2; exit 1; }
+    [[ -n "$3" ]] && t1=$(ticks "$3")
     tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-    printf "%.0f\n" "$tps"
+    tx=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+    [[ -n "$3" && "$tx" -gt 0 ]] && cpu=$(awk "BEGIN { printf \"%.1f\", ($t1 - $t0) * 1000000 / $hz / $tx }")
+    echo "$tps $cpu" >>"$work/results/$1"
 }
 
-echo "==> pgbench -S -c $CLIENTS -T $SECS (scale $SCALE)"
 gw_url() { echo "postgresql://bench:bench-pw@127.0.0.1:$1/$2?sslmode=disable"; }
-direct=$(bench direct "postgresql://postgres:$pw@127.0.0.1:$pg_port/bench?sslmode=disable")
-bouncer=$(bench pgbouncer "postgresql://bench@127.0.0.1:$bouncer_port/bench?sslmode=disable")
-audit=$(bench audit "$(gw_url "$gw_audit_port" bench)")
-full=$(bench full "$(gw_url "$gw_full_port" bench)")
-bouncer_u=$(bench pgbouncer "postgresql://bench@127.0.0.1:$bouncer_port/bench_unix?sslmode=disable")
-audit_u=$(bench audit "$(gw_url "$gw_audit_port" bench_unix)")
-full_u=$(bench full "$(gw_url "$gw_full_port" bench_unix)")
+mkdir -p "$work/results"
+setups=(direct bouncer audit full buf bouncer_u audit_u full_u buf_u)
+url_of() {
+    case $1 in
+        direct) echo "postgresql://postgres:$pw@127.0.0.1:$pg_port/bench?sslmode=disable" ;;
+        bouncer) echo "postgresql://bench@127.0.0.1:$bouncer_port/bench?sslmode=disable" ;;
+        bouncer_u) echo "postgresql://bench@127.0.0.1:$bouncer_port/bench_unix?sslmode=disable" ;;
+        audit) gw_url "$gw_audit_port" bench ;;
+        audit_u) gw_url "$gw_audit_port" bench_unix ;;
+        full) gw_url "$gw_full_port" bench ;;
+        full_u) gw_url "$gw_full_port" bench_unix ;;
+        buf) gw_url "$gw_buf_port" bench ;;
+        buf_u) gw_url "$gw_buf_port" bench_unix ;;
+    esac
+}
+pid_of() {
+    case $1 in
+        direct) echo "" ;;
+        bouncer*) echo "$bouncer_pid" ;;
+        audit*) echo "$audit_pid" ;;
+        full*) echo "$full_pid" ;;
+        buf*) echo "$buf_pid" ;;
+    esac
+}
+echo "==> pgbench -S -c $CLIENTS -T $SECS (scale $SCALE), $ROUNDS interleaved rounds"
+for ((r = 1; r <= ROUNDS; r++)); do
+    order=("${setups[@]}")
+    if ((r % 2 == 0)); then
+        order=()
+        for ((k = ${#setups[@]} - 1; k >= 0; k--)); do order+=("${setups[k]}"); done
+    fi
+    for sname in "${order[@]}"; do
+        bench "$sname" "$(url_of "$sname")" "$(pid_of "$sname")"
+    done
+    echo "    round $r done" >&2
+done
+# Median of column $2 of the results of setup $1.
+median() { awk -v c="$2" '{ print $c }' "$work/results/$1" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for sname in "${setups[@]}"; do
+    declare "tps_$sname=$(median "$sname" 1)"
+    if [[ -n "$(pid_of "$sname")" ]]; then
+        declare "cpu_$sname=$(median "$sname" 2)"
+    else
+        declare "cpu_$sname=-"
+    fi
+done
 
 echo "==> memory per idle session ($IDLE sessions on the full gateway)"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -185,15 +247,22 @@ per_session_kib=$(( (during - before) / IDLE ))
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}x')"; }
 echo
-printf '| %-48s | %10s | %12s | %12s |\n' "setup" "tps" "vs direct" "vs pgbouncer"
-printf '| %-48s | %10s | %12s | %12s |\n' "------------------------------------------------" "----------" "------------" "------------"
-printf '| %-48s | %10s | %12s | %12s |\n' "direct (TCP)" "$direct" "1.00x" "$(ratio "$direct" "$bouncer")"
-row() { printf '| %-48s | %10s | %12s | %12s |\n' "$1" "$2" "$(ratio "$2" "$direct")" "$(ratio "$2" "$3")"; }
-row "pgbouncer (session), upstream TCP" "$bouncer" "$bouncer"
-row "guard-gateway audit-only, upstream TCP" "$audit" "$bouncer"
-row "guard-gateway policy+masking+recording, TCP" "$full" "$bouncer"
-row "pgbouncer (session), upstream Unix socket" "$bouncer_u" "$bouncer_u"
-row "guard-gateway audit-only, upstream Unix socket" "$audit_u" "$bouncer_u"
-row "guard-gateway policy+masking+recording, Unix" "$full_u" "$bouncer_u"
+printf '| %-56s | %8s | %9s | %12s | %13s |\n' "setup (median of $ROUNDS rounds)" "tps" "vs direct" "vs pgbouncer" "proxy CPU/tx"
+printf '| %-56s | %8s | %9s | %12s | %13s |\n' "--------------------------------------------------------" "--------" "---------" "------------" "-------------"
+row() { # label setup pgbouncer_setup
+    local t="tps_$2" b="tps_$3" c="cpu_$2" cpu
+    cpu="${!c} us"
+    [[ "${!c}" == - ]] && cpu="-"
+    printf '| %-56s | %8.0f | %9s | %12s | %13s |\n' "$1" "${!t}" "$(ratio "${!t}" "$tps_direct")" "$(ratio "${!t}" "${!b}")" "$cpu"
+}
+row "direct (TCP)" direct bouncer
+row "pgbouncer (session), upstream TCP" bouncer bouncer
+row "guard-gateway audit-only, upstream TCP" audit bouncer
+row "guard-gateway policy+masking+recording (strict), TCP" full bouncer
+row "guard-gateway policy+masking+recording (buffered), TCP" buf bouncer
+row "pgbouncer (session), upstream Unix socket" bouncer_u bouncer_u
+row "guard-gateway audit-only, upstream Unix socket" audit_u bouncer_u
+row "guard-gateway policy+masking+recording (strict), Unix" full_u bouncer_u
+row "guard-gateway policy+masking+recording (buffered), Unix" buf_u bouncer_u
 echo
 echo "gateway RSS: ${before} KiB before, ${during} KiB with $IDLE mostly idle sessions: ~${per_session_kib} KiB per session"
