@@ -42,6 +42,58 @@ pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
     (cand, digits)
 }
 
+/// The most byte values outside the built-in trigger set (custom detectors' first bytes) that
+/// the block test also marks; with more, the scan goes byte by byte.
+pub(crate) const MAX_EXTRA: usize = 8;
+
+/// Marks the bytes of `b` equal to one of `extra` (at most [`MAX_EXTRA`]).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(crate) fn classify_extra(b: &[u8; BLOCK], extra: &[u8]) -> u64 {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i, zeroed_m128i,
+    };
+    let mut m = 0u64;
+    for (k, chunk) in b.as_chunks::<16>().0.iter().enumerate() {
+        let v = load_unaligned_m128i(chunk);
+        let mut acc = zeroed_m128i();
+        for &e in extra {
+            acc = bitor_m128i(acc, cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(e as i8)));
+        }
+        m |= u64::from(move_mask_i8_m128i(acc) as u16) << (16 * k);
+    }
+    m
+}
+
+/// Marks the bytes of `b` equal to one of `extra` (portable: eight bytes at a time).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+pub(crate) fn classify_extra(b: &[u8; BLOCK], extra: &[u8]) -> u64 {
+    classify_extra_words(b, extra)
+}
+
+/// The word-at-a-time form of `classify_extra`.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn classify_extra_words(b: &[u8; BLOCK], extra: &[u8]) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut m = 0u64;
+    for (k, w) in b.as_chunks::<8>().0.iter().enumerate() {
+        let x = u64::from_le_bytes(*w);
+        let mut hit = 0u64;
+        for &e in extra {
+            // A byte of `y` is zero exactly where `x` holds `e`; `(y & 0x7f) + 0x7f` sets the
+            // high bit of every byte with a low bit set, without carries between bytes.
+            let y = x ^ (LO * u64::from(e));
+            hit |= !(((y & LOW7) + LOW7) | y) & !LOW7;
+        }
+        m |= high_bits(hit) << (8 * k);
+    }
+    m
+}
+
 /// `(candidates, digits)` of the 64 bytes of `b` (portable: eight bytes at a time).
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
@@ -74,7 +126,7 @@ fn high_bits(m: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{BLOCK, classify, classify_words, high_bits};
+    use super::{BLOCK, classify, classify_extra, classify_extra_words, classify_words, high_bits};
     use crate::engine::{swar_candidates, swar_digits};
     use proptest::prelude::*;
 
@@ -114,6 +166,42 @@ mod tests {
                 assert_eq!(classify(&b), naive(&b), "byte {v:#x} at {lane}");
                 assert_eq!(classify_words(&b), naive(&b), "byte {v:#x} at {lane}");
             }
+        }
+    }
+
+    #[test]
+    fn extra_bytes_in_every_lane() {
+        let extra = [b'#', b'~', 0x00, 0xff, b'a'];
+        for v in 0..=255u8 {
+            for lane in [0, 7, 8, 15, 16, 31, 63] {
+                let mut b = [b'x'; BLOCK];
+                b[lane] = v;
+                let want = if extra.contains(&v) { 1u64 << lane } else { 0 };
+                assert_eq!(classify_extra(&b, &extra), want, "byte {v:#x} at {lane}");
+                assert_eq!(
+                    classify_extra_words(&b, &extra),
+                    want,
+                    "byte {v:#x} at {lane}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn extra_paths_agree(
+            v in proptest::collection::vec(any::<u8>(), BLOCK),
+            extra in proptest::collection::vec(any::<u8>(), 0..=super::MAX_EXTRA),
+        ) {
+            let b: [u8; BLOCK] = v.try_into().unwrap();
+            let mut want = 0u64;
+            for (k, x) in b.iter().enumerate() {
+                if extra.contains(x) {
+                    want |= 1 << k;
+                }
+            }
+            prop_assert_eq!(classify_extra(&b, &extra), want);
+            prop_assert_eq!(classify_extra_words(&b, &extra), want);
         }
     }
 

@@ -9,7 +9,7 @@
 use aho_corasick::AhoCorasick;
 use regex_automata::{Anchored, Input, meta, util::captures::Captures};
 
-use crate::block::{BLOCK, classify};
+use crate::block::{BLOCK, classify, classify_extra};
 use crate::shapes::Matcher;
 use crate::strategy::{self, Strategy};
 use crate::validate::{self, VCtx, Validator};
@@ -120,11 +120,15 @@ pub(crate) struct Engine {
     /// A bit set over byte pairs `(anchor, after)` that some anchored literal allows (65536
     /// bits).
     pub(crate) pair_next: Vec<u64>,
-    /// Every byte with a class is one `swar_candidates` marks (false with custom triggers
-    /// outside that set: the scan then goes byte by byte).
+    /// Every byte with a class is one the block test marks: one `swar_candidates` marks or
+    /// one of `extra` (false with more custom first bytes outside that set than
+    /// `block::MAX_EXTRA`: the scan then goes byte by byte).
     pub(crate) swar: bool,
-    /// Every digit's class is exactly `C_DIGIT`: the word scan then marks only the first
-    /// digit of each run (the rest of a run can trigger nothing) and never steps over runs.
+    /// Custom first bytes outside `swar_candidates`' set (at most `block::MAX_EXTRA`).
+    pub(crate) extra: Vec<u8>,
+    /// Every digit's class is exactly `C_DIGIT` (or none): the block scan then marks only the
+    /// first digit of each run (the rest of a run can trigger nothing) and never steps over
+    /// runs.
     pub(crate) digit_runs: bool,
     pub(crate) kws: Vec<AssignKw>,
     /// Per byte value: the assignment keywords ending with it.
@@ -506,14 +510,18 @@ impl Engine {
         let stop = lim - base;
         let hay = &buf[..stop];
         let mut i = st.pos - base;
-        if self.swar && self.digit_runs {
-            // 64 bytes at a time: the block test (`block::classify`) marks the bytes that
-            // may trigger (a superset of the class table) and the digits; every digit whose
-            // previous byte is a digit is unmarked (`step` would skip it), then only the
-            // marked bytes are looked at. `prev` carries the last byte's digit bit into the
-            // next block; before the first byte of the buffer it is set unless the input
-            // starts there, as `step`'s `run_start` has it. The last partial block is
-            // copied into zeros (never marked, never digits).
+        if self.swar {
+            // 64 bytes at a time: the block test (`block::classify`, plus the custom first
+            // bytes outside its set, `extra`) marks the bytes that may trigger (a superset of
+            // the class table) and the digits, then only the marked bytes are looked at.
+            // When every digit is exactly `C_DIGIT` (`digit_runs`), every digit whose previous
+            // byte is a digit is unmarked (`step` would skip it): `prev` carries the last
+            // byte's digit bit into the next block; before the first byte of the buffer it is
+            // set unless the input starts there, as `step`'s `run_start` has it. Otherwise
+            // `step` looks at each run start and steps over the run, and the scan goes on
+            // after it. The last partial block is copied into zeros (never marked unless zero
+            // is an extra byte, and those bits lie past `stop` and are cleared).
+            let trim = self.digit_runs;
             let mut prev: u64 = if i > 0 {
                 u64::from(buf[i - 1].is_ascii_digit())
             } else {
@@ -522,57 +530,46 @@ impl Engine {
             let mut tail = [0u8; BLOCK];
             while i < stop {
                 let blk = i;
-                let (cand, d) = match hay[i..].first_chunk::<BLOCK>() {
+                let (w, valid) = match hay[i..].first_chunk::<BLOCK>() {
                     Some(w) => {
                         i += BLOCK;
-                        classify(w)
+                        (w, !0u64)
                     }
                     None => {
-                        tail[..stop - i].copy_from_slice(&hay[i..]);
+                        let n = stop - i;
+                        tail[..n].copy_from_slice(&hay[i..]);
                         i = stop;
-                        classify(&tail)
+                        (&tail, (1u64 << n) - 1)
                     }
                 };
-                let mut m = cand & !(d & (d << 1 | prev));
+                let (mut cand, d) = classify(w);
+                if !self.extra.is_empty() {
+                    cand |= classify_extra(w, &self.extra);
+                }
+                let mut m = if trim {
+                    cand & !(d & (d << 1 | prev))
+                } else {
+                    cand
+                } & valid;
                 prev = d >> 63;
                 while m != 0 {
                     let j = blk + m.trailing_zeros() as usize;
                     m &= m - 1;
                     let b = hay[j];
                     let c = tbl[usize::from(b)];
-                    if c == C_DIGIT {
+                    if trim && c == C_DIGIT {
                         // The start of a digit run (the mask above): nothing to skip.
                         self.digit_trigger(st, buf, base, fin, caches, j);
                     } else if c != 0 {
-                        self.step(st, buf, base, stop, fin, caches, j, b, c);
-                    }
-                }
-            }
-        } else if self.swar {
-            // As above, but digits may carry other classes: `step` looks at each run start
-            // and steps over the run.
-            while let Some(w) = hay.get(i..i + 8) {
-                let mut m = swar_candidates(u64::from_le_bytes([
-                    w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
-                ]));
-                let blk = i;
-                i += 8;
-                while m != 0 {
-                    let j = blk + (m.trailing_zeros() / 8) as usize;
-                    m &= m - 1;
-                    let b = hay[j];
-                    let c = tbl[usize::from(b)];
-                    if c == 0 {
-                        continue;
-                    }
-                    let next = self.step(st, buf, base, stop, fin, caches, j, b, c);
-                    if next > j + 1 {
-                        // A digit run was skipped.
-                        if next >= blk + 8 {
-                            i = next;
-                            break;
+                        let next = self.step(st, buf, base, stop, fin, caches, j, b, c);
+                        if next > j + 1 {
+                            // A digit run was stepped over (only without `trim`).
+                            if next >= blk + BLOCK {
+                                i = next;
+                                break;
+                            }
+                            m &= !0u64 << (next - blk);
                         }
-                        m &= !0u64 << ((next - blk) * 8);
                     }
                 }
             }

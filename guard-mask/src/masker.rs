@@ -8,6 +8,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::{PatternID, meta, util::syntax};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
+use crate::block::MAX_EXTRA;
 use crate::catalog::{CATALOG, Trig};
 use crate::engine::{
     ASSIGN_GAP, AnchoredLit, AssignKw, BACK_ANCHOR, BACK_TOTAL, C_ANCHOR, C_ASSIGN, C_AT, C_COLON,
@@ -352,6 +353,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         alit_ids: Vec::new(),
         pair_next: vec![0; 1024],
         swar: false,
+        extra: Vec::new(),
         digit_runs: false,
         kws: Vec::new(),
         kw_by_last: vec![Vec::new(); 256],
@@ -654,9 +656,15 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         e.class[usize::from(b':')] |= C_ASSIGN;
         e.class[usize::from(b'=')] |= C_ASSIGN;
     }
-    e.swar = (0..=255u8)
-        .all(|b| e.class[usize::from(b)] == 0 || swar_candidates(u64::from(b)) & 0x80 != 0);
-    e.digit_runs = (b'0'..=b'9').all(|b| e.class[usize::from(b)] == C_DIGIT);
+    let extra: Vec<u8> = (0..=255u8)
+        .filter(|&b| e.class[usize::from(b)] != 0 && swar_candidates(u64::from(b)) & 0x80 == 0)
+        .collect();
+    e.swar = extra.len() <= MAX_EXTRA;
+    if e.swar {
+        e.extra = extra;
+    }
+    // Without digit detectors digits have no class: trimming their runs changes nothing.
+    e.digit_runs = (b'0'..=b'9').all(|b| matches!(e.class[usize::from(b)], 0 | C_DIGIT));
     // Literal sets: the custom-regex prefixes (case-sensitive), then one set per
     // keyword list.
     let mut lit_groups: Vec<LitGroup> = Vec::new();

@@ -237,3 +237,131 @@ fn mask_value_borrows_when_clean_and_column_rules() {
         b"***-**-**89"
     );
 }
+
+/// Custom detectors whose first bytes lie outside the built-in trigger set take the three
+/// scan paths: `#` is an extra byte of the block test; a first byte that is a digit makes the
+/// scan step over digit runs instead of trimming them; more than eight extra first bytes send
+/// the scan byte by byte. Each must find exactly the union of the regex's anchored matches at
+/// every position (overlapping ones merged), whole and chunked.
+fn custom_oracle(pattern: &str, data: &[u8]) -> Vec<(usize, usize)> {
+    use regex_automata::{Anchored, Input, meta::Regex};
+    let re = Regex::new(pattern).unwrap();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for p in 0..data.len() {
+        let input = Input::new(data).range(p..).anchored(Anchored::Yes);
+        if let Some(m) = re.search(&input) {
+            if m.is_empty() {
+                continue;
+            }
+            match spans.last_mut() {
+                Some(last) if m.start() < last.1 => last.1 = last.1.max(m.end()),
+                _ => spans.push((m.start(), m.end())),
+            }
+        }
+    }
+    spans
+}
+
+const CUSTOM_PATTERNS: &[(&str, usize)] = &[
+    ("#[0-9]{6}", 7),
+    ("[0-9]{3}x[0-9]{3}", 7),
+    ("[g-r]#[0-9]{4}", 6),
+];
+
+fn custom_input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    const FRAGS: &[&str] = &[
+        "#123456",
+        "##1234567",
+        "123x456x789",
+        "12x345",
+        "k#1234",
+        "g#12345 r#0000",
+        "#",
+        "x",
+        " ",
+        "0",
+        "\n",
+        "q#",
+        "1234",
+    ];
+    prop::collection::vec(
+        prop_oneof![
+            prop::sample::select(FRAGS).prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..8),
+        ],
+        0..80,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn custom_first_bytes_on_every_scan_path(
+        which in 0..CUSTOM_PATTERNS.len(),
+        data in custom_input(),
+        cuts in prop::collection::vec(0usize..1024, 0..12),
+    ) {
+        let (pattern, max_len) = CUSTOM_PATTERNS[which];
+        let m = Masker::builder()
+            .detectors::<_, &str>([])
+            .custom(guard_mask::CustomDetector::new("c", pattern, max_len))
+            .build()
+            .unwrap();
+        let got: Vec<(usize, usize)> = m.find(&data).iter().map(|f| (f.start, f.end)).collect();
+        prop_assert_eq!(got, custom_oracle(pattern, &data), "{}", pattern);
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        points.sort_unstable();
+        let mut s = m.stream();
+        let mut out = Vec::new();
+        let mut prev = 0;
+        for p in points.into_iter().chain([data.len()]) {
+            s.push(&data[prev..p], &mut out);
+            prev = p;
+        }
+        s.finish(&mut out);
+        prop_assert_eq!(out, m.mask(&data));
+    }
+}
+
+#[test]
+fn custom_first_byte_beside_the_builtin_catalog() {
+    // `#` joins the block test's set while the built-in digit detectors keep digit runs
+    // trimmed: tickets, cards and SSNs side by side, whole and chunked at every size.
+    let m = Masker::builder()
+        .custom(guard_mask::CustomDetector::new("ticket", "#[0-9]{6}", 7))
+        .build()
+        .unwrap();
+    let mut data = Vec::new();
+    for k in 0..40 {
+        data.extend_from_slice(
+            format!(
+                "row {k}: #{:06} card 4111 1111 1111 1111 ssn 123-45-6789 ##99 #12345\n",
+                k * 7919
+            )
+            .as_bytes(),
+        );
+    }
+    let found = m.find(&data);
+    let tickets = found.iter().filter(|f| &*f.detector == "ticket").count();
+    let cards = found
+        .iter()
+        .filter(|f| &*f.detector == "credit_card")
+        .count();
+    let ssns = found.iter().filter(|f| &*f.detector == "us_ssn").count();
+    assert_eq!((tickets, cards, ssns), (40, 40, 40));
+    for f in found.iter().filter(|f| &*f.detector == "ticket") {
+        assert_eq!(data[f.start], b'#');
+        assert_eq!(f.end - f.start, 7);
+    }
+    let whole = m.mask(&data);
+    for size in [1, 3, 63, 64, 65, 1000] {
+        let mut s = m.stream();
+        let mut out = Vec::new();
+        for c in data.chunks(size) {
+            s.push(c, &mut out);
+        }
+        s.finish(&mut out);
+        assert_eq!(out, whole, "chunk {size}");
+    }
+}
