@@ -10,18 +10,37 @@ use libfuzzer_sys::{Corpus, fuzz_target};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
+    profile: u8,
     cuts: Vec<u16>,
     data: Vec<u8>,
 }
 
-fn masker() -> &'static Masker {
-    static M: OnceLock<Masker> = OnceLock::new();
+/// Three profiles, one per scan path of the engine: the built-ins with a literal-prefixed
+/// custom regex, a keyword list and a custom first byte the block test adds (`#`); the
+/// built-ins with a custom regex starting with a digit (digit runs stepped over, not
+/// trimmed); and a custom regex with more first bytes than the block test takes (byte by byte).
+fn maskers() -> &'static [Masker; 3] {
+    static M: OnceLock<[Masker; 3]> = OnceLock::new();
     M.get_or_init(|| {
-        Masker::builder()
-            .custom(guard_mask::CustomDetector::new("emp", "EMP-[0-9]{4,6}", 10))
-            .keywords(guard_mask::KeywordList::new("kw", &["secretproject"]))
-            .build()
-            .expect("the fuzz profile compiles")
+        let build = |b: &mut guard_mask::MaskerBuilder| b.build().expect("the fuzz profile compiles");
+        [
+            build(
+                Masker::builder()
+                    .custom(guard_mask::CustomDetector::new("emp", "EMP-[0-9]{4,6}", 10))
+                    .custom(guard_mask::CustomDetector::new("ticket", "#[0-9]{6}", 7))
+                    .keywords(guard_mask::KeywordList::new("kw", &["secretproject"])),
+            ),
+            build(Masker::builder().custom(guard_mask::CustomDetector::new(
+                "part",
+                "[0-9]{3}x[0-9]{3}",
+                7,
+            ))),
+            build(Masker::builder().custom(guard_mask::CustomDetector::new(
+                "tag",
+                "[g-r]#[0-9]{4}",
+                6,
+            ))),
+        ]
     })
 }
 
@@ -29,7 +48,7 @@ fuzz_target!(|case: Case| -> Corpus {
     if case.data.len() > 64 * 1024 || case.cuts.len() > 64 {
         return Corpus::Reject;
     }
-    let m = masker();
+    let m = &maskers()[usize::from(case.profile % 3)];
     let data = &case.data;
     let mut points: Vec<usize> = case
         .cuts
