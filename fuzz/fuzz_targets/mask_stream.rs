@@ -22,7 +22,8 @@ struct Case {
 fn maskers() -> &'static [Masker; 3] {
     static M: OnceLock<[Masker; 3]> = OnceLock::new();
     M.get_or_init(|| {
-        let build = |b: &mut guard_mask::MaskerBuilder| b.build().expect("the fuzz profile compiles");
+        let build =
+            |b: &mut guard_mask::MaskerBuilder| b.build().expect("the fuzz profile compiles");
         [
             build(
                 Masker::builder()
