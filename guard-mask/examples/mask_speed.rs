@@ -6,7 +6,7 @@
 //!
 //! `dense` is `testgen::generate` (a sensitive value or a look-alike every ~40 bytes: the
 //! worst case); `sparse` is `testgen::generate_sparse` with one sensitive value per ~50
-//! records (~4 KiB). Prints MiB/s of the best round and checks the findings against the
+//! records (~4 KiB), `sparse:N` with one per N records. Prints MiB/s of the best round and checks the findings against the
 //! labels first (`MASK_SPEED_DUMP=FILE` also writes the corpus there). Also handy under `valgrind --tool=callgrind --toggle-collect=*mask_rounds*`.
 
 #[path = "../testgen/corpus.rs"]
@@ -41,8 +41,12 @@ fn main() {
     let mib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let kib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
-    let c = match kind.as_str() {
-        "sparse" => corpus::generate_sparse(0x6d61_736b, mib << 20, 50),
+    let c = match kind.split_once(':') {
+        Some(("sparse", every)) => {
+            let every = every.parse().expect("sparse:N, N records per sensitive value");
+            corpus::generate_sparse(0x6d61_736b, mib << 20, every)
+        }
+        _ if kind == "sparse" => corpus::generate_sparse(0x6d61_736b, mib << 20, 50),
         _ => corpus::generate(0x6d61_736b, mib << 20),
     };
     if let Ok(path) = std::env::var("MASK_SPEED_DUMP") {
