@@ -43,7 +43,9 @@ fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let c = match kind.split_once(':') {
         Some(("sparse", every)) => {
-            let every = every.parse().expect("sparse:N, N records per sensitive value");
+            let every = every
+                .parse()
+                .expect("sparse:N, N records per sensitive value");
             corpus::generate_sparse(0x6d61_736b, mib << 20, every)
         }
         _ if kind == "sparse" => corpus::generate_sparse(0x6d61_736b, mib << 20, 50),

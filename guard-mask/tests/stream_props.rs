@@ -239,9 +239,9 @@ fn mask_value_borrows_when_clean_and_column_rules() {
 }
 
 /// Custom detectors whose first bytes lie outside the built-in trigger set take the three
-/// scan paths: `#` is an extra byte of the block test; a first byte that is a digit makes the
-/// scan step over digit runs instead of trimming them; more than eight extra first bytes send
-/// the scan byte by byte. Each must find exactly the union of the regex's anchored matches at
+/// scan paths: `#` and the lead bytes of U+0100..U+01FF are extra bytes of the block test; a first byte
+/// that is a digit makes the scan step over digit runs instead of trimming them; more than
+/// eight extra first bytes send the scan byte by byte. Each must find exactly the union of the regex's anchored matches at
 /// every position (overlapping ones merged), whole and chunked.
 fn custom_oracle(pattern: &str, data: &[u8]) -> Vec<(usize, usize)> {
     use regex_automata::{Anchored, Input, meta::Regex};
@@ -266,6 +266,9 @@ const CUSTOM_PATTERNS: &[(&str, usize)] = &[
     ("#[0-9]{6}", 7),
     ("[0-9]{3}x[0-9]{3}", 7),
     ("[g-r]#[0-9]{4}", 6),
+    // Non-ASCII first bytes: U+0100..U+01FF start with one of the four bytes 0xC4..0xC7,
+    // all extra bytes of the block test (and too many code points for literal prefixes).
+    (r"[\x{100}-\x{1FF}][0-9]{4}", 6),
 ];
 
 fn custom_input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
@@ -283,6 +286,10 @@ fn custom_input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         "\n",
         "q#",
         "1234",
+        "caf\u{101}1234",
+        "\u{1f0}\u{e9}12345\u{250}0000\u{1ff}4321",
+        "\u{f1}1234",
+        "\u{4e2d}",
     ];
     prop::collection::vec(
         prop_oneof![
