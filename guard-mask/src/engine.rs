@@ -512,68 +512,11 @@ impl Engine {
         let hay = &buf[..stop];
         let mut i = st.pos - base;
         if self.swar {
-            // 64 bytes at a time: the block test (`block::classify`, plus the custom first
-            // bytes outside its set, `extra`) marks the bytes that may trigger (a superset of
-            // the class table) and the digits, then only the marked bytes are looked at.
-            // When every digit is exactly `C_DIGIT` (`digit_runs`), every digit whose previous
-            // byte is a digit is unmarked (`step` would skip it): `prev` carries the last
-            // byte's digit bit into the next block; before the first byte of the buffer it is
-            // set unless the input starts there, as `step`'s `run_start` has it. Otherwise
-            // `step` looks at each run start and steps over the run, and the scan goes on
-            // after it. The last partial block is copied into zeros (never marked unless zero
-            // is an extra byte, and those bits lie past `stop` and are cleared).
-            let trim = self.digit_runs;
-            let mut prev: u64 = if i > 0 {
-                u64::from(buf[i - 1].is_ascii_digit())
+            i = if self.digit_runs {
+                self.scan_blocks::<true>(st, buf, base, stop, fin, caches, i)
             } else {
-                u64::from(base > 0)
+                self.scan_blocks::<false>(st, buf, base, stop, fin, caches, i)
             };
-            let mut tail = [0u8; BLOCK];
-            while i < stop {
-                let blk = i;
-                let (w, valid) = match hay[i..].first_chunk::<BLOCK>() {
-                    Some(w) => {
-                        i += BLOCK;
-                        (w, !0u64)
-                    }
-                    None => {
-                        let n = stop - i;
-                        tail[..n].copy_from_slice(&hay[i..]);
-                        i = stop;
-                        (&tail, (1u64 << n) - 1)
-                    }
-                };
-                let (mut cand, d) = classify(w);
-                if !self.extra.is_empty() {
-                    cand |= classify_extra(w, &self.extra);
-                }
-                let mut m = if trim {
-                    cand & !(d & (d << 1 | prev))
-                } else {
-                    cand
-                } & valid;
-                prev = d >> 63;
-                while m != 0 {
-                    let j = blk + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let b = hay[j];
-                    let c = tbl[usize::from(b)];
-                    if trim && c == C_DIGIT {
-                        // The start of a digit run (the mask above): nothing to skip.
-                        self.digit_trigger(st, buf, base, fin, caches, j);
-                    } else if c != 0 {
-                        let next = self.step(st, buf, base, stop, fin, caches, j, b, c);
-                        if next > j + 1 {
-                            // A digit run was stepped over (only without `trim`).
-                            if next >= blk + BLOCK {
-                                i = next;
-                                break;
-                            }
-                            m &= !0u64 << (next - blk);
-                        }
-                    }
-                }
-            }
         }
         while i < stop {
             let b = hay[i];
@@ -584,6 +527,87 @@ impl Engine {
                 self.step(st, buf, base, stop, fin, caches, i, b, c)
             };
         }
+    }
+
+    /// The block scan from `i` to `stop` (see `scan_classes`); returns where it ended.
+    /// `TRIM` is `digit_runs`: two copies of the loop, so the common one carries no
+    /// run-skipping checks.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn scan_blocks<const TRIM: bool>(
+        &self,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        stop: usize,
+        fin: bool,
+        caches: &mut Caches<'_>,
+        mut i: usize,
+    ) -> usize {
+        let tbl = &self.class;
+        let hay = &buf[..stop];
+        // 64 bytes at a time: the block test (`block::classify`, plus the custom first
+        // bytes outside its set, `extra`) marks the bytes that may trigger (a superset of
+        // the class table) and the digits, then only the marked bytes are looked at.
+        // When every digit is exactly `C_DIGIT` (`digit_runs`), every digit whose previous
+        // byte is a digit is unmarked (`step` would skip it): `prev` carries the last
+        // byte's digit bit into the next block; before the first byte of the buffer it is
+        // set unless the input starts there, as `step`'s `run_start` has it. Otherwise
+        // `step` looks at each run start and steps over the run, and the scan goes on
+        // after it. The last partial block is copied into zeros (never marked unless zero
+        // is an extra byte, and those bits lie past `stop` and are cleared).
+        let mut prev: u64 = if i > 0 {
+            u64::from(buf[i - 1].is_ascii_digit())
+        } else {
+            u64::from(base > 0)
+        };
+        let mut tail = [0u8; BLOCK];
+        while i < stop {
+            let blk = i;
+            let (w, valid) = match hay[i..].first_chunk::<BLOCK>() {
+                Some(w) => {
+                    i += BLOCK;
+                    (w, !0u64)
+                }
+                None => {
+                    let n = stop - i;
+                    tail[..n].copy_from_slice(&hay[i..]);
+                    i = stop;
+                    (&tail, (1u64 << n) - 1)
+                }
+            };
+            let (mut cand, d) = classify(w);
+            if !self.extra.is_empty() {
+                cand |= classify_extra(w, &self.extra);
+            }
+            let mut m = if TRIM {
+                cand & !(d & (d << 1 | prev))
+            } else {
+                cand
+            } & valid;
+            prev = d >> 63;
+            while m != 0 {
+                let j = blk + m.trailing_zeros() as usize;
+                m &= m - 1;
+                let b = hay[j];
+                let c = tbl[usize::from(b)];
+                if TRIM && c == C_DIGIT {
+                    // The start of a digit run (the mask above): nothing to skip.
+                    self.digit_trigger(st, buf, base, fin, caches, j);
+                } else if c != 0 {
+                    let next = self.step(st, buf, base, stop, fin, caches, j, b, c);
+                    if !TRIM && next > j + 1 {
+                        // A digit run was stepped over (only without `TRIM`).
+                        if next >= blk + BLOCK {
+                            i = next;
+                            break;
+                        }
+                        m &= !0u64 << (next - blk);
+                    }
+                }
+            }
+        }
+        i
     }
 
     /// Handles trigger byte `b` (classes `c`) at `i`; returns where the scan goes on.
