@@ -5,7 +5,9 @@
 //! non-ASCII byte). On x86-64 the test runs on SSE2 (part of the baseline, through the safe
 //! wrappers of `safe_arch`: this workspace forbids `unsafe`), sixteen bytes per instruction;
 //! elsewhere it runs the word-at-a-time test on eight bytes at a time. Both give the same
-//! masks (a unit test and a proptest compare them byte by byte).
+//! masks (a unit test and a proptest compare them byte by byte). Custom detectors' first bytes
+//! outside that set (up to [`MAX_EXTRA`]) are marked by `classify_extra`, one equality test
+//! each.
 
 /// Bytes per block.
 pub(crate) const BLOCK: usize = 64;
@@ -84,7 +86,8 @@ pub(crate) fn classify_extra_words(b: &[u8; BLOCK], extra: &[u8]) -> u64 {
         let mut hit = 0u64;
         for &e in extra {
             // A byte of `y` is zero exactly where `x` holds `e`; `(y & 0x7f) + 0x7f` sets the
-            // high bit of every byte with a low bit set, without carries between bytes.
+            // high bit of every byte with any of its low seven bits set, without carries
+            // between bytes, and `| y` adds those whose high bit is set.
             let y = x ^ (LO * u64::from(e));
             hit |= !(((y & LOW7) + LOW7) | y) & !LOW7;
         }
