@@ -42,7 +42,8 @@ pub(crate) async fn hold(
         timeout,
     };
     let now = now_ts();
-    let summary = crate::record::redact_sql(sql);
+    // Credentials (`PASSWORD '...'` and similar literals) never reach an approval summary.
+    let summary = guard_record::redact_sql_credentials(sql).into_owned();
     let Some(request) = ApprovalRequest::from_verdict(
         &decider.identity,
         &decider.resource,

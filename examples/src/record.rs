@@ -25,12 +25,6 @@ pub(crate) const MAX_RECORDED_ROWS: usize = 1000;
 /// Bytes of `COPY` data recorded per COPY (each direction); the rest are counted, not stored.
 pub(crate) const MAX_RECORDED_COPY_BYTES: usize = 1 << 20;
 
-/// `sql` with credentials (`PASSWORD '...'` and similar literals) removed, for audit lines,
-/// approval summaries and recordings.
-pub(crate) fn redact_sql(sql: &str) -> String {
-    guard_record::redact_sql_credentials(sql).into_owned()
-}
-
 /// One session's recording (or none when recording is off).
 pub(crate) struct Rec {
     inner: Option<Mutex<SessionRecorder<FileSink>>>,
