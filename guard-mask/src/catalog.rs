@@ -387,7 +387,7 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         value(spec(
             "password_assignment",
-            r#"(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)\s{0,3}["']?(?P<v>[^\s"',;&<>]{4,256})"#,
+            r#"(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)\s{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})"#,
             300,
             Assign(ASSIGN_LITERALS),
             V::SecretValue,

@@ -277,6 +277,49 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
     }
 }
 
+/// The digit run at `i` comes after one space and a number of one to three digits that
+/// opens its digit sequence (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no value
+/// has a group that short ahead of this run's, so the run starts a value of its own rather
+/// than continuing the number before it (which the trigger at that number covers). A lead of
+/// four or more digits (`2024 4111 1111 1111 1111`) may be a group of the same value and is
+/// left to the trigger before it. Looks at most six bytes back (always kept by the stream).
+#[inline]
+fn after_short_lead(buf: &[u8], i: usize) -> bool {
+    debug_assert!(i >= 2 && buf[i - 1] == b' ' && buf[i - 2].is_ascii_digit());
+    let mut j = i - 1;
+    while i - 1 - j < 4 && j > 0 && buf[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if i - 1 - j > 3 {
+        return false;
+    }
+    // `j` starts the lead: nothing before it may make it part of a token or a sequence.
+    j == 0
+        || !(alnum(buf[j - 1])
+            || matches!(buf[j - 1], b' ' | b'-' | b'.' | b'/' | b'_' | b',')
+                && j >= 2
+                && buf[j - 2].is_ascii_digit())
+}
+
+/// `w[c]` is the colon after the user name of a URI (`scheme://user:`), so what follows up to
+/// an `@` is a password (`uri_password`), not the local part of an e-mail address: masking
+/// `pass@db.example.com` as one would hide the host too. The user name is what `uri_password`
+/// allows (`[^:/@\s]{1,128}`); the window holds `BACK_TOTAL` bytes before the `@`, more than
+/// the 64 of a local part, a colon, the user name and `://`.
+fn uri_user_before(w: &[u8], c: usize) -> bool {
+    let mut u = c;
+    while c - u < 128
+        && u > 0
+        && !matches!(
+            w[u - 1],
+            b':' | b'/' | b'@' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c
+        )
+    {
+        u -= 1;
+    }
+    u < c && u >= 3 && w[u - 3..u] == *b"://"
+}
+
 /// The hex group of an IPv6 address or a MAC starting at `s` is not glued to a larger token
 /// (an alphanumeric, which also means no further hex digit, or `:` `.` `-` before it).
 #[inline(always)]
@@ -791,8 +834,9 @@ impl Engine {
     }
 
     /// The cheap half of the digit trigger's checks in `fire`, done in the scan loop so that
-    /// digit runs glued to a larger token cost no call. Only looks at `buf[i - 2..i]`, which
-    /// the stream always keeps, so the answer does not depend on chunking.
+    /// digit runs glued to a larger token cost no call. Looks back no further than
+    /// `buf[i - 6..i]`, which the stream always keeps, so the answer does not depend on
+    /// chunking.
     #[inline(always)]
     fn digit_worth(&self, buf: &[u8], i: usize, tok_out: &mut Option<(Token, u8)>) -> bool {
         if i == 0 {
@@ -814,7 +858,7 @@ impl Engine {
             {
                 return true;
             }
-            if i >= 2 && buf[i - 2].is_ascii_digit() {
+            if i >= 2 && buf[i - 2].is_ascii_digit() && !after_short_lead(buf, i) {
                 return false;
             }
         } else if matches!(p, b'-' | b'.' | b'/' | b'_') && i >= 2 && alnum(buf[i - 2]) {
@@ -936,10 +980,14 @@ impl Engine {
                 if r > 0 {
                     let p = w[r - 1];
                     // Part of a larger token (`ORD-4111...`, `v1.2`), or the next group of a
-                    // digit-group sequence (`DE00 0410 6365 ...`): not a start.
+                    // digit-group sequence (`DE00 0410 6365 ...`): not a start, unless what
+                    // comes before is a short number of its own (`qty 3 4111 ...`).
                     if alnum(p)
                         || matches!(p, b'-' | b'.' | b'/' | b'_') && r >= 2 && alnum(w[r - 2])
-                        || p == b' ' && r >= 2 && w[r - 2].is_ascii_digit()
+                        || p == b' '
+                            && r >= 2
+                            && w[r - 2].is_ascii_digit()
+                            && !after_short_lead(w, r)
                     {
                         return;
                     }
@@ -979,7 +1027,7 @@ impl Engine {
                 while j < r && w[j] == b'.' {
                     j += 1;
                 }
-                if j == r {
+                if j == r || j > 0 && w[j - 1] == b':' && uri_user_before(w, j - 1) {
                     return;
                 }
                 for &d in &self.at_dets {

@@ -384,8 +384,33 @@ fn quote_opt(h: Hay<'_>, p: usize) -> usize {
     }
 }
 
+/// `"(?:[^"\\\n]|\\.){1,256}"` or the same with `'` at `p`: the end after the closing quote.
+/// Inside, a backslash takes the next byte (not a newline) whatever it is; any other byte but
+/// the quote and a newline stands for itself, so the first unescaped quote decides.
+fn quoted(h: Hay<'_>, p: usize) -> Option<usize> {
+    let q = h.at(p).filter(|&b| b == b'"' || b == b'\'')?;
+    let mut i = p + 1;
+    let mut n = 0;
+    while n < 256 {
+        match h.at(i)? {
+            b'\n' => return None,
+            b if b == q => break,
+            b'\\' => {
+                if h.at(i + 1)? == b'\n' {
+                    return None;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+        n += 1;
+    }
+    (n >= 1 && h.at(i) == Some(q)).then_some(i + 1)
+}
+
 /// `(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)`
-/// `\s{0,3}["']?(?P<v>[^\s"',;&<>]{4,256})`
+/// `\s{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})`
+/// (the validator takes the quotes off).
 fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
     let lc = |p: usize, lit: &[u8]| {
         let e = p + lit.len();
@@ -405,11 +430,13 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
     let p = h.class_then(p, 0, 3, space)?;
     let value = |p: usize| {
         let p = h.class_then(p, 0, 3, space)?;
-        let v = quote_opt(h, p);
-        let e = h.class(v, 4, 256, |b| {
+        if let Some(e) = quoted(h, p) {
+            return Some((p, e));
+        }
+        let e = h.class(quote_opt(h, p), 4, 256, |b| {
             !space(b) && !matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>')
         })?;
-        Some((v, e))
+        Some((p, e))
     };
     match h.at(p)? {
         b':' => value(p + 1),
@@ -911,6 +938,10 @@ mod tests {
             b"password=hunter22",
             b"Passwd  => 'x1y2z3'",
             b"api_key: \"abc;def\"",
+            b"password: \"correct horse battery staple\"",
+            b"secret='it\\'s a \"secret\"'",
+            b"\"password\": \"pa\\\"ss wo\\\\rd\"",
+            b"token=\"abc\\\n\"",
             b"auth_token = ${TOKEN}",
             b"secret=>",
         ];
@@ -954,6 +985,42 @@ mod tests {
                     check(res, &w, s, (s + cut).min(w.len()));
                 }
             });
+        }
+    }
+
+    /// The quoted values of assignments at their edges: one unit, 256 and 257 units, escapes
+    /// (of the quote, of a backslash, of a newline, at the end), a newline inside, no closing
+    /// quote, the other quote inside.
+    #[test]
+    fn assignment_quotes_equal_the_regex() {
+        let res = vec![(regex_of("password_assignment"), Matcher::Assignment)];
+        let long = |n: usize, q: &str| format!("password: {q}{}{q} tail", "a".repeat(n));
+        let mut inputs: Vec<String> = [
+            r#"password: "a""#,
+            r#"password: "" x"#,
+            r#"password:"ab cd" x"#,
+            r#"secret = 'it\'s' x"#,
+            r#"secret = 'a"b c' x"#,
+            r#"token="ab\"#,
+            r#"token="ab\\" x"#,
+            r#"api_key => "x y\" z""#,
+            "password: \"a\\\nb\"",
+            "password: \"a\nb\"",
+            r#"password: "open quote"#,
+            r#"password: 'it"s' x"#,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for n in [255, 256, 257] {
+            inputs.push(long(n, "\""));
+            inputs.push(long(n, "'"));
+        }
+        for w in &inputs {
+            let w = w.as_bytes();
+            for lim in 0..=w.len() {
+                check(&res, w, 0, lim);
+            }
         }
     }
 

@@ -50,12 +50,22 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::Ipv6 => ipv6(cx),
         Validator::Jwt => ok(jwt_ok(cx.value())),
         Validator::SecretValue => {
-            // A sentence's full stop is not part of the value ("password: hunter22.").
-            let mut e = cx.e;
-            while e > cx.s + 1 && cx.win[e - 1] == b'.' {
+            // The value's quotes stay (`"password": "..."` remains JSON): a quoted value
+            // (`"correct horse battery staple"`) is masked between them, and an opening quote
+            // that none closes is left out.
+            let (mut s, mut e) = (cx.s, cx.e);
+            if let Some(&q @ (b'"' | b'\'')) = cx.win.get(s) {
+                s += 1;
+                if e > s && cx.win[e - 1] == q {
+                    e -= 1;
+                    return secret_value_ok(&cx.win[s..e]).then_some((s, e));
+                }
+            }
+            // A sentence's full stop is not part of an unquoted value ("password: hunter22.").
+            while e > s + 1 && cx.win[e - 1] == b'.' {
                 e -= 1;
             }
-            secret_value_ok(&cx.win[cx.s..e]).then_some((cx.s, e))
+            secret_value_ok(&cx.win[s..e]).then_some((s, e))
         }
         Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
     }
