@@ -133,6 +133,10 @@ pub(crate) struct Engine {
     pub(crate) kws: Vec<AssignKw>,
     /// Per byte value: the assignment keywords ending with it.
     pub(crate) kw_by_last: Vec<Vec<u16>>,
+    /// A bit set over byte pairs `(second last, last)` that some assignment keyword ends with
+    /// (65536 bits): most `:` and `=` of JSON and config text follow a name that no keyword
+    /// ends like (`"name":`, `"type":`), and are turned away before any comparison.
+    pub(crate) kw_pairs: Vec<u64>,
     /// Discovery runs this far behind the end of the buffered input.
     pub(crate) lag: usize,
     pub(crate) key: Vec<u8>,
@@ -277,35 +281,45 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
     }
 }
 
-/// The digit run at `i` comes after one space and a number of one to three digits that
-/// opens its digit sequence (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no value
-/// has a group that short ahead of this run's, so the run starts a value of its own rather
-/// than continuing the number before it (which the trigger at that number covers). A lead of
-/// four or more digits (`2024 4111 1111 1111 1111`) may be a group of the same value and is
-/// left to the trigger before it. Looks at most six bytes back (always kept by the stream).
+/// The digit run at `i` comes after one space and another digit run, the lead: whether it
+/// starts a value of its own rather than continuing a digit-group sequence (`4111 1111 ...`,
+/// `DE89 3704 ...`, `123 45 6789`), which the trigger where that sequence starts covers. It
+/// does when the lead ends a token of other separators (`10.0.0.1 10.0.0.2`, `2024-01-15
+/// 4111 ...`, `555-0132 4111 ...`, `10:23:45 4111 ...`), and when the lead is a number of one
+/// to three digits standing alone (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no
+/// value has a group that short ahead of this run's. A lead of four or more digits standing
+/// alone (`2024 4111 1111 1111 1111`) may be a group of the same value; a lead glued to a
+/// letter (`DE89 3704`, `v3 4111`) or after a space and a digit is part of a sequence. Looks
+/// back at most 27 bytes (the stream always keeps more).
 #[inline]
-fn after_short_lead(buf: &[u8], i: usize) -> bool {
+fn starts_after_number(buf: &[u8], i: usize) -> bool {
     debug_assert!(i >= 2 && buf[i - 1] == b' ' && buf[i - 2].is_ascii_digit());
     let mut j = i - 1;
-    while i - 1 - j < 4 && j > 0 && buf[j - 1].is_ascii_digit() {
+    while i - 1 - j <= 24 && j > 0 && buf[j - 1].is_ascii_digit() {
         j -= 1;
     }
-    if i - 1 - j > 3 {
+    let lead = i - 1 - j;
+    if lead > 24 {
         return false;
     }
-    // `j` starts the lead: nothing before it may make it part of a token or a sequence.
-    j == 0
-        || !(alnum(buf[j - 1])
-            || matches!(buf[j - 1], b' ' | b'-' | b'.' | b'/' | b'_' | b',')
-                && j >= 2
-                && buf[j - 2].is_ascii_digit())
+    if j == 0 {
+        return lead <= 3;
+    }
+    let c = buf[j - 1];
+    if alnum(c) {
+        return false;
+    }
+    if j >= 2 && buf[j - 2].is_ascii_digit() {
+        return matches!(c, b'.' | b'-' | b'/' | b':' | b',');
+    }
+    lead <= 3
 }
 
 /// `w[c]` is the colon after the user name of a URI (`scheme://user:`), so what follows up to
 /// an `@` is a password (`uri_password`), not the local part of an e-mail address: masking
 /// `pass@db.example.com` as one would hide the host too. The user name is what `uri_password`
-/// allows (`[^:/@\s]{1,128}`); the window holds `BACK_TOTAL` bytes before the `@`, more than
-/// the 64 of a local part, a colon, the user name and `://`.
+/// allows (`[^:/@\s]{0,128}`: `redis://:pw@host` has none); the window holds `BACK_TOTAL`
+/// bytes before the `@`, more than the 64 of a local part, a colon, the user name and `://`.
 fn uri_user_before(w: &[u8], c: usize) -> bool {
     let mut u = c;
     while c - u < 128
@@ -317,7 +331,7 @@ fn uri_user_before(w: &[u8], c: usize) -> bool {
     {
         u -= 1;
     }
-    u < c && u >= 3 && w[u - 3..u] == *b"://"
+    u >= 3 && w[u - 3..u] == *b"://"
 }
 
 /// The hex group of an IPv6 address or a MAC starting at `s` is not glued to a larger token
@@ -474,7 +488,11 @@ impl Engine {
     ) {
         self.discover(st, buf, base, fin, caches);
         if !st.found.is_empty() {
-            st.found.sort_unstable();
+            // By span only: `insert` gives the same clusters in any order (the union of what
+            // overlaps, named by `better`), and detections of one span by two detectors (a
+            // JWT after `Authorization: Bearer`, found from the `:` and from `eyJ`) come in
+            // trigger order, so this stays the already-sorted pass it usually is.
+            st.found.sort_unstable_by_key(|&(s, e, _)| (s, e));
             for &(s, e, d) in &st.found {
                 insert(&mut st.clusters, s, e, d, &self.dets);
             }
@@ -720,7 +738,11 @@ impl Engine {
             if j > 0 && matches!(buf[j - 1], b'"' | b'\'') {
                 j -= 1;
             }
-            if j > 0 {
+            let pair_ok = |j: usize| {
+                let p = usize::from(buf[j - 2]) << 8 | usize::from(buf[j - 1]);
+                self.kw_pairs[p >> 6] >> (p & 63) & 1 != 0
+            };
+            if j == 1 || j >= 2 && pair_ok(j) {
                 for &kw in &self.kw_by_last[usize::from(buf[j - 1])] {
                     let k = &self.kws[usize::from(kw)].bytes;
                     if j >= k.len() && eq_at(buf, j - k.len(), k) {
@@ -835,7 +857,7 @@ impl Engine {
 
     /// The cheap half of the digit trigger's checks in `fire`, done in the scan loop so that
     /// digit runs glued to a larger token cost no call. Looks back no further than
-    /// `buf[i - 6..i]`, which the stream always keeps, so the answer does not depend on
+    /// `buf[i - 27..i]`, which the stream always keeps, so the answer does not depend on
     /// chunking.
     #[inline(always)]
     fn digit_worth(&self, buf: &[u8], i: usize, tok_out: &mut Option<(Token, u8)>) -> bool {
@@ -858,7 +880,7 @@ impl Engine {
             {
                 return true;
             }
-            if i >= 2 && buf[i - 2].is_ascii_digit() && !after_short_lead(buf, i) {
+            if i >= 2 && buf[i - 2].is_ascii_digit() && !starts_after_number(buf, i) {
                 return false;
             }
         } else if matches!(p, b'-' | b'.' | b'/' | b'_') && i >= 2 && alnum(buf[i - 2]) {
@@ -980,14 +1002,14 @@ impl Engine {
                 if r > 0 {
                     let p = w[r - 1];
                     // Part of a larger token (`ORD-4111...`, `v1.2`), or the next group of a
-                    // digit-group sequence (`DE00 0410 6365 ...`): not a start, unless what
-                    // comes before is a short number of its own (`qty 3 4111 ...`).
+                    // digit-group sequence (`DE00 0410 6365 ...`): not a start (but see
+                    // `starts_after_number`: `qty 3 4111 ...`, `10.0.0.1 10.0.0.2`).
                     if alnum(p)
                         || matches!(p, b'-' | b'.' | b'/' | b'_') && r >= 2 && alnum(w[r - 2])
                         || p == b' '
                             && r >= 2
                             && w[r - 2].is_ascii_digit()
-                            && !after_short_lead(w, r)
+                            && !starts_after_number(w, r)
                     {
                         return;
                     }
@@ -1264,6 +1286,8 @@ struct Token {
     /// The separator after each group.
     sep: [u8; 8],
     groups: usize,
+    /// Digits before the first dot between groups (all of them when there is none).
+    before_dot: u8,
 }
 
 impl Token {
@@ -1272,6 +1296,7 @@ impl Token {
             cum: [0; 8],
             sep: [0; 8],
             groups: 0,
+            before_dot: u8::MAX,
         };
         let mut i = r;
         let mut n: u8 = 0;
@@ -1292,6 +1317,9 @@ impl Token {
             };
             t.sep[t.groups] = sep;
             t.groups += 1;
+            if sep == b'.' {
+                t.before_dot = t.before_dot.min(n);
+            }
             if sep == 0 {
                 break;
             }
@@ -1322,9 +1350,9 @@ impl Token {
         let g = self.groups;
         let total = self.cum[g - 1];
         match role {
-            DigitRole::Shape(Shape::Card) => {
-                total >= 12 && self.sep[..g - 1].iter().all(|&s| s != b'.')
-            }
+            // A card never has a dot between groups: a dot ends it (`4111 1111 1111 1111
+            // 1.5`), so the digits before the first one count.
+            DigitRole::Shape(Shape::Card) => self.before_dot.min(total) >= 12,
             DigitRole::Shape(Shape::Nine) => {
                 self.cum[..g.min(3)].contains(&9) && self.sep[..g.min(3)].iter().all(|&s| s != b'.')
             }

@@ -357,6 +357,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         digit_runs: false,
         kws: Vec::new(),
         kw_by_last: vec![Vec::new(); 256],
+        kw_pairs: vec![0; 1024],
         lag: 0,
         key: key.to_vec(),
     };
@@ -645,7 +646,15 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     for (kw, d) in dedup_lits(assign) {
         debug_assert!(kw.len() + ASSIGN_GAP <= BACK_ANCHOR);
         let ki = u16::try_from(e.kws.len()).map_err(|_| BuildError::TooManyDetectors)?;
-        e.kw_by_last[usize::from(kw[kw.len() - 1])].push(ki);
+        let last = usize::from(kw[kw.len() - 1]);
+        e.kw_by_last[last].push(ki);
+        // A one-byte keyword ends after any byte.
+        for x in 0..256usize {
+            if kw.len() == 1 || usize::from(kw[kw.len() - 2]) == x {
+                let p = x << 8 | last;
+                e.kw_pairs[p >> 6] |= 1 << (p & 63);
+            }
+        }
         e.kws.push(AssignKw {
             ahead: reach(&d),
             bytes: kw,

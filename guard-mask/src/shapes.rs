@@ -53,6 +53,8 @@ pub(crate) enum Matcher {
     UriPassword,
     /// `password = value` and its sister keywords: the value group.
     Assignment,
+    /// `Authorization: Bearer <token>` (and `Basic`, `token`): the value group.
+    Authorization,
 }
 
 /// The token formats with a literal prefix and fixed character classes.
@@ -165,13 +167,14 @@ impl Matcher {
             Matcher::UriPassword => {
                 let p = h.lit(r, b"://")?;
                 let p =
-                    h.class_then(p, 1, 128, |b| !matches!(b, b':' | b'/' | b'@') && !space(b))?;
+                    h.class_then(p, 0, 128, |b| !matches!(b, b':' | b'/' | b'@') && !space(b))?;
                 let v = h.lit(p, b":")?;
                 let e = h.class_then(v, 1, 256, |b| !matches!(b, b'@' | b'/') && !space(b))?;
                 h.lit(e, b"@")?;
                 return Some((v, e));
             }
             Matcher::Assignment => return assignment(h, r),
+            Matcher::Authorization => return authorization(h, r),
             _ => {}
         }
         self.end(h, r).map(|e| (r, e))
@@ -201,9 +204,11 @@ impl Matcher {
                 h.class(p, 0, usize::MAX, b64)
             }
             Matcher::Token(t) => token(h, r, t),
-            Matcher::AwsSecret | Matcher::AzureKey | Matcher::UriPassword | Matcher::Assignment => {
-                None
-            }
+            Matcher::AwsSecret
+            | Matcher::AzureKey
+            | Matcher::UriPassword
+            | Matcher::Assignment
+            | Matcher::Authorization => None,
         }
     }
 }
@@ -408,7 +413,8 @@ fn quoted(h: Hay<'_>, p: usize) -> Option<usize> {
     (n >= 1 && h.at(i) == Some(q)).then_some(i + 1)
 }
 
-/// `(?i:password|passwd|secret|api_?key|access_?token|auth_?token)["']?\s{0,3}(?::|=|=>)`
+/// `(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)`
+/// `["']?\s{0,3}(?::|=|=>)`
 /// `\s{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})`
 /// (the validator takes the quotes off).
 fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
@@ -418,14 +424,26 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
             .is_some_and(|x| x.eq_ignore_ascii_case(lit))
             .then_some(e)
     };
-    let us = |p: usize| if h.at(p) == Some(b'_') { p + 1 } else { p };
-    // The keywords differ before any of them ends, so at most one matches here.
+    let us = |p: usize| {
+        if matches!(h.at(p), Some(b'_' | b'-')) {
+            p + 1
+        } else {
+            p
+        }
+    };
+    // The keywords differ before any of them ends, except `secret` and `secret_key`, after
+    // which the next byte decides (`_`, `-`, `k` against a quote, a blank or the operator):
+    // at most one keyword leads to a match here, and taking the first that is present is
+    // what the regex's alternation does.
     let kw = lc(r, b"password")
         .or_else(|| lc(r, b"passwd"))
+        .or_else(|| lc(r, b"passphrase"))
+        .or_else(|| lc(r, b"pwd"))
+        .or_else(|| lc(r, b"secret").and_then(|p| lc(us(p), b"key")))
         .or_else(|| lc(r, b"secret"))
+        .or_else(|| lc(r, b"private").and_then(|p| lc(us(p), b"key")))
         .or_else(|| lc(r, b"api").and_then(|p| lc(us(p), b"key")))
-        .or_else(|| lc(r, b"access").and_then(|p| lc(us(p), b"token")))
-        .or_else(|| lc(r, b"auth").and_then(|p| lc(us(p), b"token")))?;
+        .or_else(|| lc(r, b"token"))?;
     let p = quote_opt(h, kw);
     let p = h.class_then(p, 0, 3, space)?;
     let value = |p: usize| {
@@ -451,6 +469,33 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         }),
         _ => None,
     }
+}
+
+/// `(?i:authorization)["']?\s{0,3}[:=]\s{0,3}["']?(?i:bearer|basic|token)\s{1,3}`
+/// `(?P<v>[A-Za-z0-9._~+/=-]{8,960})` (a longer token is masked for its first 960 bytes; a JWT,
+/// however long, is also found whole by `jwt`)
+fn authorization(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
+    let lc = |p: usize, lit: &[u8]| {
+        let e = p + lit.len();
+        h.w.get(p..e)
+            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
+            .then_some(e)
+    };
+    let p = quote_opt(h, lc(r, b"authorization")?);
+    let p = h.class_then(p, 0, 3, space)?;
+    if !matches!(h.at(p)?, b':' | b'=') {
+        return None;
+    }
+    let p = quote_opt(h, h.class_then(p + 1, 0, 3, space)?);
+    // The schemes differ before any of them ends: at most one matches.
+    let p = lc(p, b"bearer")
+        .or_else(|| lc(p, b"basic"))
+        .or_else(|| lc(p, b"token"))?;
+    let v = h.class_then(p, 1, 3, space)?;
+    let e = h.class(v, 8, 960, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+    })?;
+    Some((v, e))
 }
 
 fn card(h: Hay<'_>, r: usize) -> Option<usize> {
@@ -826,6 +871,7 @@ mod tests {
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
         ("password_assignment", Matcher::Assignment),
+        ("http_authorization", Matcher::Authorization),
     ];
 
     /// The catalog marks exactly these detectors as matched by hand.
@@ -943,13 +989,19 @@ mod tests {
             b"\"password\": \"pa\\\"ss wo\\\\rd\"",
             b"token=\"abc\\\n\"",
             b"auth_token = ${TOKEN}",
+            b"X-Api-Key: 9f8e7d6c5b4a3928",
+            b"x-auth-token=abcd",
+            b"Authorization: Bearer abc123opaqueTokenValue987",
+            b"\"authorization\":\"Basic dXNlcjpwYXNz\"",
+            b"AUTHORIZATION =  token   ghp_0123",
+            b"redis://:pw123456@cache",
             b"secret=>",
         ];
         prop_oneof![
             3 => proptest::sample::select(samples).prop_map(<[u8]>::to_vec),
             4 => proptest::collection::vec(alphabet(), 0..24),
             1 => proptest::sample::select(
-                vec![&b"-----"[..], b"-----END", b"eyJ", b" PRIVATE KEY", b"=>", b"==", b"://", b"password", b"\t  "]
+                vec![&b"-----"[..], b"-----END", b"eyJ", b" PRIVATE KEY", b"=>", b"==", b"://", b"password", b"\t  ", b"Authorization", b"Bearer ", b"-Key"]
             ).prop_map(<[u8]>::to_vec),
         ]
     }
@@ -988,12 +1040,16 @@ mod tests {
         }
     }
 
-    /// The quoted values of assignments at their edges: one unit, 256 and 257 units, escapes
-    /// (of the quote, of a backslash, of a newline, at the end), a newline inside, no closing
-    /// quote, the other quote inside.
+    /// Assignments and Authorization headers at their edges: quoted values of one unit, 256
+    /// and 257 units, escapes (of the quote, of a backslash, of a newline, at the end), a
+    /// newline inside, no closing quote, the other quote inside; dashed keywords; schemes,
+    /// blanks and token lengths around their limits.
     #[test]
-    fn assignment_quotes_equal_the_regex() {
-        let res = vec![(regex_of("password_assignment"), Matcher::Assignment)];
+    fn assignment_edges_equal_the_regex() {
+        let res = vec![
+            (regex_of("password_assignment"), Matcher::Assignment),
+            (regex_of("http_authorization"), Matcher::Authorization),
+        ];
         let long = |n: usize, q: &str| format!("password: {q}{}{q} tail", "a".repeat(n));
         let mut inputs: Vec<String> = [
             r#"password: "a""#,
@@ -1008,6 +1064,22 @@ mod tests {
             "password: \"a\nb\"",
             r#"password: "open quote"#,
             r#"password: 'it"s' x"#,
+            "X-Api-Key: 9f8e7d6c5b4a3928",
+            "secret_key=abcdefgh secretkey: abcdefgh secret-key = abcdefgh secret_kex=abcdefgh",
+            "SECRET: abcdefgh secret_: abcdefgh",
+            "private_key=MIIEvQIBADANBgkqhkiG9w0BAQEFAASC privatekey=x",
+            "GITHUB_TOKEN=abcdefghijklmnop1234 Pwd=Secret123; passphrase: 'a b c d'",
+            "api--key=abcdefgh",
+            "Auth-Token = 'abc def'",
+            "Authorization: Bearer abcdefg",
+            "Authorization: Bearer abcdefgh",
+            "authorization:bearer    abcdefgh",
+            "AUTHORIZATION = 'Basic dXNlcjpwYXNz=='",
+            "Authorization: Digest username=x",
+            "Authorization:    Bearer abcdefgh",
+            "Authorization\": \"token ghp_abcdefgh\"",
+            "Authorization: Bearer $TOKEN_VALUE",
+            "Authorization: Bearerabcdefghij",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -1016,9 +1088,14 @@ mod tests {
             inputs.push(long(n, "\""));
             inputs.push(long(n, "'"));
         }
+        for n in [959, 960, 961] {
+            inputs.push(format!("Authorization: Basic {}=", "a".repeat(n)));
+        }
         for w in &inputs {
             let w = w.as_bytes();
-            for lim in 0..=w.len() {
+            // Every window end, or for the long ones those near either end.
+            let n = w.len();
+            for lim in (0..=n).filter(|&l| n < 300 || l < 48 || l + 8 >= n) {
                 check(&res, w, 0, lim);
             }
         }

@@ -210,11 +210,18 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let mut nends = 0;
     let mut group_lens = [0usize; 20];
     let mut cur = 0;
+    // A separator of the other kind ends the number (`4111-1111-1111-1111 2024`: the year
+    // after a space is not a group of a dashed number).
+    let mut len = v.len();
     for (i, &b) in v.iter().enumerate() {
         if b.is_ascii_digit() {
             cur += 1;
         } else {
-            if Some(b) != sep || cur == 0 || nends >= 20 {
+            if Some(b) != sep {
+                len = i;
+                break;
+            }
+            if cur == 0 || nends >= 20 {
                 return None;
             }
             group_lens[nends] = cur;
@@ -225,16 +232,17 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     }
     if nends < 20 {
         group_lens[nends] = cur;
-        ends[nends] = v.len();
+        ends[nends] = len;
         nends += 1;
     }
     let mut d = [0u8; 40];
     for k in (0..nends).rev() {
         let end = ends[k];
-        if sep.is_some() {
+        // The first group alone is a plain number (`378282246310005 2024`).
+        if sep.is_some() && k > 0 {
             // The first group has four digits (every brand prints it so), the others 3..=6,
             // the last 1..=6.
-            if group_lens[0] != 4 || k == 0 {
+            if group_lens[0] != 4 {
                 continue;
             }
             if group_lens[1..k].iter().any(|&g| !(3..=6).contains(&g)) {
@@ -563,6 +571,10 @@ fn secret_value_ok(v: &[u8]) -> bool {
         || lower_is(b"redacted")
         || lower_is(b"[redacted]")
     {
+        return false;
+    }
+    // A file path names where the secret is (`PWD=/home/ci`, `secret=./secret.txt`).
+    if v.starts_with(b"/") || v.starts_with(b"~/") || v.starts_with(b"./") {
         return false;
     }
     if v.starts_with(b"${")

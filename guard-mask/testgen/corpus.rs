@@ -568,7 +568,25 @@ fn secret(r: &mut Rng) -> Item {
                 b64url_encode(payload.as_bytes()),
                 r.chars(B64URL, 43)
             );
-            framed("Authorization: Bearer ", &jwt, "", "jwt")
+            match r.below(3) {
+                0 => framed(
+                    "Authorization: Basic ",
+                    &format!("{}=", r.chars(B64, 27)),
+                    "",
+                    "http_authorization",
+                ),
+                1 => framed(
+                    r.s(&[
+                        "Authorization: Bearer ",
+                        "authorization: token ",
+                        "Proxy-Authorization: Bearer ",
+                    ]),
+                    &r.chars(B64URL, 32),
+                    "",
+                    "http_authorization",
+                ),
+                _ => framed("Authorization: Bearer ", &jwt, "", "jwt"),
+            }
         }
         20 => {
             let kind = r.s(&[
