@@ -248,6 +248,12 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
     let next = buf.get(i + 1).copied().unwrap_or(0);
     match bit {
         C_PLUS | C_PAREN => (i == 0 || !alnum(buf[i - 1])) && next.is_ascii_digit(),
+        // `%` stands for `@` only as `%40`.
+        C_AT if buf[i] == b'%' => {
+            next == b'4'
+                && buf.get(i + 2) == Some(&b'0')
+                && buf.get(i + 3).is_some_and(|&b| alnum(b))
+        }
         C_AT => alnum(next),
         // The next byte first: it turns away most `:` and `-` of text (`"ts":"`, `key: v`,
         // `a - b`) before any look-back.
@@ -345,7 +351,7 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Marks (high bit of each byte) the bytes of `x` in `( ) * + , - . / 0-9 : ; < = > ?`, in
-/// `@ A-K`, or `_`: every byte the built-in catalog triggers on, plus a few that the class
+/// `@ A-K`, `_` or `%` (of `%40`): every byte the built-in catalog triggers on, plus a few that the class
 /// table then turns away (`>` and `?` are rare enough that one range test for `0x28..=0x4b`
 /// is cheaper than two). Never a non-ASCII byte: no built-in triggers on one, and text in
 /// other scripts would otherwise mark nearly every byte (a custom first byte there is one of
@@ -357,9 +363,10 @@ pub(crate) fn swar_candidates(x: u64) -> u64 {
     let ge = |lo: u64| v + LO * (0x80 - lo);
     let gt = |hi: u64| v + LO * (0x7f - hi);
     let punct_digits_upper = ge(0x28) & !gt(0x4b);
-    let y = v ^ (LO * 0x5f);
-    let underscore = !(y + LO * 0x7f);
-    (punct_digits_upper | underscore) & !x & HI
+    // A byte of `v ^ c` is zero exactly where `v` holds `c`; adding 0x7f sets the high bit
+    // of every other byte (no carries: both are <= 0x7f).
+    let is = |c: u64| !((v ^ (LO * c)) + LO * 0x7f);
+    (punct_digits_upper | is(0x5f) | is(0x25)) & !x & HI
 }
 
 /// Marks (high bit of each byte) the ASCII digits of `x`. Exact per byte, like
@@ -1036,7 +1043,10 @@ impl Engine {
                 }
             }
             Src::Class(C_AT) => {
-                if !w.get(r + 1).copied().is_some_and(alnum) {
+                let after = if w[r] == b'%' { r + 3 } else { r + 1 };
+                if w[r] == b'%' && w.get(r + 1..r + 3) != Some(b"40")
+                    || !w.get(after).copied().is_some_and(alnum)
+                {
                     return;
                 }
                 let mut j = r;
@@ -1393,11 +1403,11 @@ mod tests {
 
     #[test]
     fn swar_marks_exactly_its_set() {
-        let want = |b: u8| (0x28..=0x4b).contains(&b) || b == b'_';
+        let want = |b: u8| (0x28..=0x4b).contains(&b) || b == b'_' || b == b'%';
         for b in 0..=255u8 {
             for pos in 0..8 {
                 // Put the byte among neighbours that could disturb a sloppy carry.
-                for fill in [0u8, 0x27, 0x3e, 0x5f, 0x7f, 0xff] {
+                for fill in [0u8, 0x25, 0x27, 0x3e, 0x5f, 0x7f, 0xff] {
                     let mut w = [fill; 8];
                     w[pos] = b;
                     let m = swar_candidates(u64::from_le_bytes(w));

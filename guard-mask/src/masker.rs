@@ -576,7 +576,8 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         e.class_ahead[2] = a;
     }
     if !e.at_dets.is_empty() {
-        set(&mut e, &mut [b'@'].into_iter(), C_AT);
+        // `%` for `%40`, the `@` of URL-encoded text (`?email=bob%40example.com`).
+        set(&mut e, &mut [b'@', b'%'].into_iter(), C_AT);
         e.class_ahead[3] = ahead(&mut e.at_dets.iter().copied());
     }
     if !e.colon_dets.is_empty() {

@@ -786,12 +786,25 @@ fn email(h: Hay<'_>, r: usize) -> Option<usize> {
     if !h.is(r, first) {
         return None;
     }
-    // The local part cannot contain `@`: it is the whole run up to the `@`.
-    let n = h.run(r + 1, 64, local);
-    if n > 63 || h.at(r + 1 + n) != Some(b'@') {
-        return None;
+    // The local part is greedy and cannot contain `@`, but can contain `%40`: the regex tries
+    // the longest local part first (where an `@` can follow: the end of the run), then shorter
+    // ones, each followed by `@` or `%40` and a domain; the first that completes wins.
+    let n = h.run(r + 1, 63, local);
+    for q in (r + 1..=r + 1 + n).rev() {
+        let p = match h.at(q) {
+            Some(b'@') => q + 1,
+            Some(b'%') if h.at(q + 1) == Some(b'4') && h.at(q + 2) == Some(b'0') => q + 3,
+            _ => continue,
+        };
+        if let Some(e) = email_domain(h, p) {
+            return Some(e);
+        }
     }
-    let mut p = r + 2 + n;
+    None
+}
+
+/// `(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}` at `p`: the end.
+fn email_domain(h: Hay<'_>, mut p: usize) -> Option<usize> {
     // Labels end at a `.` and cannot contain one, so each label is a whole dot-terminated
     // segment: 1-63 bytes of `[A-Za-z0-9-]`, alphanumeric at both ends. `+` is greedy: the
     // most labels after which a 2-24 letter top-level domain follows wins.
@@ -950,6 +963,11 @@ mod tests {
             b"a.b+c@mail.example.co.uk.",
             b"x@a-.b",
             b"x@b.c-d.ef",
+            b"bob%40example.com",
+            b"a%40b.c%40d.com@x",
+            b"a%40b.com@y.org",
+            b"%40%40a.bc",
+            b"q%4x@z.io",
             b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----",
             b"-----BEGIN PRIVATE KEY-----",
             b"-----END RSA PRIVATE KEY-----",
