@@ -148,12 +148,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         open_end(spec(
             "pem_private_key",
-            r"(?s)-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----.*?-----END[A-Z ]{0,30}PRIVATE KEY-----",
+            r"(?s)-----BEGIN[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----.*?-----END[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----",
             16384,
             Lit(&["-----BEGIN"]),
             V::None,
             120,
-            "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8)",
+            "PEM private key blocks (RSA, EC, DSA, OpenSSH, PKCS#8) and PGP private key blocks",
         )),
         Matcher::Pem,
     ),

@@ -39,7 +39,8 @@ pub(crate) enum Matcher {
     Mac,
     /// The catalog's e-mail regex.
     Email,
-    /// `-----BEGIN ... PRIVATE KEY-----` up to the first matching `END` line.
+    /// `-----BEGIN ... PRIVATE KEY-----` (or `... PRIVATE KEY BLOCK-----`) up to the first
+    /// matching `END` line.
     Pem,
     /// Three base64url segments, the first two starting with `eyJ`.
     Jwt,
@@ -310,19 +311,19 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
     }
 }
 
-/// `-----BEGIN[A-Z ]{0,30}PRIVATE KEY-----` at `at`: the end. `[A-Z ]` covers `PRIVATE KEY`
-/// but not `-`, so the only split that can work puts `PRIVATE KEY-----` at the end of the
-/// `[A-Z ]` run.
+/// `-----BEGIN[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----` at `at` (`BLOCK`: PGP armor): the
+/// end. `[A-Z ]` covers `PRIVATE KEY BLOCK` but not `-`, so the only split that can work puts
+/// the tail and `-----` at the end of the `[A-Z ]` run, and at most one tail ends it.
 fn pem_line(h: Hay<'_>, at: usize, word: &[u8]) -> Option<usize> {
     let p = h.lit(at, word)?;
-    let n = h.run(p, 42, |b| b.is_ascii_uppercase() || b == b' ');
-    const TAIL: &[u8] = b"PRIVATE KEY";
-    if !(TAIL.len()..=30 + TAIL.len()).contains(&n) {
-        return None;
+    let n = h.run(p, 48, |b| b.is_ascii_uppercase() || b == b' ');
+    for tail in [&b"PRIVATE KEY"[..], b"PRIVATE KEY BLOCK"] {
+        if (tail.len()..=30 + tail.len()).contains(&n) && h.lit(p + n - tail.len(), tail).is_some()
+        {
+            return h.lit(p + n, b"-----");
+        }
     }
-    let k = p + n - TAIL.len();
-    h.lit(k, TAIL)?;
-    h.lit(p + n, b"-----")
+    None
 }
 
 fn pem(h: Hay<'_>, r: usize) -> Option<usize> {
@@ -972,6 +973,9 @@ mod tests {
             b"-----BEGIN PRIVATE KEY-----",
             b"-----END RSA PRIVATE KEY-----",
             b"-----END PRIVATE KEY--",
+            b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0\n=abcd\n-----END PGP PRIVATE KEY BLOCK-----",
+            b"-----BEGIN ABCDEFGHIJKLMNOPQRSTUVWXYZABCD PRIVATE KEY BLOCK-----",
+            b"-----END PRIVATE KEY BLOCKS-----",
             b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc",
             b"eyJa.eyJ.",
             b"AKIAIOSFODNN7EXAMPLE",
@@ -1115,6 +1119,33 @@ mod tests {
             let n = w.len();
             for lim in (0..=n).filter(|&l| n < 300 || l < 48 || l + 8 >= n) {
                 check(&res, w, 0, lim);
+            }
+        }
+    }
+
+    /// PEM and PGP header lines at their limits: a type of 0, 30 and 31 bytes before the tail,
+    /// each tail, a tail that goes on.
+    #[test]
+    fn pem_edges_equal_the_regex() {
+        let res = vec![(regex_of("pem_private_key"), Matcher::Pem)];
+        for pre in [
+            String::new(),
+            " ".to_owned(),
+            "A".repeat(30),
+            "A".repeat(31),
+        ] {
+            for tail in [
+                "PRIVATE KEY",
+                "PRIVATE KEY BLOCK",
+                "PRIVATE KEY BLOCKS",
+                "PRIVATE KEYS",
+            ] {
+                let line = |w: &str| format!("-----{w}{pre}{tail}-----");
+                let w = format!("{}\nabc\n{}\n", line("BEGIN"), line("END"));
+                let w = w.as_bytes();
+                for lim in 0..=w.len() {
+                    check(&res, w, 0, lim);
+                }
             }
         }
     }
