@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use guard_core::{Decision, Facts, Identity, Request, Resource, Verdict};
 use guard_sql::classify::Classification;
 
-use crate::gateway::{Shared, now_ts, now_us};
+use crate::gateway::{Runtime, Shared, now_ts, now_us};
 
 /// What to do with one client message.
 #[derive(Debug, Clone)]
@@ -60,17 +60,28 @@ const FACTS_CACHE: usize = 8;
 /// its constants have another length (`WHERE aid = 7`, `WHERE aid = 1234`); either way a hit
 /// skips building the fact maps again, since facts hold no spans. Holding the `Arc` keeps its
 /// address from being reused.
+///
+/// An entry also keeps the decisions made for its facts while they can be reused: under the
+/// same runtime (a reload makes a new one, with the policy it loaded), a policy without time
+/// windows and no active grant for the session's identity. The policy's answer is then a
+/// function of the identity and resource (fixed for a session) and the facts.
 #[derive(Default)]
-struct FactsCache(Vec<(Arc<Classification>, Arc<[Facts]>)>);
+struct FactsCache(Vec<FactsEntry>);
+
+struct FactsEntry {
+    class: Arc<Classification>,
+    facts: Arc<[Facts]>,
+    decided: Option<(Arc<Runtime>, Arc<[Decision]>)>,
+}
 
 impl FactsCache {
     fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
         let entries = &mut self.0;
         let hit = (entries.iter())
-            .position(|(k, _)| Arc::ptr_eq(k, c))
-            .or_else(|| entries.iter().position(|(k, _)| k.same_but_spans(c)));
+            .position(|e| Arc::ptr_eq(&e.class, c))
+            .or_else(|| entries.iter().position(|e| e.class.same_but_spans(c)));
         if let Some(i) = hit {
-            let f = entries[i].1.clone();
+            let f = entries[i].facts.clone();
             // Most recent first.
             entries[..=i].rotate_right(1);
             return f;
@@ -79,8 +90,29 @@ impl FactsCache {
         if entries.len() == FACTS_CACHE {
             entries.pop();
         }
-        entries.insert(0, (c.clone(), f.clone()));
+        entries.insert(
+            0,
+            FactsEntry {
+                class: c.clone(),
+                facts: f.clone(),
+                decided: None,
+            },
+        );
         f
+    }
+
+    /// The decisions kept for `facts` (handed out by [`FactsCache::facts_of`]) under `rt`.
+    fn decided(&self, facts: &Arc<[Facts]>, rt: &Arc<Runtime>) -> Option<Arc<[Decision]>> {
+        let e = self.0.iter().find(|e| Arc::ptr_eq(&e.facts, facts))?;
+        let (r, d) = e.decided.as_ref()?;
+        Arc::ptr_eq(r, rt).then(|| d.clone())
+    }
+
+    /// Keeps `decisions` for `facts` under `rt` (nothing when `facts` has no entry).
+    fn keep_decided(&mut self, facts: &Arc<[Facts]>, rt: &Arc<Runtime>, d: &Arc<[Decision]>) {
+        if let Some(e) = self.0.iter_mut().find(|e| Arc::ptr_eq(&e.facts, facts)) {
+            e.decided = Some((rt.clone(), d.clone()));
+        }
     }
 }
 
@@ -125,7 +157,7 @@ impl Decider {
     /// (for the recording; empty otherwise).
     pub(crate) fn decide(
         &mut self,
-        facts: &[Facts],
+        facts: &Arc<[Facts]>,
         sql: &str,
         params: &[Option<BindParam>],
         via: &'static str,
@@ -135,14 +167,28 @@ impl Decider {
         let rt = self.shared.runtime();
         let now = now_ts();
         let grants = self.shared.active_grants(&self.identity.subject, now);
-        let decisions: Vec<Decision> = facts
-            .iter()
-            .map(|f| {
-                rt.policy.evaluate(
-                    &Request::new(&self.identity, &self.resource, f, now).with_grants(&grants),
-                )
-            })
-            .collect();
+        let reusable = grants.is_empty() && !rt.policy.depends_on_time();
+        let kept = reusable
+            .then(|| self.facts_cache.decided(facts, &rt))
+            .flatten();
+        let decisions: Arc<[Decision]> = match kept {
+            Some(d) => d,
+            None => {
+                let d: Arc<[Decision]> = facts
+                    .iter()
+                    .map(|f| {
+                        rt.policy.evaluate(
+                            &Request::new(&self.identity, &self.resource, f, now)
+                                .with_grants(&grants),
+                        )
+                    })
+                    .collect();
+                if reusable {
+                    self.facts_cache.keep_decided(facts, &rt, &d);
+                }
+                d
+            }
+        };
         let mut outcome = combine(&decisions);
         // Fail closed: a mask the policy asks for but the configuration lacks.
         if self.shared.config.masking.enabled
@@ -239,7 +285,7 @@ impl Decider {
                 params: recorded_params(sql, params, &maskers),
             });
             let mut r = self.rec.event(&input);
-            for d in &decisions {
+            for d in decisions.iter() {
                 if r.is_err() {
                     break;
                 }
@@ -478,6 +524,41 @@ fn combine(decisions: &[Decision]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn runtime() -> Arc<Runtime> {
+        Arc::new(Runtime {
+            policy: Arc::new(
+                guard_core::Policy::builder()
+                    .build("default = \"allow\"")
+                    .unwrap(),
+            ),
+            resources: Default::default(),
+            users: Default::default(),
+            issuers: Vec::new(),
+            maskers: Default::default(),
+            column_rule_profiles: Default::default(),
+        })
+    }
+
+    #[test]
+    fn decisions_are_kept_per_facts_and_runtime() {
+        let classifier = guard_sql::classify::Classifier::new();
+        let mut cache = FactsCache::default();
+        let a = cache.facts_of(&classifier.classify("SELECT 1"));
+        let b = cache.facts_of(&classifier.classify("DELETE FROM t"));
+        let (rt, reloaded) = (runtime(), runtime());
+        assert!(cache.decided(&a, &rt).is_none());
+        let d: Arc<[Decision]> = Arc::from(Vec::new());
+        cache.keep_decided(&a, &rt, &d);
+        assert!(cache.decided(&a, &rt).is_some_and(|k| Arc::ptr_eq(&k, &d)));
+        // Another statement's facts, or the same facts after a reload: decided again.
+        assert!(cache.decided(&b, &rt).is_none());
+        assert!(cache.decided(&a, &reloaded).is_none());
+        // Facts the cache did not hand out (or no longer holds) are not kept.
+        let stray: Arc<[Facts]> = Arc::from(Vec::new());
+        cache.keep_decided(&stray, &rt, &d);
+        assert!(cache.decided(&stray, &rt).is_none());
+    }
 
     #[test]
     fn facts_are_reused_across_constant_lengths_and_never_across_statements() {

@@ -323,7 +323,7 @@ async fn decide_startup(
     client: &mut Stream,
 ) -> std::result::Result<(), String> {
     let summary = req.summary();
-    let outcome = decider.decide(std::slice::from_ref(&req.facts()), &summary, &[], "startup");
+    let outcome = decider.decide(&Arc::from([req.facts()]), &summary, &[], "startup");
     let masks = match outcome {
         Outcome::Refuse { message } => return Err(message),
         Outcome::Go { masks } => masks,

@@ -133,6 +133,8 @@ pub struct Policy {
     referenced: Vec<(&'static str, FactType)>,
     default: DefaultAction,
     default_message: String,
+    /// Some rule has a time window.
+    timed: bool,
 }
 
 /// Builds a [`Policy`]: collects fact schemas and options, then compiles a document.
@@ -193,7 +195,9 @@ impl PolicyBuilder {
             .collect();
         referenced.sort_unstable_by_key(|(n, _)| *n);
         referenced.dedup_by_key(|(n, _)| *n);
+        let timed = compiled.rules.iter().any(|r| r.time.is_some());
         Ok(Policy {
+            timed,
             rules: compiled.rules,
             index,
             referenced,
@@ -219,6 +223,14 @@ impl Policy {
     /// Whether the policy has no rules (every decision is the default).
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Whether a decision can change with the request's `now` alone: some rule has a time
+    /// window. When it cannot, the decision is a function of the identity, the resource, the
+    /// facts and the grants passed in, and a caller may reuse it for the same request (the
+    /// gateway does, per session, while no grant is active).
+    pub fn depends_on_time(&self) -> bool {
+        self.timed
     }
 
     /// The default decision.

@@ -278,6 +278,9 @@ fn time_windows() {
     assert!(at(noon())); // 14:00 local, Monday
     assert!(!at(noon().saturating_add(Duration::from_secs(3 * 3600)))); // 17:00 local
     assert!(!at(noon().saturating_add(Duration::from_secs(5 * 86_400)))); // Saturday
+    assert!(p.depends_on_time());
+    let untimed = policy("[[rule]]\nid = \"all\"\naction = \"allow\"\n");
+    assert!(!untimed.depends_on_time());
 }
 
 #[test]
