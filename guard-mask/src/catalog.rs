@@ -108,8 +108,8 @@ const ASSIGN_LITERALS: &[&str] = &[
     "passphrase",
     "Passphrase",
     "PASSPHRASE",
-    // `Pwd=` of ODBC connection strings, `MYSQL_PWD=` (`PWD=/home/x` of an environment dump
-    // is a path, which the validator turns away).
+    // `Pwd=` of ODBC connection strings, `MYSQL_PWD=` (and `PWD=/home/x` of an environment
+    // dump, the working directory, is masked too: a value that starts with `/` may be base64).
     "pwd",
     "Pwd",
     "PWD",
@@ -407,7 +407,7 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         value(spec(
             "password_assignment",
-            r#"(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)["']?\s{0,3}(?::|=|=>)\s{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})"#,
+            r#"(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)["']?\s{0,3}(?::|=|=>)[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})"#,
             300,
             Assign(ASSIGN_LITERALS),
             V::SecretValue,
@@ -440,6 +440,37 @@ pub(crate) const CATALOG: &[Spec] = &[
             "payment cards: Visa, Mastercard, Amex, Discover, JCB, Maestro, UnionPay, Diners; Luhn",
         ),
         Matcher::Card,
+    ),
+    native(
+        value(spec(
+            "card_security_code",
+            r#"(?i:cvv2?|cvc2?|security[ _]?code)["']?\s{0,3}[:=][ \t]{0,3}["']?(?P<v>[0-9]{3,4})(?:[^0-9A-Za-z]|$)"#,
+            40,
+            Assign(&[
+                "cvv",
+                "Cvv",
+                "CVV",
+                "cvv2",
+                "CVV2",
+                "cvc",
+                "Cvc",
+                "CVC",
+                "cvc2",
+                "CVC2",
+                "security code",
+                "Security Code",
+                "Security code",
+                "SECURITY CODE",
+                "security_code",
+                "securityCode",
+                "SecurityCode",
+                "SECURITY_CODE",
+            ]),
+            V::None,
+            90,
+            "card security codes after a CVV/CVC/security code key (PCI DSS: never kept)",
+        )),
+        Matcher::CardCode,
     ),
     native(
         spec(

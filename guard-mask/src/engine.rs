@@ -351,9 +351,9 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Marks (high bit of each byte) the bytes of `x` in `( ) * + , - . / 0-9 : ; < = > ?`, in
-/// `@ A-K`, `_` or `%` (of `%40`): every byte the built-in catalog triggers on, plus a few that the class
-/// table then turns away (`>` and `?` are rare enough that one range test for `0x28..=0x4b`
-/// is cheaper than two). Never a non-ASCII byte: no built-in triggers on one, and text in
+/// `@ A-K`, `_` or `%` (of `%40`): every byte the built-in catalog triggers on, plus a few
+/// that the class table then turns away (`>` and `?` are rare enough that one range test for
+/// `0x28..=0x4b` is cheaper than two). Never a non-ASCII byte: no built-in triggers on one, and text in
 /// other scripts would otherwise mark nearly every byte (a custom first byte there is one of
 /// the block test's extra bytes). Exact per byte (no carries cross bytes), safe code only.
 #[inline(always)]

@@ -56,6 +56,8 @@ pub(crate) enum Matcher {
     Assignment,
     /// `Authorization: Bearer <token>` (and `Basic`, `token`): the value group.
     Authorization,
+    /// `CVV: 123` and its sister keys: the value group.
+    CardCode,
 }
 
 /// The token formats with a literal prefix and fixed character classes.
@@ -176,6 +178,7 @@ impl Matcher {
             }
             Matcher::Assignment => return assignment(h, r),
             Matcher::Authorization => return authorization(h, r),
+            Matcher::CardCode => return card_code(h, r),
             _ => {}
         }
         self.end(h, r).map(|e| (r, e))
@@ -209,7 +212,8 @@ impl Matcher {
             | Matcher::AzureKey
             | Matcher::UriPassword
             | Matcher::Assignment
-            | Matcher::Authorization => None,
+            | Matcher::Authorization
+            | Matcher::CardCode => None,
         }
     }
 }
@@ -416,7 +420,7 @@ fn quoted(h: Hay<'_>, p: usize) -> Option<usize> {
 
 /// `(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)`
 /// `["']?\s{0,3}(?::|=|=>)`
-/// `\s{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})`
+/// `[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})`
 /// (the validator takes the quotes off).
 fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
     let lc = |p: usize, lit: &[u8]| {
@@ -447,8 +451,10 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         .or_else(|| lc(r, b"token"))?;
     let p = quote_opt(h, kw);
     let p = h.class_then(p, 0, 3, space)?;
+    // The value is on the operator's line: `PASSWORD=` with nothing after it is empty, and
+    // the next line is not its value.
     let value = |p: usize| {
-        let p = h.class_then(p, 0, 3, space)?;
+        let p = h.class_then(p, 0, 3, |b| b == b' ' || b == b'\t')?;
         if let Some(e) = quoted(h, p) {
             return Some((p, e));
         }
@@ -497,6 +503,41 @@ fn authorization(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
     })?;
     Some((v, e))
+}
+
+/// `(?i:cvv2?|cvc2?|security[ _]?code)["']?\s{0,3}[:=][ \t]{0,3}["']?`
+/// `(?P<v>[0-9]{3,4})(?:[^0-9A-Za-z]|$)`
+fn card_code(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
+    let lc = |p: usize, lit: &[u8]| {
+        let e = p + lit.len();
+        h.w.get(p..e)
+            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
+            .then_some(e)
+    };
+    // Each optional byte (`2`, `[ _]`) is one the rest cannot start with: the byte decides.
+    let opt = |p: usize, f: fn(u8) -> bool| if h.is(p, f) { p + 1 } else { p };
+    let kw = (lc(r, b"cvv").or_else(|| lc(r, b"cvc")))
+        .map(|p| opt(p, |b| b == b'2'))
+        .or_else(|| {
+            lc(
+                opt(lc(r, b"security")?, |b| b == b' ' || b == b'_'),
+                b"code",
+            )
+        })?;
+    let p = h.class_then(quote_opt(h, kw), 0, 3, space)?;
+    if !matches!(h.at(p)?, b':' | b'=') {
+        return None;
+    }
+    let v = quote_opt(h, h.class_then(p + 1, 0, 3, |b| b == b' ' || b == b'\t')?);
+    let n = h.run(v, 5, |b| b.is_ascii_digit());
+    if !(3..=4).contains(&n) {
+        return None;
+    }
+    match h.at(v + n) {
+        Some(b) if !b.is_ascii_alphanumeric() => Some((v, v + n)),
+        None if h.at_end => Some((v, v + n)),
+        _ => None,
+    }
 }
 
 fn card(h: Hay<'_>, r: usize) -> Option<usize> {
@@ -886,6 +927,7 @@ mod tests {
         ("uri_password", Matcher::UriPassword),
         ("password_assignment", Matcher::Assignment),
         ("http_authorization", Matcher::Authorization),
+        ("card_security_code", Matcher::CardCode),
     ];
 
     /// The catalog marks exactly these detectors as matched by hand.
@@ -1071,6 +1113,7 @@ mod tests {
         let res = vec![
             (regex_of("password_assignment"), Matcher::Assignment),
             (regex_of("http_authorization"), Matcher::Authorization),
+            (regex_of("card_security_code"), Matcher::CardCode),
         ];
         let long = |n: usize, q: &str| format!("password: {q}{}{q} tail", "a".repeat(n));
         let mut inputs: Vec<String> = [
@@ -1102,6 +1145,13 @@ mod tests {
             "Authorization\": \"token ghp_abcdefgh\"",
             "Authorization: Bearer $TOKEN_VALUE",
             "Authorization: Bearerabcdefghij",
+            "password=\nnext_line_value",
+            "CVV: 123 cvv2=1234, CVC:12345 cvc 123 Security Code: '987' security_code=12a",
+            "cvv=123",
+            "securitycode:  \t456;SECURITY_CODE=\n789",
+            "password=\r\n\"quoted\"",
+            "password = \t value1234",
+            "password:\t\t\t\tvalue1234",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -1115,10 +1165,13 @@ mod tests {
         }
         for w in &inputs {
             let w = w.as_bytes();
-            // Every window end, or for the long ones those near either end.
+            // Every window end, or for the long ones those near either end; every start.
             let n = w.len();
             for lim in (0..=n).filter(|&l| n < 300 || l < 48 || l + 8 >= n) {
                 check(&res, w, 0, lim);
+            }
+            for r in 1..n {
+                check(&res, w, r, n);
             }
         }
     }

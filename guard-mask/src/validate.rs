@@ -573,10 +573,6 @@ fn secret_value_ok(v: &[u8]) -> bool {
     {
         return false;
     }
-    // A file path names where the secret is (`PWD=/home/ci`, `secret=./secret.txt`).
-    if v.starts_with(b"/") || v.starts_with(b"~/") || v.starts_with(b"./") {
-        return false;
-    }
     if v.starts_with(b"${")
         || v.starts_with(b"{{")
         || v.starts_with(b"%(")

@@ -710,8 +710,21 @@ fn lookalike(r: &mut Rng) -> Item {
     plain(t)
 }
 
+/// A card security code after its key.
+fn card_code(r: &mut Rng) -> Item {
+    let (pre, post) = match r.below(4) {
+        0 => ("CVV: ", ""),
+        1 => ("cvv2=", ""),
+        2 => ("\"cvc\": \"", "\""),
+        _ => ("Security Code: ", ""),
+    };
+    let n = if r.below(4) == 0 { 4 } else { 3 };
+    framed(pre, &r.digits(n), post, "card_security_code")
+}
+
 fn sensitive(r: &mut Rng) -> Item {
-    match r.below(14) {
+    match r.below(15) {
+        14 => card_code(r),
         0 | 1 => card(r),
         2 => ssn(r),
         3 => match r.below(3) {
