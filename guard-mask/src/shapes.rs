@@ -722,7 +722,7 @@ fn phone_e164(h: Hay<'_>, r: usize) -> Option<usize> {
     (n >= 7).then_some(r + 2 + n)
 }
 
-/// `\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,8}){1,5}`
+/// `\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,10}){1,5}` (a group of ten: `+1 4155550132`)
 fn phone_groups(h: Hay<'_>, r: usize) -> Option<usize> {
     if !(h.at(r) == Some(b'+') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
         return None;
@@ -737,7 +737,7 @@ fn phone_groups(h: Hay<'_>, r: usize) -> Option<usize> {
     p += n;
     let mut k = 0;
     while k < 5 && matches!(h.at(p), Some(b' ' | b'-')) && h.digit(p + 1) {
-        p += 1 + h.run(p + 1, 8, |b| b.is_ascii_digit());
+        p += 1 + h.run(p + 1, 10, |b| b.is_ascii_digit());
         k += 1;
     }
     (k >= 1).then_some(p)
@@ -993,6 +993,9 @@ mod tests {
             b"+14155550132",
             b"+44 20 7946 0958",
             b"+33-1-23-45-67-89",
+            b"+1 4155550132",
+            b"+44 2079460958 1",
+            b"+1 415555013299",
             b"192.168.0.1",
             b"255.255.255.255",
             b"256.1.1.1",
