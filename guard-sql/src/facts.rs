@@ -53,6 +53,12 @@ pub static FACTS: FactSchema = &[
         "Tables whose rows or definition the statement changes, as written.",
     ),
     FactDef::names(
+        "sql.columns",
+        FactType::List,
+        "Columns the statement refers to: the last part of each reference (ssn for c.ssn); * \
+         for SELECT *, t.*, a whole-row reference (to_json(t)) and a COPY of a whole table.",
+    ),
+    FactDef::names(
         "sql.functions",
         FactType::List,
         "Functions the statement calls, as written.",

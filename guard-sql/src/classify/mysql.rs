@@ -1,4 +1,4 @@
-//! MySQL classification through `sqlparser` (scope: kind, effect, tables, functions,
+//! MySQL classification through `sqlparser` (scope: kind, effect, tables, columns, functions,
 //! unbounded, settings).
 
 use std::ops::ControlFlow;
@@ -208,7 +208,20 @@ fn classify_stmt(s: &Ast) -> Statement {
         }
         ControlFlow::Continue(())
     });
+    if selects_star(s) {
+        push_unique(&mut st.columns, "*");
+    }
     let _ = visit_expressions(s, |e| {
+        match e {
+            Expr::Identifier(id) => push_unique(&mut st.columns, &id.value.to_ascii_lowercase()),
+            Expr::CompoundIdentifier(parts) => {
+                if let Some(last) = parts.last() {
+                    push_unique(&mut st.columns, &last.value.to_ascii_lowercase());
+                }
+            }
+            Expr::Wildcard(_) | Expr::QualifiedWildcard(..) => push_unique(&mut st.columns, "*"),
+            _ => {}
+        }
         if let Expr::Function(f) = e {
             let full = name(&f.name);
             push_unique(&mut st.functions, &full);
@@ -312,6 +325,36 @@ fn kind_of(s: &Ast) -> (K, Effect) {
         Ast::OptimizeTable { .. } => (K::Vacuum, Admin),
         _ => (K::Other, Unknown),
     }
+}
+
+/// Whether a query of the statement selects `*` or `t.*`.
+fn selects_star(s: &Ast) -> bool {
+    struct Stars;
+    impl ast::Visitor for Stars {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
+            if set_selects_star(&q.body) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+    }
+    fn set_selects_star(s: &ast::SetExpr) -> bool {
+        match s {
+            ast::SetExpr::Select(sel) => sel.projection.iter().any(|i| {
+                matches!(
+                    i,
+                    ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..)
+                )
+            }),
+            ast::SetExpr::SetOperation { left, right, .. } => {
+                set_selects_star(left) || set_selects_star(right)
+            }
+            _ => false,
+        }
+    }
+    ast::Visit::visit(s, &mut Stars).is_break()
 }
 
 fn name(n: &ObjectName) -> String {

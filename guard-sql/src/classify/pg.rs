@@ -65,6 +65,7 @@ fn classify_node(node: &NodeEnum) -> (Statement, bool) {
     let (kind, effect) = kind_of(node);
     let mut w = Walker::new(Statement::new(kind, effect));
     w.top(node);
+    w.finish();
     let sensitive = w.const_sensitive;
     (w.st, sensitive)
 }
@@ -251,6 +252,10 @@ struct Walker {
     withs_done: Vec<*const WithClause>,
     const_sensitive: bool,
     depth: u32,
+    /// Names and aliases of the relations the statement names, and its one-part column
+    /// references: a reference that names a relation is a whole-row reference.
+    relations: Vec<String>,
+    bare_refs: Vec<String>,
 }
 
 impl Walker {
@@ -265,6 +270,39 @@ impl Walker {
             withs_done: Vec::new(),
             const_sensitive: false,
             depth: 0,
+            relations: Vec::new(),
+            bare_refs: Vec::new(),
+        }
+    }
+
+    /// A column reference: its last part, or `*` (`t.*`, `*`).
+    fn column_ref(&mut self, c: &pb::ColumnRef) {
+        match c.fields.last().and_then(|f| f.node.as_ref()) {
+            Some(NodeEnum::String(s)) => {
+                push_unique(&mut self.st.columns, &s.sval);
+                if c.fields.len() == 1 {
+                    push_unique(&mut self.bare_refs, &s.sval);
+                }
+            }
+            Some(NodeEnum::AStar(_)) => push_unique(&mut self.st.columns, "*"),
+            _ => {}
+        }
+    }
+
+    /// Column names held as plain strings (`USING (a, b)`, a `COPY` column list).
+    fn column_names(&mut self, names: &[Node]) {
+        for n in names {
+            if let Some(NodeEnum::String(s)) = &n.node {
+                push_unique(&mut self.st.columns, &s.sval);
+            }
+        }
+    }
+
+    /// After the walk: a one-part column reference that names a relation of the statement
+    /// (`to_json(c) FROM customers c`) is a whole row.
+    fn finish(&mut self) {
+        if self.bare_refs.iter().any(|r| self.relations.contains(r)) {
+            push_unique(&mut self.st.columns, "*");
         }
     }
 
@@ -332,6 +370,12 @@ impl Walker {
                 } else if let Some(r) = &c.relation {
                     push_unique(&mut self.st.tables_read, &qualified(r));
                     self.targets.push(r as *const RangeVar);
+                }
+                if c.relation.is_some() {
+                    if c.attlist.is_empty() {
+                        push_unique(&mut self.st.columns, "*");
+                    }
+                    self.column_names(&c.attlist);
                 }
                 pg_walk::children(node, self);
             }
@@ -835,6 +879,10 @@ impl Walker {
     }
 
     fn range_var_ref(&mut self, r: &RangeVar) {
+        push_unique(&mut self.relations, &r.relname);
+        if let Some(a) = &r.alias {
+            push_unique(&mut self.relations, &a.aliasname);
+        }
         if self.targets.iter().any(|t| std::ptr::eq(*t, r)) || self.is_cte(r) {
             return;
         }
@@ -930,6 +978,11 @@ impl Visitor for Walker {
             | NodeEnum::MergeStmt(_) => self.dml(n),
             NodeEnum::RangeVar(r) => self.range_var_ref(r),
             NodeEnum::FuncCall(f) => self.func_call(f),
+            NodeEnum::ColumnRef(c) => self.column_ref(c),
+            NodeEnum::JoinExpr(j) => {
+                self.column_names(&j.using_clause);
+                pg_walk::children(n, self);
+            }
             _ => {
                 if is_statement(n) {
                     // A statement nested in a utility statement (CREATE SCHEMA elements, rule

@@ -24,6 +24,11 @@ pub struct Statement {
     pub tables_read: Vec<String>,
     /// Tables whose rows or definition it changes (`sql.tables.write`).
     pub tables_written: Vec<String>,
+    /// Columns it refers to (`sql.columns`): the last part of each column reference
+    /// (`ssn` for `c.ssn`), of `USING (...)` joins and of a `COPY` column list; `*` for
+    /// `SELECT *`, `t.*`, a whole-row reference (`to_json(t)`, `SELECT t FROM t`) and a
+    /// `COPY` of a whole table.
+    pub columns: Vec<String>,
     /// Functions it calls, as written (`sql.functions`).
     pub functions: Vec<String>,
     /// Called functions found in the dangerous-function catalog, unqualified
@@ -74,6 +79,7 @@ impl Statement {
             commands: vec![kind],
             tables_read: Vec::new(),
             tables_written: Vec::new(),
+            columns: Vec::new(),
             functions: Vec::new(),
             dangerous_functions: Vec::new(),
             opaque_functions: Vec::new(),
@@ -101,6 +107,7 @@ impl Statement {
             commands,
             tables_read,
             tables_written,
+            columns,
             functions,
             dangerous_functions,
             opaque_functions,
@@ -122,6 +129,7 @@ impl Statement {
             && *commands == other.commands
             && *tables_read == other.tables_read
             && *tables_written == other.tables_written
+            && *columns == other.columns
             && *functions == other.functions
             && *dangerous_functions == other.dangerous_functions
             && *opaque_functions == other.opaque_functions
@@ -163,6 +171,7 @@ impl Statement {
             .insert("sql.tables", all_tables)
             .insert("sql.tables.read", self.tables_read.clone())
             .insert("sql.tables.write", self.tables_written.clone())
+            .insert("sql.columns", self.columns.clone())
             .insert("sql.functions", self.functions.clone())
             .insert("sql.functions.dangerous", self.dangerous_functions.clone())
             .insert("sql.functions.opaque", self.opaque_functions.clone())
@@ -214,6 +223,7 @@ impl Statement {
         }
         push_all(&mut self.tables_read, &other.tables_read);
         push_all(&mut self.tables_written, &other.tables_written);
+        push_all(&mut self.columns, &other.columns);
         push_all(&mut self.functions, &other.functions);
         push_all(&mut self.dangerous_functions, &other.dangerous_functions);
         push_all(&mut self.opaque_functions, &other.opaque_functions);
