@@ -178,6 +178,18 @@ impl Masker {
             .map(|r| &r.strategy)
     }
 
+    /// Whether one of the profile's column rules may mask a column that a statement over
+    /// `tables` referring to `columns` computes values from ([`ColumnRule::may_be_read_by`]).
+    pub fn column_rules_read_by<T: AsRef<str>, C: AsRef<str>>(
+        &self,
+        tables: &[T],
+        columns: &[C],
+    ) -> bool {
+        self.columns
+            .iter()
+            .any(|r| r.may_be_read_by(tables, columns))
+    }
+
     /// The JSON rules of the profile.
     pub fn json_rules(&self) -> &[JsonRule] {
         &self.json

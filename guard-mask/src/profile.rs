@@ -154,6 +154,39 @@ impl ColumnRule {
         }
     }
 
+    /// Whether a statement that refers to `columns` (the last part of each reference; `*`
+    /// for every column, as in `SELECT *` or a whole-row reference) of the relations `tables`
+    /// (as written: `t`, `s.t`) may compute a value from a column this rule masks. A computed
+    /// result column (`reverse(ssn)`, a `UNION`, a CTE's expression) names no source column,
+    /// so [`matches`](Self::matches) cannot see it: a caller masks such columns whole when
+    /// this holds. A rule on a column name alone holds for any table; a qualified one only
+    /// when a table of the statement can be its table (a table written without its schema
+    /// can be in any schema). Views and functions are not looked into.
+    pub fn may_be_read_by<T: AsRef<str>, C: AsRef<str>>(
+        &self,
+        tables: &[T],
+        columns: &[C],
+    ) -> bool {
+        let parts: Vec<&str> = self.column.split('.').collect();
+        let Some((col, rel)) = parts.split_last() else {
+            return false;
+        };
+        let named = columns.iter().any(|c| {
+            let c = c.as_ref();
+            c == "*" || glob(col.as_bytes(), c.as_bytes())
+        });
+        if !named {
+            return false;
+        }
+        rel.is_empty()
+            || tables.iter().any(|t| {
+                rel.iter()
+                    .rev()
+                    .zip(t.as_ref().split('.').rev())
+                    .all(|(p, s)| glob(p.as_bytes(), s.as_bytes()))
+            })
+    }
+
     /// Whether this rule applies to `column`, qualified as `schema.table.column` when known.
     pub fn matches(&self, column: &str, qualified: Option<&str>) -> bool {
         let pat = self.column.as_str();
@@ -264,6 +297,39 @@ fn yes() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_read_by_statements() {
+        let none: [&str; 0] = [];
+        let name = ColumnRule::new("ssn", Strategy::Null);
+        assert!(name.may_be_read_by(&none, &["ssn"]));
+        assert!(name.may_be_read_by(&["anything"], &["SSN"]));
+        assert!(name.may_be_read_by(&["t"], &["*"]));
+        assert!(!name.may_be_read_by(&["customers"], &["id", "ssn_hash"]));
+        let q = ColumnRule::new("*.customers.ssn", Strategy::Null);
+        assert!(q.may_be_read_by(&["customers"], &["ssn"]));
+        assert!(q.may_be_read_by(&["orders", "public.customers"], &["id", "ssn"]));
+        assert!(q.may_be_read_by(&["shop.public.customers"], &["*"]));
+        assert!(
+            !q.may_be_read_by(&["orders"], &["ssn"]),
+            "another table's ssn"
+        );
+        assert!(!q.may_be_read_by(&none, &["ssn"]));
+        assert!(!q.may_be_read_by(&["customers"], &["id", "name"]));
+        let t = ColumnRule::new("customers.card*", Strategy::Null);
+        assert!(t.may_be_read_by(&["x.customers"], &["card_number"]));
+        assert!(!t.may_be_read_by(&["customers_archive"], &["card_number"]));
+        let s = ColumnRule::new("billing.customers.ssn", Strategy::Null);
+        assert!(
+            s.may_be_read_by(&["customers"], &["ssn"]),
+            "schema unknown: may be it"
+        );
+        assert!(s.may_be_read_by(&["billing.customers"], &["ssn"]));
+        assert!(!s.may_be_read_by(&["public.customers"], &["ssn"]));
+        let all = ColumnRule::new("public.users.*", Strategy::Null);
+        assert!(all.may_be_read_by(&["users"], &["created_at"]));
+        assert!(!all.may_be_read_by(&["users"], &none));
+    }
 
     #[test]
     fn globs_and_rules() {
