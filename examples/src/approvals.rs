@@ -8,7 +8,7 @@ use guard_core::{Facts, Verdict};
 use guard_sql::pg::{ErrorBuilder, Severity};
 use tokio::sync::mpsc;
 
-use crate::decide::{Decider, Outcome};
+use crate::decide::{Decider, Masks, Outcome};
 use crate::gateway::now_ts;
 
 /// Waits for a human. `Ok(masks)`: approved, forward with these masks. `Err(message)`: refuse.
@@ -17,7 +17,7 @@ pub(crate) async fn hold(
     outcome: &Outcome,
     sql: &str,
     notices: &mpsc::UnboundedSender<Vec<u8>>,
-) -> Result<Vec<String>, String> {
+) -> Result<Masks, String> {
     let Outcome::Hold {
         rules,
         approvers,

@@ -10,11 +10,41 @@ use guard_sql::classify::Classification;
 
 use crate::gateway::{Runtime, Shared, now_ts, now_us};
 
+/// The mask profiles applied to what statements return.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Masks {
+    /// The profiles, by name.
+    pub(crate) profiles: Vec<String>,
+    /// A column rule of one of the profiles may hide a column the statements compute values
+    /// from (`reverse(ssn)`, a `UNION`, a CTE): their computed result columns, which carry no
+    /// source column for the rule to match, are masked whole (masking.rs).
+    pub(crate) derived: bool,
+}
+
+impl Masks {
+    /// Adds `other`'s profiles (each once) and its `derived`.
+    pub(crate) fn extend(&mut self, other: Masks) {
+        for p in other.profiles {
+            if !self.profiles.contains(&p) {
+                self.profiles.push(p);
+            }
+        }
+        self.derived |= other.derived;
+    }
+}
+
+impl std::ops::Deref for Masks {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.profiles
+    }
+}
+
 /// What to do with one client message.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// Forward it; apply these mask profiles to what comes back.
-    Go { masks: Vec<String> },
+    Go { masks: Masks },
     /// Refuse it with this message.
     Refuse { message: String },
     /// Ask a human first.
@@ -23,7 +53,7 @@ pub(crate) enum Outcome {
         approvers: Vec<String>,
         needed: u32,
         timeout: Duration,
-        masks: Vec<String>,
+        masks: Masks,
     },
 }
 
@@ -216,7 +246,7 @@ impl Decider {
         // The mask profiles applied to what this statement returns (audit-only mode forwards
         // refused statements too, with every profile any decision asked for).
         let applied: Vec<String> = match &outcome {
-            Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks.clone(),
+            Outcome::Go { masks } | Outcome::Hold { masks, .. } => masks.profiles.clone(),
             Outcome::Refuse { .. } if audit_only => union_masks(&decisions),
             Outcome::Refuse { .. } => Vec::new(),
         };
@@ -300,11 +330,27 @@ impl Decider {
                 };
             }
         }
+        let derived = self.shared.config.masking.enabled
+            && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
+            && facts.iter().any(|f| {
+                let list = |name| f.get(name).and_then(|v| v.as_list()).unwrap_or(&[]);
+                let (tables, columns) = (list("sql.tables"), list("sql.columns"));
+                (applied.iter().filter_map(|m| rt.maskers.get(m)))
+                    .any(|m| m.column_rules_read_by(tables, columns))
+            });
         if audit_only {
             return match copy_refusal {
                 Some(message) => Outcome::Refuse { message },
-                None => Outcome::Go { masks: applied },
+                None => Outcome::Go {
+                    masks: Masks {
+                        profiles: applied,
+                        derived,
+                    },
+                },
             };
+        }
+        if let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &mut outcome {
+            masks.derived = derived;
         }
         outcome
     }
@@ -499,7 +545,10 @@ fn combine(decisions: &[Decision]) -> Outcome {
                         approvers: approvers.clone(),
                         needed: *needed,
                         timeout: *timeout,
-                        masks: masks.clone(),
+                        masks: Masks {
+                            profiles: masks.clone(),
+                            derived: false,
+                        },
                     });
                 }
                 Some(Outcome::Hold {
@@ -518,7 +567,12 @@ fn combine(decisions: &[Decision]) -> Outcome {
             }
         }
     }
-    hold.unwrap_or(Outcome::Go { masks })
+    hold.unwrap_or(Outcome::Go {
+        masks: Masks {
+            profiles: masks,
+            derived: false,
+        },
+    })
 }
 
 #[cfg(test)]

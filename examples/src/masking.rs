@@ -9,6 +9,16 @@
 //!   source stays unknown are redacted under profiles that have column rules (fail closed).
 //!   The column's type is rewritten to `text` in the RowDescription the client sees, so
 //!   clients decode the masked value as a string.
+//! - A computed column (`reverse(ssn)`, `ssn || ''`, a `UNION` output, a CTE's expression,
+//!   `to_json(c)`) has no source column for a rule to match, and a transformed value escapes
+//!   the detectors. So when a statement refers to a column a rule may hide (guard-sql's
+//!   `sql.columns` and `sql.tables` against the rule: `ColumnRule::may_be_read_by`; `*` and
+//!   whole-row references count as every column), every computed column of its results is
+//!   redacted whole (`[REDACTED]`, retyped `text`), whatever it computes: the statement is
+//!   the unit, so `length(name)` next to `reverse(ssn)` is redacted too. Plain columns keep
+//!   their own plan. Not covered: views and functions that compute from a rule's column
+//!   (the statement names the view or function, not the column), and what a filter reveals
+//!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse those.
 //! - In text format every other column is scanned by the profile's detectors, except the
 //!   built-in scalar types that hold no free text (numbers, times, booleans, uuid, bytea,
 //!   network addresses, geometry: [`NOT_TEXT`]), whose masked value would no longer parse as
@@ -74,6 +84,7 @@ use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyItem, CopyLimits};
 use guard_sql::pg::binary::{Container, map_items};
 use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
 
+use crate::decide::Masks;
 use crate::gateway::Shared;
 
 /// Type OIDs whose text is scanned by detectors (pg_type.h).
@@ -282,7 +293,7 @@ struct CachedPlan {
     /// attribute numbers, types and formats, everything a plan is made from.
     key: Box<[u8]>,
     /// The mask profiles the statement was decided with.
-    masks: Box<[String]>,
+    masks: Masks,
     /// [`crate::catalog::CatalogCache::generation`] when planning began: a reload (new
     /// profiles, catalog caches cleared) ends the plan.
     generation: u64,
@@ -307,13 +318,13 @@ impl PlanCache {
     fn get(
         &mut self,
         raw: &[u8],
-        masks: &[String],
+        masks: &Masks,
         generation: u64,
         now: std::time::Instant,
     ) -> Option<&CachedPlan> {
         self.0
             .retain(|p| p.generation == generation && now < p.until);
-        let i = (self.0.iter()).position(|p| *p.key == *raw && *p.masks == *masks)?;
+        let i = (self.0.iter()).position(|p| *p.key == *raw && p.masks == *masks)?;
         self.0[..=i].rotate_right(1);
         self.0.first()
     }
@@ -387,7 +398,7 @@ impl ResultMasker {
         &mut self,
         rd: &RowDescription<'_>,
         raw: &[u8],
-        masks: &[String],
+        masks: &Masks,
         out: &mut BytesMut,
         emit: bool,
     ) {
@@ -447,7 +458,7 @@ impl ResultMasker {
         if let Some(until) = trusted_until {
             self.plans.insert(CachedPlan {
                 key: raw.into(),
-                masks: masks.into(),
+                masks: masks.clone(),
                 generation,
                 until,
                 plan: plan.clone(),
@@ -458,7 +469,8 @@ impl ResultMasker {
     }
 
     /// The plan for the columns `fields` under `maskers` (the profiles `masks` name): a column
-    /// rule by name or source column, else detectors for text-like columns, else nothing.
+    /// rule by name or source column, else (when `masks.derived`) `[REDACTED]` for a column
+    /// the statement computed, else detectors for text-like columns, else nothing.
     /// A column whose rule replaces its values is to be retyped `text`. Also until when the
     /// plan holds for the same columns: `None` when it must not be kept (a catalog lookup
     /// failed, or binary values are walked with the user types known at this moment).
@@ -466,7 +478,7 @@ impl ResultMasker {
         &self,
         fields: &[FieldDescription<'_>],
         maskers: &[Arc<Masker>],
-        masks: &[String],
+        masks: &Masks,
     ) -> (Vec<Col>, Option<std::time::Instant>) {
         let keys: Vec<(u32, i16)> = fields
             .iter()
@@ -492,6 +504,8 @@ impl ResultMasker {
             let name = f.name.to_string_lossy();
             let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
             let unresolved = strict && qualified.is_none() && f.table_oid != 0 && f.column_id > 0;
+            // A value the statement computed (no source column) from a column a rule hides.
+            let derived = masks.derived && (f.table_oid == 0 || f.column_id <= 0);
             let rule = maskers
                 .iter()
                 .find_map(|m| {
@@ -499,7 +513,8 @@ impl ResultMasker {
                         .map(|s| (m.clone(), s.clone()))
                 })
                 .or_else(|| {
-                    unresolved.then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
+                    (unresolved || derived)
+                        .then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
                 });
             let text_like = TEXT_LIKE.contains(&f.type_oid);
             plan.push(match rule {
@@ -625,7 +640,7 @@ impl ResultMasker {
     pub(crate) async fn copy_probed(
         &mut self,
         spec: CopySpec,
-        masks: &[String],
+        masks: &Masks,
         rd: Option<&RowDescription<'_>>,
     ) {
         let maskers = self.maskers(masks);
@@ -1008,7 +1023,7 @@ mod tests {
     ) -> CachedPlan {
         CachedPlan {
             key: key.into(),
-            masks: masks.iter().map(|m| (*m).to_owned()).collect(),
+            masks: profiles(masks),
             generation,
             until,
             plan: Some(
@@ -1024,11 +1039,18 @@ mod tests {
         }
     }
 
+    fn profiles(names: &[&str]) -> Masks {
+        Masks {
+            profiles: names.iter().map(|m| (*m).to_owned()).collect(),
+            derived: false,
+        }
+    }
+
     #[test]
     fn plans_are_kept_per_row_description_and_profiles_while_they_hold() {
         let now = std::time::Instant::now();
         let later = now + std::time::Duration::from_secs(10);
-        let pii = ["pii".to_owned()];
+        let pii = profiles(&["pii"]);
         let mut c = PlanCache::default();
         c.insert(cached(b"rd-a", &["pii"], 3, later));
         assert!(
@@ -1037,8 +1059,14 @@ mod tests {
         );
         // Another RowDescription, other profiles: planned anew.
         assert!(c.get(b"rd-b", &pii, 3, now).is_none());
-        assert!(c.get(b"rd-a", &["other".to_owned()], 3, now).is_none());
-        assert!(c.get(b"rd-a", &[], 3, now).is_none());
+        assert!(c.get(b"rd-a", &profiles(&["other"]), 3, now).is_none());
+        assert!(c.get(b"rd-a", &profiles(&[]), 3, now).is_none());
+        // The same profiles, but the statement computes from a rule's column: planned anew.
+        let derived = Masks {
+            derived: true,
+            ..pii.clone()
+        };
+        assert!(c.get(b"rd-a", &derived, 3, now).is_none());
         // A column source it came from expired: gone.
         assert!(c.get(b"rd-a", &pii, 3, later).is_none());
         assert!(c.get(b"rd-a", &pii, 3, now).is_none());

@@ -31,7 +31,7 @@ use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::decide::{BindParam, Decider, Outcome};
+use crate::decide::{BindParam, Decider, Masks, Outcome};
 use crate::gateway::{CancelTarget, Runtime, Shared, lock};
 use crate::io::{Stream, fill};
 
@@ -541,7 +541,7 @@ fn auth_failed(user: &str) -> Vec<u8> {
 #[derive(Default)]
 struct Unit {
     /// Mask profiles of the statements of this unit.
-    masks: Vec<String>,
+    masks: Masks,
     /// Tokens of injected failing statements and the errors that replace theirs.
     denials: Vec<(String, Vec<u8>)>,
     /// One entry per Describe sent upstream, in order: `true` when the gateway added it (to
@@ -564,7 +564,7 @@ struct Unit {
 /// column rules, sent right before the COPY (masking.rs).
 struct Probe {
     spec: crate::masking::CopySpec,
-    masks: Vec<String>,
+    masks: Masks,
 }
 
 /// Where the upstream -> client pump is in the answer to a COPY probe.
@@ -822,7 +822,7 @@ impl Front {
     fn probe(
         &mut self,
         spec: crate::masking::CopySpec,
-        masks: &[String],
+        masks: &Masks,
         extended: bool,
     ) -> std::result::Result<(), String> {
         let Ok(select) = PgStr::try_new(spec.select.as_bytes()) else {
@@ -851,7 +851,7 @@ impl Front {
         }
         let probe = Probe {
             spec,
-            masks: masks.to_vec(),
+            masks: masks.clone(),
         };
         {
             let mut pipe = lock(&self.pipe);
@@ -1257,7 +1257,7 @@ impl Back {
                                     Some(u) => {
                                         (u.masks.clone(), u.describes.pop_front().unwrap_or(false))
                                     }
-                                    None => (Vec::new(), false),
+                                    None => (Masks::default(), false),
                                 }
                             };
                             if let BackendMessage::RowDescription(rd) = &msg {

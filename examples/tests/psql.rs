@@ -252,6 +252,76 @@ fn masking_in_rows_by_column_rule_and_detector() {
 }
 
 #[test]
+fn values_computed_from_rule_columns_are_redacted() {
+    let db = fresh_database("psql_mask_derived");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let alice = gw.user_url("alice", ALICE_PW);
+    let run = |sql: &[&str]| {
+        let o = psql(&alice, sql);
+        assert!(o.status.success(), "{sql:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    // A computed column carries no source column for `*.customers.ssn` to match, and the
+    // detectors do not know `9876-54-321`: every computed column of a statement that refers
+    // to a rule's column is redacted whole (length(name) too: the statement is the unit).
+    assert_eq!(
+        run(&[
+            "SELECT id, reverse(ssn) AS r, translate(ssn, '0123456789', 'abcdefghij'), \
+             length(name), name FROM customers WHERE id = 1"
+        ]),
+        "1|[REDACTED]|[REDACTED]|[REDACTED]|Ada\n"
+    );
+    // UNION outputs, CTE expressions, whole rows, subqueries, a name rule (card_number).
+    assert_eq!(
+        run(&["SELECT ssn FROM customers WHERE id = 1 UNION ALL SELECT 'x'"]),
+        "[REDACTED]\n[REDACTED]\n"
+    );
+    assert_eq!(
+        run(&[
+            "WITH x AS (SELECT reverse(card_number) r FROM customers WHERE id = 2) SELECT r FROM x"
+        ]),
+        "[REDACTED]\n"
+    );
+    assert_eq!(
+        run(&["SELECT to_json(c) FROM customers c WHERE id = 1"]),
+        "[REDACTED]\n"
+    );
+    assert_eq!(
+        run(&["SELECT (SELECT reverse(ssn) FROM customers WHERE id = 2) AS s"]),
+        "[REDACTED]\n"
+    );
+    // Prepared and run later, and COPY of a query: the same.
+    assert_eq!(
+        run(&[
+            "PREPARE p AS SELECT reverse(ssn) FROM customers WHERE id = 1",
+            "EXECUTE p"
+        ]),
+        "PREPARE\n[REDACTED]\n"
+    );
+    assert_eq!(
+        run(&["COPY (SELECT id, reverse(ssn) FROM customers ORDER BY id) TO STDOUT"]),
+        "1\t[REDACTED]\n2\t[REDACTED]\n"
+    );
+    // Statements that refer to no rule column keep their computed columns, and so does an
+    // `ssn` that is not customers' (the rule names its table).
+    assert_eq!(
+        run(&["SELECT upper(name), length(note) FROM customers WHERE id = 1"]),
+        "ADA|3\n"
+    );
+    assert_eq!(
+        run(&["SELECT reverse(ssn) FROM (VALUES ('123-45-6789')) v(ssn)"]),
+        "9876-54-321\n"
+    );
+    // Admins (no mask profile) see the computed value.
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &["SELECT reverse(ssn) FROM customers WHERE id = 1"],
+    );
+    assert_eq!(stdout(&o), "9876-54-321\n", "{}", stderr(&o));
+}
+
+#[test]
 fn masking_in_copy_output() {
     let db = fresh_database("psql_copy_mask");
     seed_customers(&db);
@@ -805,14 +875,19 @@ fn unresolvable_column_sources_are_redacted_under_column_rules() {
     );
     let o = psql(
         &gw.user_url("alice", ALICE_PW),
-        &["SELECT name, ssn, 'literal' FROM customers ORDER BY id"],
+        &[
+            "SELECT name, note, 'literal' FROM customers ORDER BY id",
+            "SELECT name, ssn, 'literal' FROM customers ORDER BY id",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    // The rule on *.customers.ssn might have matched either column: both are redacted;
-    // a value with no source column is not.
+    // The rule on *.customers.ssn might have matched either column: both are redacted; a
+    // value with no source column is not, unless the statement refers to `ssn` (then it
+    // may be computed from it).
     assert_eq!(
         stdout(&o),
-        "[REDACTED]|[REDACTED]|literal\n[REDACTED]|[REDACTED]|literal\n"
+        "[REDACTED]|[REDACTED]|literal\n[REDACTED]|[REDACTED]|literal\n\
+         [REDACTED]|[REDACTED]|[REDACTED]\n[REDACTED]|[REDACTED]|[REDACTED]\n"
     );
     // With the catalog reachable, only the ruled column is.
     let gw = TestGateway::start(&db, Opts::default());
