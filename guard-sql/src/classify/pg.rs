@@ -66,6 +66,7 @@ fn classify_node(node: &NodeEnum) -> (Statement, bool) {
     let mut w = Walker::new(Statement::new(kind, effect));
     w.top(node);
     w.finish();
+    w.st.result_columns = result_columns(node, &w.relations);
     let sensitive = w.const_sensitive;
     (w.st, sensitive)
 }
@@ -1080,6 +1081,169 @@ fn operator_name(name: &[Node]) -> &str {
     }
 }
 
+/// Per result column of a row-returning statement, the columns its expression refers to
+/// (see `Statement::result_columns`). `relations`: the statement's relation names and
+/// aliases (a one-part reference to one of them is a whole row, `*`).
+fn result_columns(node: &NodeEnum, relations: &[String]) -> Option<Vec<Vec<String>>> {
+    match node {
+        NodeEnum::SelectStmt(s) => select_results(s, relations, 0),
+        NodeEnum::InsertStmt(i) if i.with_clause.is_none() => {
+            targets_results(returning(&i.returning_clause), relations)
+        }
+        NodeEnum::UpdateStmt(u) if u.with_clause.is_none() && from_is_tables(&u.from_clause) => {
+            targets_results(returning(&u.returning_clause), relations)
+        }
+        NodeEnum::DeleteStmt(d) if d.with_clause.is_none() && from_is_tables(&d.using_clause) => {
+            targets_results(returning(&d.returning_clause), relations)
+        }
+        NodeEnum::CopyStmt(c) => result_columns(c.query.as_ref()?.node.as_ref()?, relations),
+        _ => None,
+    }
+}
+
+fn returning(r: &Option<pb::ReturningClause>) -> &[Node] {
+    r.as_ref().map_or(&[], |r| &r.exprs)
+}
+
+fn select_results(
+    s: &pb::SelectStmt,
+    relations: &[String],
+    depth: u32,
+) -> Option<Vec<Vec<String>>> {
+    if depth > MAX_WALK_DEPTH
+        || s.with_clause.is_some()
+        || s.into_clause.is_some()
+        || !s.values_lists.is_empty()
+    {
+        return None;
+    }
+    match pb::SetOperation::try_from(s.op).ok()? {
+        pb::SetOperation::SetopNone => {
+            if !from_is_tables(&s.from_clause) {
+                return None;
+            }
+            targets_results(&s.target_list, relations)
+        }
+        _ => {
+            let l = select_results(s.larg.as_deref()?, relations, depth + 1)?;
+            let r = select_results(s.rarg.as_deref()?, relations, depth + 1)?;
+            if l.len() != r.len() {
+                return None;
+            }
+            Some(
+                l.into_iter()
+                    .zip(r)
+                    .map(|(mut a, b)| {
+                        for c in b {
+                            push_unique(&mut a, &c);
+                        }
+                        a
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Whether every `FROM` item is a table (or a join of tables): no subquery, function, CTE
+/// (the caller refuses statements with CTEs) or table sample.
+fn from_is_tables(items: &[Node]) -> bool {
+    fn table(n: &Node) -> bool {
+        match &n.node {
+            Some(NodeEnum::RangeVar(_)) => true,
+            Some(NodeEnum::JoinExpr(j)) => {
+                j.larg.as_deref().is_some_and(table) && j.rarg.as_deref().is_some_and(table)
+            }
+            _ => false,
+        }
+    }
+    items.iter().all(table)
+}
+
+/// The columns each target refers to; `None` if one expands to several columns (`*`, `t.*`,
+/// `(x).*`).
+fn targets_results(targets: &[Node], relations: &[String]) -> Option<Vec<Vec<String>>> {
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
+        let Some(NodeEnum::ResTarget(rt)) = &t.node else {
+            return None;
+        };
+        let val = rt.val.as_deref()?.node.as_ref()?;
+        let expands = match val {
+            NodeEnum::ColumnRef(c) => {
+                matches!(
+                    c.fields.last().and_then(|f| f.node.as_ref()),
+                    Some(NodeEnum::AStar(_))
+                )
+            }
+            NodeEnum::AIndirection(i) => matches!(
+                i.indirection.last().and_then(|f| f.node.as_ref()),
+                Some(NodeEnum::AStar(_))
+            ),
+            _ => false,
+        };
+        if expands {
+            return None;
+        }
+        out.push(expression_columns(val, relations));
+    }
+    Some(out)
+}
+
+/// The columns an expression refers to, inside subqueries too (`*` for `t.*` and whole rows).
+fn expression_columns(n: &NodeEnum, relations: &[String]) -> Vec<String> {
+    struct Refs<'a> {
+        relations: &'a [String],
+        found: Vec<String>,
+        depth: u32,
+    }
+    impl Visitor for Refs<'_> {
+        fn node(&mut self, n: &NodeEnum) {
+            if self.depth > MAX_WALK_DEPTH {
+                push_unique(&mut self.found, "*");
+                return;
+            }
+            if let NodeEnum::ColumnRef(c) = n {
+                match c.fields.last().and_then(|f| f.node.as_ref()) {
+                    Some(NodeEnum::String(s)) => {
+                        push_unique(&mut self.found, &s.sval);
+                        if c.fields.len() == 1 && self.relations.contains(&s.sval) {
+                            push_unique(&mut self.found, "*");
+                        }
+                    }
+                    Some(NodeEnum::AStar(_)) => push_unique(&mut self.found, "*"),
+                    _ => {}
+                }
+                return;
+            }
+            if let NodeEnum::JoinExpr(j) = n {
+                for u in &j.using_clause {
+                    if let Some(NodeEnum::String(s)) = &u.node {
+                        push_unique(&mut self.found, &s.sval);
+                    }
+                }
+            }
+            self.depth += 1;
+            pg_walk::children(n, self);
+            self.depth -= 1;
+        }
+        fn range_var(&mut self, _: &RangeVar) {}
+        fn with_clause(&mut self, w: &WithClause) {
+            pg_walk::walk_with_clause(w, self);
+        }
+        fn func_call(&mut self, f: &FuncCall) {
+            pg_walk::walk_func_call(f, self);
+        }
+    }
+    let mut r = Refs {
+        relations,
+        found: Vec::new(),
+        depth: 0,
+    };
+    r.node(n);
+    r.found
+}
+
 /// Whether both nodes name the same column (ignoring where they were written).
 fn same_column(l: &Node, r: &Node) -> bool {
     match (&l.node, &r.node) {
@@ -1320,6 +1484,72 @@ pub(crate) fn parse_bool(s: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `result_columns` of the only statement of `sql`, each column's names joined by `,`.
+    fn results(sql: &str) -> Option<Vec<String>> {
+        let c = classify(sql);
+        assert_eq!(c.statements.len(), 1, "{sql}");
+        let r = c.statements[0].result_columns.clone()?;
+        Some(r.into_iter().map(|cols| cols.join(",")).collect())
+    }
+
+    #[test]
+    fn result_columns_follow_each_target() {
+        let r = |sql| results(sql).unwrap_or_else(|| panic!("{sql}: None"));
+        assert_eq!(
+            r(
+                "SELECT id, reverse(c.ssn) AS r, length(name), 1, count(*) FROM customers c \
+               WHERE ssn IS NULL"
+            ),
+            ["id", "ssn", "name", "", ""]
+        );
+        assert_eq!(
+            r(
+                "SELECT (SELECT max(ssn) FROM customers), to_json(c), row_to_json(c.*) \
+               FROM customers c JOIN orders o USING (id)"
+            ),
+            ["ssn", "c,*", "*"]
+        );
+        assert_eq!(
+            r("SELECT ssn, 'x' FROM customers UNION ALL SELECT 'y', name FROM people"),
+            ["ssn", "name"]
+        );
+        assert_eq!(
+            r("UPDATE customers SET name = 'x' WHERE id = 1 RETURNING id, reverse(ssn)"),
+            ["id", "ssn"]
+        );
+        assert_eq!(
+            r("DELETE FROM customers WHERE id = 1"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            r("COPY (SELECT id, upper(ssn) FROM customers) TO STDOUT"),
+            ["id", "ssn"]
+        );
+        assert_eq!(
+            r("SELECT lag(name) OVER (ORDER BY ssn) FROM customers"),
+            ["name,ssn"]
+        );
+        // Cannot be told apart from the text: None.
+        for sql in [
+            "SELECT * FROM customers",
+            "SELECT c.*, 1 FROM customers c",
+            "SELECT (c).* FROM (SELECT customers AS c FROM customers) s",
+            "WITH x AS (SELECT reverse(ssn) r FROM customers) SELECT r FROM x",
+            "SELECT r FROM (SELECT reverse(ssn) r FROM customers) s",
+            "SELECT f FROM some_function() f",
+            "SELECT a FROM customers, LATERAL (SELECT ssn AS a) l",
+            "SELECT x FROM customers TABLESAMPLE SYSTEM (10)",
+            "VALUES (1, 2)",
+            "SELECT 1 UNION SELECT * FROM customers",
+            "UPDATE customers SET name = 'x' FROM (SELECT 1) s WHERE id = 1 RETURNING name",
+            "INSERT INTO t SELECT 1 RETURNING *",
+            "EXPLAIN SELECT ssn FROM customers",
+            "SET search_path = public",
+        ] {
+            assert_eq!(results(sql), None, "{sql}");
+        }
+    }
 
     #[test]
     fn parse_bool_follows_postgres() {

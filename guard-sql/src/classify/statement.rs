@@ -29,6 +29,13 @@ pub struct Statement {
     /// `SELECT *`, `t.*`, a whole-row reference (`to_json(t)`, `SELECT t FROM t`) and a
     /// `COPY` of a whole table.
     pub columns: Vec<String>,
+    /// For a statement that returns rows (`SELECT`, `... RETURNING`, `COPY (query)`, a
+    /// resolved `EXECUTE`) whose text lists its result columns one by one (no `*`, no CTE,
+    /// subquery or function in `FROM`, no `VALUES`): per result column, in order, the columns
+    /// its expression refers to, as in [`columns`](Self::columns) (`*` for a whole-row
+    /// reference). `None` where that cannot be told from the text. Not a fact: it is for
+    /// callers that attribute result columns (the gateway's masking of computed columns).
+    pub result_columns: Option<Vec<Vec<String>>>,
     /// Functions it calls, as written (`sql.functions`).
     pub functions: Vec<String>,
     /// Called functions found in the dangerous-function catalog, unqualified
@@ -80,6 +87,7 @@ impl Statement {
             tables_read: Vec::new(),
             tables_written: Vec::new(),
             columns: Vec::new(),
+            result_columns: None,
             functions: Vec::new(),
             dangerous_functions: Vec::new(),
             opaque_functions: Vec::new(),
@@ -108,6 +116,7 @@ impl Statement {
             tables_read,
             tables_written,
             columns,
+            result_columns,
             functions,
             dangerous_functions,
             opaque_functions,
@@ -130,6 +139,7 @@ impl Statement {
             && *tables_read == other.tables_read
             && *tables_written == other.tables_written
             && *columns == other.columns
+            && *result_columns == other.result_columns
             && *functions == other.functions
             && *dangerous_functions == other.dangerous_functions
             && *opaque_functions == other.opaque_functions
@@ -213,6 +223,7 @@ impl Statement {
         }
         self.opaque = !self.opaque_functions.is_empty();
         self.absorb(body);
+        self.result_columns.clone_from(&body.result_columns);
     }
 
     /// Folds everything `other` runs into `self` (used for `EXECUTE` resolution).
