@@ -15,10 +15,44 @@ use crate::gateway::{Runtime, Shared, now_ts, now_us};
 pub(crate) struct Masks {
     /// The profiles, by name.
     pub(crate) profiles: Vec<String>,
-    /// A column rule of one of the profiles may hide a column the statements compute values
-    /// from (`reverse(ssn)`, a `UNION`, a CTE): their computed result columns, which carry no
-    /// source column for the rule to match, are masked whole (masking.rs).
-    pub(crate) derived: bool,
+    /// Which computed result columns may come from a column a rule of the profiles hides.
+    pub(crate) derived: Derived,
+}
+
+/// Which computed result columns (`reverse(ssn)`, a `UNION` output, a CTE's expression: they
+/// carry no source column for a rule to match) are masked whole (masking.rs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Derived {
+    /// None: the statements refer to no column a rule may hide.
+    #[default]
+    No,
+    /// Those whose flag is set, by position (guard-sql's `result_columns`).
+    Columns(Arc<[bool]>),
+    /// Every one: the statements refer to such a column and their result columns cannot be
+    /// told apart, or compute their rows where the text does not show.
+    All,
+}
+
+impl Derived {
+    /// Whether computed result column `i` is masked whole.
+    pub(crate) fn column(&self, i: usize) -> bool {
+        match self {
+            Derived::No => false,
+            Derived::All => true,
+            // Fail closed: a result with more columns than the statement listed.
+            Derived::Columns(v) => v.get(i).copied().unwrap_or(true),
+        }
+    }
+
+    /// Both together (several statements in one unit of responses): per-column flags only
+    /// when they agree.
+    fn and(self, other: Derived) -> Derived {
+        match (self, other) {
+            (Derived::No, d) | (d, Derived::No) => d,
+            (Derived::Columns(a), Derived::Columns(b)) if a == b => Derived::Columns(a),
+            _ => Derived::All,
+        }
+    }
 }
 
 impl Masks {
@@ -29,7 +63,7 @@ impl Masks {
                 self.profiles.push(p);
             }
         }
-        self.derived |= other.derived;
+        self.derived = std::mem::take(&mut self.derived).and(other.derived);
     }
 }
 
@@ -188,6 +222,7 @@ impl Decider {
     pub(crate) fn decide(
         &mut self,
         facts: &Arc<[Facts]>,
+        class: Option<&Classification>,
         sql: &str,
         params: &[Option<BindParam>],
         via: &'static str,
@@ -330,14 +365,45 @@ impl Decider {
                 };
             }
         }
-        let derived = self.shared.config.masking.enabled
+        // Which computed result columns may come from a column a rule hides: those of a
+        // statement that refers to one (by result column where guard-sql can tell them
+        // apart), and all of a statement that computes its rows where its text does not show
+        // (a FETCH from a cursor declared earlier, opaque functions, CALL, an EXECUTE that
+        // could not be resolved).
+        let mut derived = Derived::No;
+        if self.shared.config.masking.enabled
             && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
-            && facts.iter().any(|f| {
+        {
+            let ruled: Vec<&Arc<guard_mask::Masker>> = (applied.iter())
+                .filter(|m| rt.column_rule_profiles.contains(*m))
+                .filter_map(|m| rt.maskers.get(m))
+                .collect();
+            for (i, f) in facts.iter().enumerate() {
                 let list = |name| f.get(name).and_then(|v| v.as_list()).unwrap_or(&[]);
-                let (tables, columns) = (list("sql.tables"), list("sql.columns"));
-                (applied.iter().filter_map(|m| rt.maskers.get(m)))
-                    .any(|m| m.column_rules_read_by(tables, columns))
-            });
+                let tables = list("sql.tables");
+                let read = |columns: &[String]| {
+                    ruled
+                        .iter()
+                        .any(|m| m.column_rules_read_by(tables, columns))
+                };
+                let hidden = f.get("sql.opaque").and_then(|v| v.as_bool()) == Some(true)
+                    || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch");
+                let d = if hidden {
+                    Derived::All
+                } else if !read(list("sql.columns")) {
+                    Derived::No
+                } else {
+                    let results = class
+                        .and_then(|c| c.statements.get(i))
+                        .and_then(|st| st.result_columns.as_ref());
+                    match results {
+                        Some(r) => Derived::Columns(r.iter().map(|c| read(c)).collect()),
+                        None => Derived::All,
+                    }
+                };
+                derived = derived.and(d);
+            }
+        }
         if audit_only {
             return match copy_refusal {
                 Some(message) => Outcome::Refuse { message },
@@ -547,7 +613,7 @@ fn combine(decisions: &[Decision]) -> Outcome {
                         timeout: *timeout,
                         masks: Masks {
                             profiles: masks.clone(),
-                            derived: false,
+                            derived: Derived::No,
                         },
                     });
                 }
@@ -570,7 +636,7 @@ fn combine(decisions: &[Decision]) -> Outcome {
     hold.unwrap_or(Outcome::Go {
         masks: Masks {
             profiles: masks,
-            derived: false,
+            derived: Derived::No,
         },
     })
 }
@@ -578,6 +644,34 @@ fn combine(decisions: &[Decision]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_columns_agree_or_become_all() {
+        let cols = |v: &[bool]| Derived::Columns(v.into());
+        assert!(!Derived::No.column(0));
+        assert!(Derived::All.column(7));
+        let d = cols(&[false, true]);
+        assert!(!d.column(0) && d.column(1));
+        assert!(
+            d.column(2),
+            "a column the statement did not list: fail closed"
+        );
+        assert_eq!(Derived::No.and(d.clone()), d);
+        assert_eq!(d.clone().and(Derived::No), d);
+        assert_eq!(d.clone().and(d.clone()), d);
+        assert_eq!(d.clone().and(cols(&[true, false])), Derived::All);
+        assert_eq!(d.clone().and(Derived::All), Derived::All);
+        let mut m = Masks {
+            profiles: vec!["pii".to_owned()],
+            derived: Derived::No,
+        };
+        m.extend(Masks {
+            profiles: vec!["pii".to_owned(), "other".to_owned()],
+            derived: d.clone(),
+        });
+        assert_eq!(m.profiles, ["pii", "other"]);
+        assert_eq!(m.derived, d);
+    }
 
     fn runtime() -> Arc<Runtime> {
         Arc::new(Runtime {

@@ -11,13 +11,18 @@
 //!   clients decode the masked value as a string.
 //! - A computed column (`reverse(ssn)`, `ssn || ''`, a `UNION` output, a CTE's expression,
 //!   `to_json(c)`) has no source column for a rule to match, and a transformed value escapes
-//!   the detectors. So when a statement refers to a column a rule may hide (guard-sql's
-//!   `sql.columns` and `sql.tables` against the rule: `ColumnRule::may_be_read_by`; `*` and
-//!   whole-row references count as every column), every computed column of its results is
-//!   redacted whole (`[REDACTED]`, retyped `text`), whatever it computes: the statement is
-//!   the unit, so `length(name)` next to `reverse(ssn)` is redacted too. Plain columns keep
-//!   their own plan. Not covered: views and functions that compute from a rule's column
-//!   (the statement names the view or function, not the column), and what a filter reveals
+//!   the detectors. So a computed column is redacted whole (`[REDACTED]`, retyped `text`)
+//!   when its expression refers to a column a rule may hide: guard-sql's `result_columns`
+//!   (the columns each result column's expression refers to) against the rule and the
+//!   statement's `sql.tables` (`ColumnRule::may_be_read_by`; `*` and whole-row references
+//!   count as every column). Where the result columns cannot be told apart from the text (a
+//!   subquery, CTE or function in `FROM`, `*`), every computed column of a statement whose
+//!   `sql.columns` refer to such a column is; and every computed column of a statement that
+//!   computes its rows where its text does not show (`FETCH` from a cursor declared earlier,
+//!   functions the gateway does not know, `CALL`: `sql.opaque`). Several statements in one
+//!   unit of responses share their flags only where they agree, else all are redacted.
+//!   Plain columns keep their own plan. Not covered: views that compute from a rule's column
+//!   (the statement names the view, not the column), and what a filter reveals
 //!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse those.
 //! - In text format every other column is scanned by the profile's detectors, except the
 //!   built-in scalar types that hold no free text (numbers, times, booleans, uuid, bytea,
@@ -469,8 +474,8 @@ impl ResultMasker {
     }
 
     /// The plan for the columns `fields` under `maskers` (the profiles `masks` name): a column
-    /// rule by name or source column, else (when `masks.derived`) `[REDACTED]` for a column
-    /// the statement computed, else detectors for text-like columns, else nothing.
+    /// rule by name or source column, else `[REDACTED]` for a column the statement computed
+    /// from what a rule may hide (`masks.derived`), else detectors for text-like columns, else nothing.
     /// A column whose rule replaces its values is to be retyped `text`. Also until when the
     /// plan holds for the same columns: `None` when it must not be kept (a catalog lookup
     /// failed, or binary values are walked with the user types known at this moment).
@@ -500,12 +505,12 @@ impl ResultMasker {
             .collect();
         let types = self.user_types(&binary_user).await;
         let mut plan = Vec::with_capacity(fields.len());
-        for f in fields {
+        for (i, f) in fields.iter().enumerate() {
             let name = f.name.to_string_lossy();
             let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
             let unresolved = strict && qualified.is_none() && f.table_oid != 0 && f.column_id > 0;
             // A value the statement computed (no source column) from a column a rule hides.
-            let derived = masks.derived && (f.table_oid == 0 || f.column_id <= 0);
+            let derived = (f.table_oid == 0 || f.column_id <= 0) && masks.derived.column(i);
             let rule = maskers
                 .iter()
                 .find_map(|m| {
@@ -1014,6 +1019,7 @@ pub(crate) fn load_maskers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::Derived;
 
     fn cached(
         key: &[u8],
@@ -1042,7 +1048,7 @@ mod tests {
     fn profiles(names: &[&str]) -> Masks {
         Masks {
             profiles: names.iter().map(|m| (*m).to_owned()).collect(),
-            derived: false,
+            derived: Derived::No,
         }
     }
 
@@ -1063,7 +1069,7 @@ mod tests {
         assert!(c.get(b"rd-a", &profiles(&[]), 3, now).is_none());
         // The same profiles, but the statement computes from a rule's column: planned anew.
         let derived = Masks {
-            derived: true,
+            derived: Derived::All,
             ..pii.clone()
         };
         assert!(c.get(b"rd-a", &derived, 3, now).is_none());

@@ -323,7 +323,7 @@ async fn decide_startup(
     client: &mut Stream,
 ) -> std::result::Result<(), String> {
     let summary = req.summary();
-    let outcome = decider.decide(&Arc::from([req.facts()]), &summary, &[], "startup");
+    let outcome = decider.decide(&Arc::from([req.facts()]), None, &summary, &[], "startup");
     let masks = match outcome {
         Outcome::Refuse { message } => return Err(message),
         Outcome::Go { masks } => masks,
@@ -916,7 +916,9 @@ impl Front {
                     Some(c) => self.decider.facts_of(c),
                     None => Arc::from(Vec::new()),
                 };
-                let outcome = self.decider.decide(&facts, &sql, &[], "query");
+                let outcome = self
+                    .decider
+                    .decide(&facts, c.as_deref(), &sql, &[], "query");
                 let copy = self.decider.copy_spec.take();
                 self.act(outcome, sql, false, copy)
             }
@@ -932,7 +934,9 @@ impl Front {
                     Some(c) => self.decider.facts_of(c),
                     None => Arc::from(Vec::new()),
                 };
-                let outcome = self.decider.decide(&facts, &sql, &[], "parse");
+                let outcome = self
+                    .decider
+                    .decide(&facts, c.as_deref(), &sql, &[], "parse");
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
@@ -992,7 +996,9 @@ impl Front {
                     .unwrap_or_default();
                 let params = self.portal_params.remove(&portal).unwrap_or_default();
                 // Decided again: grants may have expired or been revoked since Parse.
-                let outcome = self.decider.decide(&facts, &sql, &params, "execute");
+                let outcome = self
+                    .decider
+                    .decide(&facts, c.as_deref(), &sql, &params, "execute");
                 let masked = match &outcome {
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => !masks.is_empty(),
                     Outcome::Refuse { .. } => false,

@@ -41,7 +41,7 @@ async fn computed_values_from_rule_columns_are_redacted_in_binary_results() {
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
     // tokio-postgres asks for binary results; the computed columns come back as text.
     let st = c
-        .prepare("SELECT id, reverse(ssn), length(ssn) FROM customers WHERE id = $1")
+        .prepare("SELECT id, reverse(ssn), length(ssn), length(name) FROM customers WHERE id = $1")
         .await
         .unwrap();
     for _ in 0..2 {
@@ -49,17 +49,19 @@ async fn computed_values_from_rule_columns_are_redacted_in_binary_results() {
         assert_eq!(row.get::<_, i32>(0), 1);
         assert_eq!(row.get::<_, String>(1), "[REDACTED]");
         assert_eq!(row.get::<_, String>(2), "[REDACTED]");
+        assert_eq!(row.get::<_, i32>(3), 3);
     }
     // The same RowDescription under a statement that refers to no rule column is not.
     let row = c
         .query_one(
-            "SELECT id, reverse(name), length(name) FROM customers WHERE id = $1",
+            "SELECT id, reverse(name), length(name), length(note) FROM customers WHERE id = $1",
             &[&1i32],
         )
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(1), "adA");
     assert_eq!(row.get::<_, i32>(2), 3);
+    assert_eq!(row.get::<_, i32>(3), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
