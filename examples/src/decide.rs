@@ -369,7 +369,7 @@ impl Decider {
         // statement that refers to one (by result column where guard-sql can tell them
         // apart), and all of a statement that computes its rows where its text does not show
         // (a FETCH from a cursor declared earlier, opaque functions, CALL, an EXECUTE that
-        // could not be resolved).
+        // could not be resolved) or that guard-sql could not parse (when a policy lets it run).
         let mut derived = Derived::No;
         if self.shared.config.masking.enabled
             && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
@@ -386,7 +386,9 @@ impl Decider {
                         .iter()
                         .any(|m| m.column_rules_read_by(tables, columns))
                 };
-                let hidden = f.get("sql.opaque").and_then(|v| v.as_bool()) == Some(true)
+                let flag = |name| f.get(name).and_then(|v| v.as_bool()) == Some(true);
+                let hidden = flag("sql.opaque")
+                    || flag("sql.unparsable")
                     || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch");
                 let d = if hidden {
                     Derived::All
