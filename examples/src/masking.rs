@@ -19,8 +19,9 @@
 //!   subquery, CTE or function in `FROM`, `*`), every computed column of a statement whose
 //!   `sql.columns` refer to such a column is; and every computed column of a statement that
 //!   computes its rows where its text does not show (`FETCH` from a cursor declared earlier,
-//!   functions the gateway does not know, `CALL`: `sql.opaque`; text it cannot parse). Several statements in one
-//!   unit of responses share their flags only where they agree, else all are redacted.
+//!   functions the gateway does not know, `CALL`: `sql.opaque`; text it cannot parse).
+//!   Several statements in one unit of responses share their flags only where they agree,
+//!   else all are redacted.
 //!   Plain columns keep their own plan. Not covered: views that compute from a rule's column
 //!   (the statement names the view, not the column), and what a filter reveals
 //!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse those.
