@@ -374,16 +374,11 @@ impl Decider {
         if self.shared.config.masking.enabled
             && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
         {
-            let ruled: Vec<&Arc<guard_mask::Masker>> = (applied.iter())
-                .filter(|m| rt.column_rule_profiles.contains(*m))
-                .filter_map(|m| rt.maskers.get(m))
-                .collect();
             for (i, f) in facts.iter().enumerate() {
                 let list = |name| f.get(name).and_then(|v| v.as_list()).unwrap_or(&[]);
                 let tables = list("sql.tables");
                 let read = |columns: &[String]| {
-                    ruled
-                        .iter()
+                    (applied.iter().filter_map(|m| rt.maskers.get(m)))
                         .any(|m| m.column_rules_read_by(tables, columns))
                 };
                 let flag = |name| f.get(name).and_then(|v| v.as_bool()) == Some(true);

@@ -167,23 +167,21 @@ impl ColumnRule {
         tables: &[T],
         columns: &[C],
     ) -> bool {
-        let parts: Vec<&str> = self.column.split('.').collect();
-        let Some((col, rel)) = parts.split_last() else {
-            return false;
+        let (rel, col) = match self.column.rsplit_once('.') {
+            Some((rel, col)) => (Some(rel), col),
+            None => (None, self.column.as_str()),
         };
         let named = columns.iter().any(|c| {
             let c = c.as_ref();
             c == "*" || glob(col.as_bytes(), c.as_bytes())
         });
-        if !named {
-            return false;
-        }
-        rel.is_empty()
-            || tables.iter().any(|t| {
-                rel.iter()
-                    .rev()
-                    .zip(t.as_ref().split('.').rev())
-                    .all(|(p, s)| glob(p.as_bytes(), s.as_bytes()))
+        named
+            && rel.is_none_or(|rel| {
+                tables.iter().any(|t| {
+                    rel.rsplit('.')
+                        .zip(t.as_ref().rsplit('.'))
+                        .all(|(p, s)| glob(p.as_bytes(), s.as_bytes()))
+                })
             })
     }
 

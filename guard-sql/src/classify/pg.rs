@@ -278,24 +278,18 @@ impl Walker {
 
     /// A column reference: its last part, or `*` (`t.*`, `*`).
     fn column_ref(&mut self, c: &pb::ColumnRef) {
-        match c.fields.last().and_then(|f| f.node.as_ref()) {
-            Some(NodeEnum::String(s)) => {
-                push_unique(&mut self.st.columns, &s.sval);
-                if c.fields.len() == 1 {
-                    push_unique(&mut self.bare_refs, &s.sval);
-                }
+        if let Some((name, one_part)) = column_ref_name(c) {
+            push_unique(&mut self.st.columns, name);
+            if one_part {
+                push_unique(&mut self.bare_refs, name);
             }
-            Some(NodeEnum::AStar(_)) => push_unique(&mut self.st.columns, "*"),
-            _ => {}
         }
     }
 
     /// Column names held as plain strings (`USING (a, b)`, a `COPY` column list).
     fn column_names(&mut self, names: &[Node]) {
-        for n in names {
-            if let Some(NodeEnum::String(s)) = &n.node {
-                push_unique(&mut self.st.columns, &s.sval);
-            }
+        for n in string_names(names) {
+            push_unique(&mut self.st.columns, n);
         }
     }
 
@@ -1081,6 +1075,24 @@ fn operator_name(name: &[Node]) -> &str {
     }
 }
 
+/// What a column reference names: its last part and whether it has only that one (`c`
+/// may be a whole row), or `*` for `t.*` and `*`.
+fn column_ref_name(c: &pb::ColumnRef) -> Option<(&str, bool)> {
+    match c.fields.last().and_then(|f| f.node.as_ref()) {
+        Some(NodeEnum::String(s)) => Some((&s.sval, c.fields.len() == 1)),
+        Some(NodeEnum::AStar(_)) => Some(("*", false)),
+        _ => None,
+    }
+}
+
+/// The strings of a list of `String` nodes (`USING (a, b)`, a `COPY` column list).
+fn string_names(nodes: &[Node]) -> impl Iterator<Item = &str> {
+    nodes.iter().filter_map(|n| match &n.node {
+        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+        _ => None,
+    })
+}
+
 /// Per result column of a row-returning statement, the columns its expression refers to
 /// (see `Statement::result_columns`). `relations`: the statement's relation names and
 /// aliases (a one-part reference to one of them is a whole row, `*`).
@@ -1204,35 +1216,22 @@ fn expression_columns(n: &NodeEnum, relations: &[String]) -> Vec<String> {
                 return;
             }
             if let NodeEnum::ColumnRef(c) = n {
-                match c.fields.last().and_then(|f| f.node.as_ref()) {
-                    Some(NodeEnum::String(s)) => {
-                        push_unique(&mut self.found, &s.sval);
-                        if c.fields.len() == 1 && self.relations.contains(&s.sval) {
-                            push_unique(&mut self.found, "*");
-                        }
+                if let Some((name, one_part)) = column_ref_name(c) {
+                    push_unique(&mut self.found, name);
+                    if one_part && self.relations.iter().any(|r| r == name) {
+                        push_unique(&mut self.found, "*");
                     }
-                    Some(NodeEnum::AStar(_)) => push_unique(&mut self.found, "*"),
-                    _ => {}
                 }
                 return;
             }
             if let NodeEnum::JoinExpr(j) = n {
-                for u in &j.using_clause {
-                    if let Some(NodeEnum::String(s)) = &u.node {
-                        push_unique(&mut self.found, &s.sval);
-                    }
+                for u in string_names(&j.using_clause) {
+                    push_unique(&mut self.found, u);
                 }
             }
             self.depth += 1;
             pg_walk::children(n, self);
             self.depth -= 1;
-        }
-        fn range_var(&mut self, _: &RangeVar) {}
-        fn with_clause(&mut self, w: &WithClause) {
-            pg_walk::walk_with_clause(w, self);
-        }
-        fn func_call(&mut self, f: &FuncCall) {
-            pg_walk::walk_func_call(f, self);
         }
     }
     let mut r = Refs {
@@ -1274,13 +1273,6 @@ fn references_row(n: &NodeEnum, depth: u32) -> bool {
             self.depth += 1;
             pg_walk::children(n, self);
             self.depth -= 1;
-        }
-        fn range_var(&mut self, _: &RangeVar) {}
-        fn with_clause(&mut self, w: &WithClause) {
-            pg_walk::walk_with_clause(w, self);
-        }
-        fn func_call(&mut self, f: &FuncCall) {
-            pg_walk::walk_func_call(f, self);
         }
     }
     let mut f = Finder {

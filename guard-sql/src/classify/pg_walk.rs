@@ -11,12 +11,19 @@ pub(crate) const GENERATED_FOR: &str = "18.1.0";
 pub(crate) trait Visitor {
     /// A node wrapped in `Node` (most children).
     fn node(&mut self, n: &NodeEnum);
-    /// A `RangeVar` held directly in a field (not wrapped in `Node`).
-    fn range_var(&mut self, r: &RangeVar);
-    /// A `WithClause` held directly in a field.
-    fn with_clause(&mut self, w: &WithClause);
-    /// A `FuncCall` held directly in a field (CALL).
-    fn func_call(&mut self, f: &FuncCall);
+    /// A `RangeVar` held directly in a field (not wrapped in `Node`). By default its
+    /// children are walked.
+    fn range_var(&mut self, r: &RangeVar) {
+        walk_range_var(r, self);
+    }
+    /// A `WithClause` held directly in a field. By default its children are walked.
+    fn with_clause(&mut self, w: &WithClause) {
+        walk_with_clause(w, self);
+    }
+    /// A `FuncCall` held directly in a field (CALL). By default its children are walked.
+    fn func_call(&mut self, f: &FuncCall) {
+        walk_func_call(f, self);
+    }
 }
 
 /// Visits `n` itself if it is set.
