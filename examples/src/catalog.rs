@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Buf;
-use guard_sql::pg::{BackendDecoder, BackendMessage, Decoded, Limits, PgStr, Query};
+use guard_sql::pg::{
+    BackendDecoder, BackendMessage, Decoded, Describe, FrontendMessage, Limits, Parse, PgStr,
+    Query, Target,
+};
 use tokio::io::AsyncWriteExt;
 
 use crate::gateway::{Shared, lock};
@@ -19,9 +22,54 @@ use crate::masking::{BinKind, FIRST_USER_OID, UserTypes, bin_kind};
 /// column rules at most this long after (and at once after a reload).
 pub(crate) const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// (resource, table OID, attribute number) -> the qualified name (`None`: none found), and
-/// when it was learned.
-type Names = HashMap<(String, u32, i16), (Option<String>, Instant)>;
+/// (resource, table OID, attribute number) -> where the column's values come from (`None`: no
+/// such column), and when it was learned.
+type Names = HashMap<(String, u32, i16), (Option<Arc<Source>>, Instant)>;
+
+/// (resource, relation name as written) -> the columns of the views it names, and when they
+/// were learned.
+type ViewsByName = HashMap<(String, String), (Arc<[ViewColumn]>, Instant)>;
+
+/// Views nested deeper than this in a view's definition are not followed: their columns'
+/// lineage is [`Lineage::Unknown`].
+const MAX_VIEW_DEPTH: usize = 8;
+
+/// Relation names whose views are remembered at most (statements can spell names in many
+/// ways, and create relations).
+const MAX_VIEW_NAMES: usize = 4096;
+
+/// Where the values of a result column come from, as the catalog tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Source {
+    /// `schema.relation.column` of the column itself (of the view, for a view's column).
+    pub(crate) name: String,
+    /// What the relation's column holds.
+    pub(crate) lineage: Lineage,
+}
+
+/// The column's own name in `schema.relation.column`.
+pub(crate) fn column_of(qualified: &str) -> &str {
+    qualified.rsplit('.').next().unwrap_or(qualified)
+}
+
+/// What a relation's column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lineage {
+    /// Values stored in the relation itself (a table, a foreign table).
+    Stored,
+    /// A column of a view or materialized view: the table columns (`schema.table.column`,
+    /// followed through nested views) its values come from, and whether the view computes
+    /// from them (`reverse(ssn)`) rather than passing one on unchanged.
+    View {
+        /// The table columns, sorted.
+        base: Vec<String>,
+        /// Computed rather than passed on.
+        computed: bool,
+    },
+    /// A view's column whose definition could not be followed (nested too deeply, a lookup
+    /// failed, functions whose bodies cannot be seen): callers fail closed.
+    Unknown,
+}
 
 /// A side connection per resource, and the names found so far.
 #[derive(Default)]
@@ -30,6 +78,9 @@ pub(crate) struct CatalogCache {
     /// Per resource: the kinds of the user types met so far (and of the types inside them).
     pub(crate) types: std::sync::Mutex<HashMap<String, UserTypes>>,
     pub(crate) conns: tokio::sync::Mutex<HashMap<String, crate::upstream::Upstream>>,
+    /// (resource, a relation name as statements write it) -> the columns of the views it can
+    /// name, and when they were learned.
+    views: std::sync::Mutex<ViewsByName>,
     /// Counts [`CatalogCache::clear`]s: what sessions derived from the caches (their result
     /// plans, masking.rs) is trusted only under the generation it was derived in.
     generation: AtomicU64,
@@ -41,6 +92,7 @@ impl CatalogCache {
     pub(crate) fn clear(&self) {
         lock(&self.names).clear();
         lock(&self.types).clear();
+        lock(&self.views).clear();
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -50,20 +102,20 @@ impl CatalogCache {
     }
 }
 
-/// The qualified names of some columns, and how long they hold.
+/// The sources of some columns, and how long they hold.
 pub(crate) struct Resolved {
-    /// (table OID, attribute number) -> `schema.table.column`. Keys that could not be resolved
-    /// (the side connection failed) are absent, as are columns no table has.
-    pub(crate) names: HashMap<(u32, i16), String>,
+    /// (table OID, attribute number) -> the source. Keys that could not be resolved (the side
+    /// connection failed) are absent, as are columns no relation has.
+    pub(crate) names: HashMap<(u32, i16), Arc<Source>>,
     /// Until when every name (and every absence) in `names` may be trusted: the earliest
     /// expiry ([`NAME_TTL`]) of what they came from. `None` when a lookup failed, so absent
     /// keys are unknown rather than known to have no name.
     pub(crate) trusted_until: Option<Instant>,
 }
 
-/// The qualified names of `keys` on the upstream of `resource`. Keys that cannot be resolved
-/// (the side connection failed) are absent: column rules with qualified patterns then do not
-/// match them, name-only rules and detectors still apply.
+/// The sources of `keys` on the upstream of `resource`: qualified names, and for columns of
+/// views the table columns behind them. Keys that cannot be resolved (the side connection
+/// failed) are absent: callers with column rules fail closed on them.
 pub(crate) async fn qualified_names(
     shared: &Arc<Shared>,
     resource: &str,
@@ -100,7 +152,7 @@ pub(crate) async fn qualified_names(
             let mut names = lock(&shared.catalog.names);
             let now = Instant::now();
             for k in &missing {
-                let n = resolved.get(k).cloned();
+                let n = resolved.get(k).cloned().map(Arc::new);
                 if let Some(n) = &n {
                     found.insert(*k, n.clone());
                 }
@@ -125,10 +177,10 @@ async fn lookup(
     shared: &Arc<Shared>,
     resource: &str,
     keys: &[(u32, i16)],
-) -> anyhow::Result<HashMap<(u32, i16), String>> {
+) -> anyhow::Result<HashMap<(u32, i16), Source>> {
     let mut sql = String::from(
-        "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname \
-         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+        "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname, \
+         c.relkind FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE (a.attrelid, a.attnum) IN (",
     );
     for (i, (oid, col)) in keys.iter().enumerate() {
@@ -139,12 +191,303 @@ async fn lookup(
     }
     sql.push(')');
     let mut result = HashMap::new();
+    let mut views = HashMap::new();
     for row in query(shared, resource, &sql).await? {
-        if let [Some(oid), Some(col), Some(name)] = &row[..] {
-            result.insert((oid.parse()?, col.parse()?), name.clone());
+        if let [Some(oid), Some(col), Some(name), Some(kind)] = &row[..] {
+            let (oid, col): (u32, i16) = (oid.parse()?, col.parse()?);
+            let lineage = if is_view(kind) {
+                let columns = view_columns(shared, resource, oid, &mut views, 0).await;
+                column_lineage(&columns, col)
+            } else {
+                Lineage::Stored
+            };
+            result.insert(
+                (oid, col),
+                Source {
+                    name: name.clone(),
+                    lineage,
+                },
+            );
         }
     }
     Ok(result)
+}
+
+/// Whether a `pg_class.relkind` is a view or a materialized view.
+fn is_view(relkind: &str) -> bool {
+    matches!(relkind, "v" | "m")
+}
+
+/// The lineage of column `col` of a view whose columns are `columns`.
+fn column_lineage(columns: &[Lineage], col: i16) -> Lineage {
+    usize::try_from(col)
+        .ok()
+        .and_then(|c| columns.get(c.checked_sub(1)?))
+        .cloned()
+        .unwrap_or(Lineage::Unknown)
+}
+
+/// A column of a relation a view's definition depends on.
+struct Dep {
+    rel: u32,
+    att: i16,
+    /// `schema.relation.column`.
+    name: String,
+    /// The column's own name.
+    column: String,
+    /// The relation is a view or materialized view.
+    view: bool,
+    /// The definition refers to this column (not only to its relation).
+    referenced: bool,
+}
+
+/// The lineage of every column of view `view`, in order (`views` remembers the views followed
+/// during one lookup). Empty when the definition could not be followed: every column is then
+/// [`Lineage::Unknown`].
+fn view_columns<'a>(
+    shared: &'a Arc<Shared>,
+    resource: &'a str,
+    view: u32,
+    views: &'a mut HashMap<u32, Arc<[Lineage]>>,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Arc<[Lineage]>> + Send + 'a>> {
+    Box::pin(async move {
+        if let Some(known) = views.get(&view) {
+            return known.clone();
+        }
+        let columns: Arc<[Lineage]> = if depth >= MAX_VIEW_DEPTH {
+            Arc::from([])
+        } else {
+            match follow_view(shared, resource, view, views, depth).await {
+                Ok(c) => c.into(),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), resource, view, "following a view's definition failed");
+                    Arc::from([])
+                }
+            }
+        };
+        views.insert(view, columns.clone());
+        columns
+    })
+}
+
+/// Reads a view's definition: which relation column each of its columns passes on (the
+/// server's own RowDescription of the definition, as for any query), and for the columns it
+/// computes, the columns their expressions refer to (guard-sql's `result_columns`) among the
+/// columns the definition depends on (`pg_depend`); nested views are followed.
+async fn follow_view(
+    shared: &Arc<Shared>,
+    resource: &str,
+    view: u32,
+    views: &mut HashMap<u32, Arc<[Lineage]>>,
+    depth: usize,
+) -> anyhow::Result<Vec<Lineage>> {
+    let def = query(
+        shared,
+        resource,
+        &format!("SELECT pg_catalog.pg_get_viewdef({view}::oid)"),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .and_then(|r| r.into_iter().next().flatten())
+    .ok_or_else(|| anyhow::anyhow!("no definition for view {view}"))?;
+    // Every column of every relation the definition's rewrite rule depends on, and whether the
+    // rule refers to the column itself.
+    let sql = format!(
+        "SELECT c.oid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname, \
+         a.attname, c.relkind, EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
+         WHERE e.classid = d.classid AND e.objid = r.oid AND e.refobjid = c.oid \
+         AND e.refobjsubid = a.attnum) \
+         FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
+         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+         JOIN pg_catalog.pg_class c ON c.oid = d.refobjid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE r.ev_class = {view}::oid AND c.oid <> {view}::oid GROUP BY 1, 2, 3, 4, 5, 6"
+    );
+    let mut deps = Vec::new();
+    for row in query(shared, resource, &sql).await? {
+        if let [
+            Some(rel),
+            Some(att),
+            Some(name),
+            Some(column),
+            Some(kind),
+            Some(referenced),
+        ] = &row[..]
+        {
+            deps.push(Dep {
+                rel: rel.parse()?,
+                att: att.parse()?,
+                name: name.clone(),
+                column: column.clone(),
+                view: is_view(kind),
+                referenced: referenced == "t",
+            });
+        }
+    }
+    // Functions the definition calls that are not built in (the server records no
+    // dependency on built-in objects): their bodies may read any column.
+    let user_functions = query(
+        shared,
+        resource,
+        &format!(
+            "SELECT count(*) FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d \
+             ON d.objid = r.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+             AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+             WHERE r.ev_class = {view}::oid"
+        ),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .and_then(|r| r.into_iter().next().flatten())
+    .is_none_or(|n| n != "0");
+    let origins = describe(shared, resource, &def).await?;
+    let class = shared.classifier.classify(&def);
+    let statement = class.statements.first();
+    // Values computed where the definition does not show: functions whose bodies cannot be
+    // seen, built-ins that run SQL passed as text or on other servers.
+    let opaque = user_functions
+        || class.error.is_some()
+        || class.statements.len() != 1
+        || statement.is_none_or(|s| {
+            s.danger
+                .iter()
+                .any(|d| matches!(*d, "dynamic_sql" | "remote"))
+        });
+    let results = statement.and_then(|s| s.result_columns.as_ref());
+    let mut columns = Vec::with_capacity(origins.len());
+    for (k, &(rel, att)) in origins.iter().enumerate() {
+        let lineage = if rel != 0 && att > 0 {
+            match deps.iter().find(|d| d.rel == rel && d.att == att) {
+                None => Lineage::Unknown,
+                Some(d) if d.view => {
+                    let inner = view_columns(shared, resource, d.rel, views, depth + 1).await;
+                    column_lineage(&inner, d.att)
+                }
+                Some(d) => Lineage::View {
+                    base: vec![d.name.clone()],
+                    computed: false,
+                },
+            }
+        } else if opaque {
+            Lineage::Unknown
+        } else {
+            // The columns the expression refers to, by name; all columns of every relation
+            // for a whole-row reference or when the text does not tell the columns apart.
+            let refs = results
+                .and_then(|r| r.get(k))
+                .filter(|r| !r.iter().any(|c| c == "*"));
+            let mut base = Vec::new();
+            let mut unknown = false;
+            for d in deps
+                .iter()
+                .filter(|d| refs.is_none_or(|r| d.referenced && r.contains(&d.column)))
+            {
+                if d.view {
+                    let inner = view_columns(shared, resource, d.rel, views, depth + 1).await;
+                    match column_lineage(&inner, d.att) {
+                        Lineage::View { base: b, .. } => base.extend(b),
+                        Lineage::Stored => base.push(d.name.clone()),
+                        Lineage::Unknown => unknown = true,
+                    }
+                } else {
+                    base.push(d.name.clone());
+                }
+            }
+            if unknown {
+                Lineage::Unknown
+            } else {
+                base.sort();
+                base.dedup();
+                Lineage::View {
+                    base,
+                    computed: true,
+                }
+            }
+        };
+        columns.push(lineage);
+    }
+    Ok(columns)
+}
+
+/// A column of a view or materialized view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ViewColumn {
+    /// Its name.
+    pub(crate) name: String,
+    /// Where its values come from.
+    pub(crate) lineage: Lineage,
+}
+
+/// The columns of every view and materialized view that `relation`, as a statement writes it
+/// (`v` in any schema, `s.v`), can name on the upstream of `resource` (none when it names a
+/// table), and until when they may be trusted ([`NAME_TTL`], as names).
+///
+/// # Errors
+/// The side connection or a query failed, or the name cannot be put in a query.
+pub(crate) async fn views_named(
+    shared: &Arc<Shared>,
+    resource: &str,
+    relation: &str,
+) -> anyhow::Result<(Arc<[ViewColumn]>, Instant)> {
+    let key = (resource.to_owned(), relation.to_owned());
+    let now = Instant::now();
+    if let Some((columns, at)) = lock(&shared.catalog.views).get(&key)
+        && now.saturating_duration_since(*at) < NAME_TTL
+    {
+        return Ok((columns.clone(), *at + NAME_TTL));
+    }
+    let (schema, name) = match relation.rsplit_once('.') {
+        // `db.s.t`: the schema is the part before the table.
+        Some((rest, name)) => (Some(rest.rsplit('.').next().unwrap_or(rest)), name),
+        None => (None, relation),
+    };
+    let mut sql = format!(
+        "SELECT c.oid::int8, a.attnum::int4, a.attname FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+         AND NOT a.attisdropped WHERE c.relkind IN ('v', 'm') AND c.relname = {}",
+        literal(name)?
+    );
+    if let Some(schema) = schema {
+        let _ = write!(sql, " AND n.nspname = {}", literal(schema)?);
+    }
+    sql.push_str(" ORDER BY 1, 2");
+    let mut found = Vec::new();
+    let mut views = HashMap::new();
+    for row in query(shared, resource, &sql).await? {
+        if let [Some(oid), Some(att), Some(column)] = &row[..] {
+            let lineage = view_columns(shared, resource, oid.parse()?, &mut views, 0).await;
+            found.push(ViewColumn {
+                name: column.clone(),
+                lineage: column_lineage(&lineage, att.parse()?),
+            });
+        }
+    }
+    let found: Arc<[ViewColumn]> = found.into();
+    let at = Instant::now();
+    let mut cache = lock(&shared.catalog.views);
+    if cache.len() >= MAX_VIEW_NAMES {
+        cache.retain(|_, (_, t)| at.saturating_duration_since(*t) < NAME_TTL);
+        if cache.len() >= MAX_VIEW_NAMES {
+            cache.clear();
+        }
+    }
+    cache.insert(key, (found.clone(), at));
+    Ok((found, at + NAME_TTL))
+}
+
+/// `s` as an SQL string literal (standard conforming: quotes doubled). Refuses backslashes
+/// and NULs, which a server without `standard_conforming_strings` would read otherwise.
+fn literal(s: &str) -> anyhow::Result<String> {
+    if s.contains(['\\', '\0']) {
+        anyhow::bail!("a relation name the catalog lookup does not quote: {s:?}");
+    }
+    Ok(format!("'{}'", s.replace('\'', "''")))
 }
 
 /// The attribute numbers of the generated columns of table `table_oid` (a `COPY table TO`
@@ -263,13 +606,51 @@ fn kind_of(rows: &HashMap<u32, (u8, u8, u32, u32)>, mut oid: u32) -> Option<BinK
     None
 }
 
+/// What the side connection answered to one request.
+#[derive(Default)]
+struct Reply {
+    /// DataRows, as text.
+    rows: Vec<Vec<Option<String>>>,
+    /// The (table OID, attribute number) of each field of the last RowDescription.
+    fields: Vec<(u32, i16)>,
+}
+
 /// Runs `sql` (simple protocol, catalog queries of the gateway's own) on the resource's side
-/// connection, opening it when needed and dropping it after a failure; rows as text.
+/// connection; rows as text.
 async fn query(
     shared: &Arc<Shared>,
     resource: &str,
     sql: &str,
 ) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::new();
+    Query {
+        sql: PgStr::try_new(sql.as_bytes())?,
+    }
+    .encode(&mut out);
+    Ok(exchange(shared, resource, &out).await?.rows)
+}
+
+/// The source (table OID, attribute number) of each result column of query `sql`, as the
+/// server describes it without running it (Parse and Describe of the unnamed statement).
+async fn describe(
+    shared: &Arc<Shared>,
+    resource: &str,
+    sql: &str,
+) -> anyhow::Result<Vec<(u32, i16)>> {
+    let mut out = Vec::new();
+    Parse::encode_parts(PgStr::EMPTY, PgStr::try_new(sql.as_bytes())?, &[], &mut out);
+    Describe {
+        target: Target::Statement,
+        name: PgStr::EMPTY,
+    }
+    .encode(&mut out);
+    FrontendMessage::Sync.encode(&mut out);
+    Ok(exchange(shared, resource, &out).await?.fields)
+}
+
+/// Sends `request` (ending in a Query or a Sync) on the resource's side connection, opening it
+/// when needed and dropping it after a failure, and reads up to ReadyForQuery.
+async fn exchange(shared: &Arc<Shared>, resource: &str, request: &[u8]) -> anyhow::Result<Reply> {
     let mut conns = shared.catalog.conns.lock().await;
     if !conns.contains_key(resource) {
         let rt = shared.runtime();
@@ -280,11 +661,11 @@ async fn query(
         let c = crate::upstream::connect(up, "guard:catalog", &[]).await?;
         conns.insert(resource.to_owned(), c);
     }
-    let result = run_query(
+    let result = run(
         conns
             .get_mut(resource)
             .ok_or_else(|| anyhow::anyhow!("no connection"))?,
-        sql,
+        request,
     )
     .await;
     if result.is_err() {
@@ -293,19 +674,11 @@ async fn query(
     result
 }
 
-async fn run_query(
-    conn: &mut crate::upstream::Upstream,
-    sql: &str,
-) -> anyhow::Result<Vec<Vec<Option<String>>>> {
-    let mut out = Vec::new();
-    Query {
-        sql: PgStr::try_new(sql.as_bytes())?,
-    }
-    .encode(&mut out);
-    conn.stream.write_all(&out).await?;
+async fn run(conn: &mut crate::upstream::Upstream, request: &[u8]) -> anyhow::Result<Reply> {
+    conn.stream.write_all(request).await?;
     let mut dec = BackendDecoder::new(Limits::default());
     let mut buf = std::mem::take(&mut conn.buf);
-    let mut rows = Vec::new();
+    let mut reply = Reply::default();
     let mut error = None;
     loop {
         let len = match dec.decode(&buf)? {
@@ -317,12 +690,19 @@ async fn run_query(
             }
             Decoded::Message { len, msg } => {
                 match msg {
-                    BackendMessage::DataRow(r) => rows.push(
+                    BackendMessage::DataRow(r) => reply.rows.push(
                         r.values
                             .iter()
                             .map(|v| v.map(|b| String::from_utf8_lossy(b).into_owned()))
                             .collect(),
                     ),
+                    BackendMessage::RowDescription(rd) => {
+                        reply.fields = rd
+                            .fields
+                            .iter()
+                            .map(|f| (f.table_oid, f.column_id))
+                            .collect();
+                    }
                     BackendMessage::ErrorResponse(e) => {
                         error = Some(
                             e.fields
@@ -345,7 +725,7 @@ async fn run_query(
     conn.buf = buf;
     match error {
         Some(e) => anyhow::bail!("catalog query failed: {e}"),
-        None => Ok(rows),
+        None => Ok(reply),
     }
 }
 

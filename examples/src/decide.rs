@@ -17,7 +17,49 @@ pub(crate) struct Masks {
     pub(crate) profiles: Vec<String>,
     /// Which computed result columns may come from a column a rule of the profiles hides.
     pub(crate) derived: Derived,
+    /// What the statements refer to, for masking.rs to look into the views among them.
+    pub(crate) reads: Reads,
 }
+
+/// The facts of the statements whose results are masked (their `sql.tables` and
+/// `sql.columns`), kept when a profile with column rules applies: a computed column over a
+/// view can come from a rule's column without the statement naming it, which only the
+/// catalog tells (masking.rs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Reads(pub(crate) Option<Arc<[Facts]>>);
+
+impl Reads {
+    /// `(sql.tables, sql.columns)` of each statement.
+    pub(crate) fn lists(&self) -> impl Iterator<Item = (&[String], &[String])> {
+        fn list<'f>(f: &'f Facts, name: &str) -> &'f [String] {
+            f.get(name).and_then(|v| v.as_list()).unwrap_or(&[])
+        }
+        (self.0.iter())
+            .flat_map(|f| f.iter())
+            .map(move |f| (list(f, "sql.tables"), list(f, "sql.columns")))
+    }
+
+    fn and(self, other: Reads) -> Reads {
+        match (self.0, other.0) {
+            (None, r) | (r, None) => Reads(r),
+            (Some(a), Some(b)) if Arc::ptr_eq(&a, &b) => Reads(Some(a)),
+            (Some(a), Some(b)) => Reads(Some(a.iter().chain(b.iter()).cloned().collect())),
+        }
+    }
+}
+
+/// Equal when the statements refer to the same relations and columns (what a result plan
+/// made from them depends on).
+impl PartialEq for Reads {
+    fn eq(&self, other: &Reads) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.lists().eq(other.lists()),
+        }
+    }
+}
+
+impl Eq for Reads {}
 
 /// Which computed result columns (`reverse(ssn)`, a `UNION` output, a CTE's expression: they
 /// carry no source column for a rule to match) are masked whole (masking.rs).
@@ -64,6 +106,7 @@ impl Masks {
             }
         }
         self.derived = std::mem::take(&mut self.derived).and(other.derived);
+        self.reads = std::mem::take(&mut self.reads).and(other.reads);
     }
 }
 
@@ -371,9 +414,11 @@ impl Decider {
         // (a FETCH from a cursor declared earlier, opaque functions, CALL, an EXECUTE that
         // could not be resolved) or that guard-sql could not parse (when a policy lets it run).
         let mut derived = Derived::No;
+        let mut reads = Reads::default();
         if self.shared.config.masking.enabled
             && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
         {
+            reads = Reads(Some(facts.clone()));
             for (i, f) in facts.iter().enumerate() {
                 let list = |name| f.get(name).and_then(|v| v.as_list()).unwrap_or(&[]);
                 let tables = list("sql.tables");
@@ -408,12 +453,14 @@ impl Decider {
                     masks: Masks {
                         profiles: applied,
                         derived,
+                        reads,
                     },
                 },
             };
         }
         if let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &mut outcome {
             masks.derived = derived;
+            masks.reads = reads;
         }
         outcome
     }
@@ -610,7 +657,7 @@ fn combine(decisions: &[Decision]) -> Outcome {
                         timeout: *timeout,
                         masks: Masks {
                             profiles: masks.clone(),
-                            derived: Derived::No,
+                            ..Masks::default()
                         },
                     });
                 }
@@ -633,7 +680,7 @@ fn combine(decisions: &[Decision]) -> Outcome {
     hold.unwrap_or(Outcome::Go {
         masks: Masks {
             profiles: masks,
-            derived: Derived::No,
+            ..Masks::default()
         },
     })
 }
@@ -660,14 +707,54 @@ mod tests {
         assert_eq!(d.clone().and(Derived::All), Derived::All);
         let mut m = Masks {
             profiles: vec!["pii".to_owned()],
-            derived: Derived::No,
+            ..Masks::default()
         };
         m.extend(Masks {
             profiles: vec!["pii".to_owned(), "other".to_owned()],
             derived: d.clone(),
+            ..Masks::default()
         });
         assert_eq!(m.profiles, ["pii", "other"]);
         assert_eq!(m.derived, d);
+    }
+
+    fn reads(statements: &[(&[&str], &[&str], &str)]) -> Reads {
+        let to = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        Reads(Some(
+            statements
+                .iter()
+                .map(|(tables, columns, kind)| {
+                    let mut f = Facts::new();
+                    f.insert("sql.tables", to(tables))
+                        .insert("sql.columns", to(columns))
+                        .insert("sql.statement", *kind);
+                    f
+                })
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn reads_compare_by_tables_and_columns_and_add_up() {
+        let a = reads(&[(&["cv"], &["note"], "select")]);
+        // Other facts than the relations and columns do not matter to a result plan.
+        assert_eq!(a, reads(&[(&["cv"], &["note"], "explain")]));
+        assert_ne!(a, reads(&[(&["customers"], &["note"], "select")]));
+        assert_ne!(a, reads(&[(&["cv"], &["name"], "select")]));
+        assert_ne!(a, Reads::default());
+        assert_eq!(Reads::default(), Reads::default());
+        let b = reads(&[(&["t"], &["*"], "select")]);
+        let both = a.clone().and(b.clone());
+        assert_eq!(
+            both.lists().collect::<Vec<_>>(),
+            [
+                (&["cv".to_owned()][..], &["note".to_owned()][..]),
+                (&["t".to_owned()][..], &["*".to_owned()][..])
+            ]
+        );
+        assert_eq!(a.clone().and(Reads::default()), a);
+        assert_eq!(Reads::default().and(b.clone()), b);
+        assert_eq!(a.clone().and(a.clone()), a, "the same statements once");
     }
 
     fn runtime() -> Arc<Runtime> {

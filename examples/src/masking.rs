@@ -22,9 +22,21 @@
 //!   functions the gateway does not know, `CALL`: `sql.opaque`; text it cannot parse).
 //!   Several statements in one unit of responses share their flags only where they agree,
 //!   else all are redacted.
-//!   Plain columns keep their own plan. Not covered: views that compute from a rule's column
-//!   (the statement names the view, not the column), and what a filter reveals
-//!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse those.
+//!   Plain columns keep their own plan. Not covered: what a filter reveals
+//!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse that.
+//! - A name-only rule (`ssn`) matches the result column's name and its source column's own
+//!   name, so `SELECT ssn AS x` is masked too.
+//! - Views and materialized views: a view's column is its own source column, so the catalog
+//!   lookup follows it to the table columns behind it (crate::catalog: the server's
+//!   description of the view's definition for the columns it passes on, guard-sql's
+//!   `result_columns` within the definition's `pg_depend` entries for those it computes,
+//!   nested views up to 8 deep). A rule matching a table column a view's column passes on
+//!   applies with its strategy; one matching a column the view computes from redacts it.
+//!   Where the definition cannot be followed (functions that are not built in, SQL run from
+//!   text, nesting too deep) the view's computed columns are redacted under profiles with
+//!   column rules. A statement's own computed columns are redacted when it refers to a
+//!   view's column that has a rule's column behind it (the relations it names are looked up
+//!   by name: unqualified in every schema), or when that cannot be looked up.
 //! - In text format every other column is scanned by the profile's detectors, except the
 //!   built-in scalar types that hold no free text (numbers, times, booleans, uuid, bytea,
 //!   network addresses, geometry: [`NOT_TEXT`]), whose masked value would no longer parse as
@@ -90,6 +102,7 @@ use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyItem, CopyLimits};
 use guard_sql::pg::binary::{Container, map_items};
 use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
 
+use crate::catalog::{Lineage, Source, ViewColumn};
 use crate::decide::Masks;
 use crate::gateway::Shared;
 
@@ -505,19 +518,37 @@ impl ResultMasker {
             .map(|f| f.type_oid)
             .collect();
         let types = self.user_types(&binary_user).await;
+        // A computed column over a view may come from a rule's column the statement does not
+        // name: when the statement refers to a view's column that passes on or computes from
+        // one, its computed columns are redacted like those computed from the column itself.
+        let mut trusted_until = trusted_until;
+        let computed_unflagged = (fields.iter().enumerate())
+            .any(|(i, f)| (f.table_oid == 0 || f.column_id <= 0) && !masks.derived.column(i));
+        let over_views = if strict && computed_unflagged {
+            let (read, until) = self.views_read(maskers, masks).await;
+            trusted_until = match until {
+                Ok(Some(u)) => trusted_until.map(|t| t.min(u)),
+                Ok(None) => trusted_until,
+                Err(()) => None,
+            };
+            read
+        } else {
+            false
+        };
         let mut plan = Vec::with_capacity(fields.len());
         for (i, f) in fields.iter().enumerate() {
             let name = f.name.to_string_lossy();
-            let qualified = names.get(&(f.table_oid, f.column_id)).map(String::as_str);
-            let unresolved = strict && qualified.is_none() && f.table_oid != 0 && f.column_id > 0;
+            let source = names.get(&(f.table_oid, f.column_id));
+            let has_source = f.table_oid != 0 && f.column_id > 0;
+            // Not known where the values come from: a rule on `schema.table.column` might
+            // have matched the column, or the table column behind a view's column.
+            let unresolved =
+                strict && has_source && source.is_none_or(|s| s.lineage == Lineage::Unknown);
             // A value the statement computed (no source column) from a column a rule hides.
-            let derived = (f.table_oid == 0 || f.column_id <= 0) && masks.derived.column(i);
+            let derived = !has_source && (masks.derived.column(i) || over_views);
             let rule = maskers
                 .iter()
-                .find_map(|m| {
-                    m.column_rule(&name, qualified)
-                        .map(|s| (m.clone(), s.clone()))
-                })
+                .find_map(|m| source_rule(m, &name, source.map(|s| &**s)).map(|s| (m.clone(), s)))
                 .or_else(|| {
                     (unresolved || derived)
                         .then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
@@ -543,6 +574,43 @@ impl ResultMasker {
             )
         });
         (plan, trusted_until.filter(|_| !walks_binary))
+    }
+
+    /// Whether the statements of `masks` refer to a column of a view whose values come from
+    /// a column a rule of `maskers` hides (or from where the catalog cannot tell: fail
+    /// closed), and until when that holds (`Ok(None)`: no lookup was needed; `Err`: a lookup
+    /// failed, do not keep the plan).
+    async fn views_read(
+        &self,
+        maskers: &[Arc<Masker>],
+        masks: &Masks,
+    ) -> (bool, Result<Option<std::time::Instant>, ()>) {
+        let mut until = None::<std::time::Instant>;
+        for (tables, columns) in masks.reads.lists() {
+            for t in tables {
+                let views = crate::catalog::views_named(&self.shared, &self.resource, t).await;
+                let (views, u) = match views {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), relation = %t, "looking up views failed");
+                        return (true, Err(()));
+                    }
+                };
+                until = Some(until.map_or(u, |x| x.min(u)));
+                let hides = |v: &ViewColumn| match &v.lineage {
+                    Lineage::Unknown => true,
+                    Lineage::Stored => false,
+                    Lineage::View { base, .. } => base
+                        .iter()
+                        .any(|b| maskers.iter().any(|m| table_column_rule(m, b).is_some())),
+                };
+                let referred = |v: &ViewColumn| columns.iter().any(|c| c == "*" || *c == v.name);
+                if views.iter().any(|v| referred(v) && hides(v)) {
+                    return (true, Ok(until));
+                }
+            }
+        }
+        (false, Ok(until))
     }
 
     /// The kinds of the user types `oids` (and of the types inside them); empty when there
@@ -885,6 +953,39 @@ impl RowCopy {
     }
 }
 
+/// The strategy of a column rule of `masker` for result column `name` with source `source`:
+/// a rule matching the result column's name or its source column (by qualified name, or by
+/// the source column's own name, so an alias does not get around a name-only rule); for a
+/// view's column, a rule matching a table column behind it, whose strategy applies when the
+/// view passes that column on and `[REDACTED]` when the view computes from it.
+fn source_rule(masker: &Masker, name: &str, source: Option<&Source>) -> Option<Strategy> {
+    let qualified = source.map(|s| s.name.as_str());
+    if let Some(s) = masker.column_rule(name, qualified) {
+        return Some(s.clone());
+    }
+    let source = source?;
+    if let Some(s) = table_column_rule(masker, &source.name) {
+        return Some(s.clone());
+    }
+    let Lineage::View { base, computed } = &source.lineage else {
+        return None;
+    };
+    base.iter().find_map(|b| {
+        let s = table_column_rule(masker, b)?;
+        Some(if *computed {
+            Strategy::Redact { label: None }
+        } else {
+            s.clone()
+        })
+    })
+}
+
+/// The strategy of the first column rule of `masker` for the relation column `qualified`
+/// (`schema.relation.column`), by that name or by the column's own name.
+fn table_column_rule<'m>(masker: &'m Masker, qualified: &str) -> Option<&'m Strategy> {
+    masker.column_rule(crate::catalog::column_of(qualified), Some(qualified))
+}
+
 /// The plan entry of a column no rule covers: detectors where its values can carry text.
 ///
 /// In binary format a user type whose kind is not known gets a Detect entry too: its values
@@ -1049,7 +1150,7 @@ mod tests {
     fn profiles(names: &[&str]) -> Masks {
         Masks {
             profiles: names.iter().map(|m| (*m).to_owned()).collect(),
-            derived: Derived::No,
+            ..Masks::default()
         }
     }
 
