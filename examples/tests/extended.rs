@@ -62,6 +62,22 @@ async fn computed_values_from_rule_columns_are_redacted_in_binary_results() {
     assert_eq!(row.get::<_, String>(1), "adA");
     assert_eq!(row.get::<_, i32>(2), 3);
     assert_eq!(row.get::<_, i32>(3), 3);
+    // Through a view: its column passes customers.ssn on (the rule's strategy, retyped
+    // text), or computes from it; a statement computing over the view's column too.
+    cluster()
+        .psql(
+            &db,
+            "CREATE VIEW cv AS SELECT id, ssn AS s, length(ssn) AS n, length(name) AS k FROM customers",
+        )
+        .unwrap();
+    let row = c
+        .query_one("SELECT s, n, k, length(s) FROM cv WHERE id = $1", &[&1i32])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "[REDACTED]");
+    assert_eq!(row.get::<_, String>(1), "[REDACTED]");
+    assert_eq!(row.get::<_, i32>(2), 3);
+    assert_eq!(row.get::<_, String>(3), "[REDACTED]");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
