@@ -39,6 +39,13 @@ impl Reads {
             .map(move |f| (list(f, "sql.tables"), list(f, "sql.columns")))
     }
 
+    /// Whether one of the statements computes where its text does not show.
+    pub(crate) fn out_of_sight(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|f| f.iter().any(computes_out_of_sight))
+    }
+
     fn and(self, other: Reads) -> Reads {
         match (self.0, other.0) {
             (None, r) | (r, None) => Reads(r),
@@ -46,6 +53,16 @@ impl Reads {
             (Some(a), Some(b)) => Reads(Some(a.iter().chain(b.iter()).cloned().collect())),
         }
     }
+}
+
+/// Whether a statement computes its rows where its text does not show: a `FETCH` from a
+/// cursor declared earlier, functions the gateway does not know, `CALL`, an `EXECUTE` that
+/// could not be resolved (`sql.opaque`), text guard-sql could not parse.
+fn computes_out_of_sight(f: &Facts) -> bool {
+    let flag = |name| f.get(name).and_then(|v| v.as_bool()) == Some(true);
+    flag("sql.opaque")
+        || flag("sql.unparsable")
+        || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch")
 }
 
 /// Equal when the statements refer to the same relations and columns (what a result plan
@@ -426,11 +443,7 @@ impl Decider {
                     (applied.iter().filter_map(|m| rt.maskers.get(m)))
                         .any(|m| m.column_rules_read_by(tables, columns))
                 };
-                let flag = |name| f.get(name).and_then(|v| v.as_bool()) == Some(true);
-                let hidden = flag("sql.opaque")
-                    || flag("sql.unparsable")
-                    || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch");
-                let d = if hidden {
+                let d = if computes_out_of_sight(f) {
                     Derived::All
                 } else if !read(list("sql.columns")) {
                     Derived::No
@@ -755,6 +768,13 @@ mod tests {
         assert_eq!(a.clone().and(Reads::default()), a);
         assert_eq!(Reads::default().and(b.clone()), b);
         assert_eq!(a.clone().and(a.clone()), a, "the same statements once");
+        assert!(!both.out_of_sight());
+        let fetch = reads(&[(&[], &[], "fetch")]);
+        assert!(fetch.out_of_sight() && a.clone().and(fetch).out_of_sight());
+        let mut opaque = Facts::new();
+        opaque.insert("sql.opaque", true);
+        assert!(Reads(Some(Arc::from([opaque]))).out_of_sight());
+        assert!(!Reads::default().out_of_sight());
     }
 
     fn runtime() -> Arc<Runtime> {

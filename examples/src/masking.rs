@@ -63,6 +63,23 @@
 //! binary text value; when the source value was not text the strategy is applied to nothing
 //! (for example `[REDACTED]`), never to the raw binary bytes. `null` strategies send NULL.
 //!
+//! # Errors, notices, notifications
+//!
+//! Server messages quote the values they are about, so `SELECT ssn::int` would read a masked
+//! column through its error. Under mask profiles the detectors scan every text field of
+//! ErrorResponse and NoticeResponse. Under profiles with column rules, when the statement
+//! refers to a column a rule may hide (its `derived` flags are set, or through a view), the
+//! message's values are redacted (PostgreSQL's message style quotes values and leaves
+//! numbers bare: everything from the first double quote to the last, unless the message
+//! quotes exactly one name the statement wrote, and every digit run) and the fields that
+//! quote rows or statements (detail, hint, context, internal query) are dropped; when it
+//! computes where its text does not show (`DO`, unknown functions that `RAISE`), the message
+//! is withheld. Errors with a position into the statement come from the parser and concern
+//! the client's own text: detectors only (names only, for out-of-sight statements).
+//! SQLSTATE, severity and the schema/table/column/constraint name fields stay. Notification
+//! payloads (`LISTEN`/`NOTIFY`: any session may send any value) are scanned by the detectors,
+//! and withheld under profiles with column rules. What is recorded is what the client got.
+//!
 //! # COPY TO STDOUT
 //!
 //! Under profiles with detectors only, each CopyData of a text or CSV COPY is masked whole by
@@ -100,10 +117,13 @@ use bytes::BytesMut;
 use guard_mask::{Masker, Strategy};
 use guard_sql::copy::{CopyDecoder, CopyEncoder, CopyItem, CopyLimits};
 use guard_sql::pg::binary::{Container, map_items};
-use guard_sql::pg::{CopyResponse, DataRow, FieldDescription, RowDescription};
+use guard_sql::pg::{
+    CopyResponse, DataRow, ErrorFields, FieldDescription, NotificationResponse, PgStr,
+    RowDescription,
+};
 
 use crate::catalog::{Lineage, Source, ViewColumn};
-use crate::decide::Masks;
+use crate::decide::{Derived, Masks};
 use crate::gateway::Shared;
 
 /// Type OIDs whose text is scanned by detectors (pg_type.h).
@@ -613,6 +633,126 @@ impl ResultMasker {
         (false, Ok(until))
     }
 
+    /// How far the text of an error, notice or notification raised by statements decided
+    /// with `masks` can be trusted not to carry a value a rule hides (see [`Told`]).
+    async fn told(&self, maskers: &[Arc<Masker>], masks: &Masks) -> Told {
+        if self.column_rules(masks).is_none() {
+            return Told::Detect;
+        }
+        if masks.reads.out_of_sight() {
+            Told::Withhold
+        } else if masks.derived != Derived::No || self.views_read(maskers, masks).await.0 {
+            Told::Scrub
+        } else {
+            Told::Detect
+        }
+    }
+
+    /// An ErrorResponse or NoticeResponse (`tag` `E` or `N`, fields `fields`, bytes `raw`)
+    /// under `masks`, written to `out` as the client gets it; returns its message as sent.
+    ///
+    /// Messages quote the values they are about (`invalid input syntax for type integer:
+    /// "123-45-6789"`), so casting a masked column is a way to read it. Under profiles, the
+    /// detectors scan every text field. When the statement refers to a column a rule hides
+    /// (directly or through a view), values in the message are redacted (what PostgreSQL's
+    /// message style sets in double quotes, and numbers) and the fields that quote rows or
+    /// statements (detail, hint, context, internal query) are dropped; when it computes where
+    /// its text does not show (`DO`, functions the gateway does not know, `RAISE` in them),
+    /// the message itself is withheld. The SQLSTATE, severity and names stay.
+    pub(crate) async fn told_fields(
+        &mut self,
+        tag: u8,
+        fields: &ErrorFields<'_>,
+        raw: &[u8],
+        masks: &Masks,
+        out: &mut BytesMut,
+    ) -> String {
+        let message = || {
+            fields
+                .message()
+                .map(|m| m.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let maskers = self.maskers(masks);
+        if maskers.is_empty() {
+            out.extend_from_slice(raw);
+            return message();
+        }
+        let mut told = self.told(&maskers, masks).await;
+        // A position into the statement: raised by the parser, about the client's own text.
+        if fields.get(b'P').is_some() {
+            told = match told {
+                Told::Withhold => Told::Scrub,
+                _ => Told::Detect,
+            };
+        }
+        // The names the statements wrote (a message quoting only one of them reveals nothing).
+        let named = |q: &[u8]| {
+            masks.reads.lists().any(|(tables, columns)| {
+                (tables.iter().chain(columns)).any(|n| n.as_bytes().eq_ignore_ascii_case(q))
+            })
+        };
+        let mut body = Vec::with_capacity(raw.len());
+        let mut sent = String::new();
+        for (code, value) in fields.iter() {
+            let value = value.as_bytes();
+            let new: Option<Cow<'_, [u8]>> = match (code, told) {
+                // Severity, SQLSTATE, positions, the server's source location and the names
+                // of schema, table, column, type and constraint: no values.
+                (b'S' | b'V' | b'C' | b'P' | b'p' | b'F' | b'L' | b'R', _)
+                | (b's' | b't' | b'c' | b'd' | b'n', _) => Some(Cow::Borrowed(value)),
+                (b'M', Told::Withhold) => Some(Cow::Borrowed(WITHHELD.as_bytes())),
+                (b'M', Told::Scrub) => Some(Cow::Owned(
+                    mask_chain(&maskers, &scrub_values(value, named)).into_owned(),
+                )),
+                (_, Told::Detect) => Some(mask_chain(&maskers, value)),
+                _ => None,
+            };
+            if let Some(v) = new {
+                if code == b'M' {
+                    sent = String::from_utf8_lossy(&v).into_owned();
+                }
+                body.push(code);
+                body.extend(v.iter().filter(|b| **b != 0));
+                body.push(0);
+            }
+        }
+        body.push(0);
+        out.extend_from_slice(&[tag]);
+        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(&body);
+        sent
+    }
+
+    /// A NotificationResponse (`LISTEN`/`NOTIFY`; bytes `raw`) for a session whose statements
+    /// are masked with `masks`: the payload is scanned by the detectors, and withheld under
+    /// profiles with column rules, since any session can put any value in it.
+    pub(crate) fn notification(
+        &self,
+        n: &NotificationResponse<'_>,
+        raw: &[u8],
+        masks: &Masks,
+        out: &mut BytesMut,
+    ) {
+        let maskers = self.maskers(masks);
+        if maskers.is_empty() {
+            out.extend_from_slice(raw);
+            return;
+        }
+        let payload = if self.column_rules(masks).is_some() {
+            Cow::Borrowed(WITHHELD.as_bytes())
+        } else {
+            mask_chain(&maskers, n.payload.as_bytes())
+        };
+        let payload: Vec<u8> = payload.iter().copied().filter(|b| *b != 0).collect();
+        NotificationResponse {
+            process_id: n.process_id,
+            channel: n.channel,
+            payload: PgStr::try_new(&payload).unwrap_or(PgStr::EMPTY),
+        }
+        .encode(out);
+    }
+
     /// The kinds of the user types `oids` (and of the types inside them); empty when there
     /// are none. When they cannot be learned, values of those types are not passed on.
     async fn user_types(&self, oids: &[u32]) -> UserTypes {
@@ -1060,6 +1200,66 @@ pub(crate) fn mask_binary<'v>(
     })
 }
 
+/// What replaces a message or payload that may carry a value a rule hides.
+pub(crate) const WITHHELD: &str =
+    "[REDACTED] (guard: withheld, as the statement may have put masked values in it)";
+
+/// How far an error's or notice's text is trusted (see [`ResultMasker::told_fields`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Told {
+    /// The statement refers to no column a rule hides: the detectors scan every field.
+    Detect,
+    /// It refers to one: values in the message are redacted, detail and context dropped.
+    Scrub,
+    /// It computes where its text does not show: the message is withheld too.
+    Withhold,
+}
+
+/// `message` with the values PostgreSQL's message style sets in it redacted: everything from
+/// the first double quote to the last (a value can hold quotes itself), unless the message
+/// quotes exactly one thing and `named` says the statement wrote it (`relation "nosuch" does
+/// not exist`); and every run of digits (numbers are not quoted: `requested character too
+/// large for encoding: 123`).
+fn scrub_values(message: &[u8], named: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let quotes = message.iter().filter(|b| **b == b'"').count();
+    let quoted = match (
+        message.iter().position(|b| *b == b'"'),
+        message.iter().rposition(|b| *b == b'"'),
+    ) {
+        (Some(a), Some(b)) if a < b && !(quotes == 2 && named(&message[a + 1..b])) => Some((a, b)),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(message.len());
+    let mut i = 0;
+    while i < message.len() {
+        if let Some((a, b)) = quoted
+            && i == a
+        {
+            out.extend_from_slice(b"\"[REDACTED]\"");
+            i = b + 1;
+        } else if quoted.is_none() && quotes == 2 && message[i] == b'"' {
+            // The one name the statement wrote: as it is.
+            let end = i
+                + 1
+                + message[i + 1..]
+                    .iter()
+                    .position(|b| *b == b'"')
+                    .unwrap_or(0);
+            out.extend_from_slice(&message[i..=end]);
+            i = end + 1;
+        } else if message[i].is_ascii_digit() {
+            out.push(b'#');
+            while i < message.len() && message[i].is_ascii_digit() {
+                i += 1;
+            }
+        } else {
+            out.push(message[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// `value` passed through every masker in turn; borrowed when none changed it.
 pub(crate) fn mask_chain<'v>(maskers: &[Arc<Masker>], value: &'v [u8]) -> Cow<'v, [u8]> {
     let mut cur = Cow::Borrowed(value);
@@ -1152,6 +1352,41 @@ mod tests {
             profiles: names.iter().map(|m| (*m).to_owned()).collect(),
             ..Masks::default()
         }
+    }
+
+    #[test]
+    fn scrubbed_messages_keep_their_words_but_no_values() {
+        let s = |m: &str| String::from_utf8(scrub_values(m.as_bytes(), |n| n == b"t1")).unwrap();
+        assert_eq!(
+            s(r#"invalid input syntax for type integer: "123-45-6789""#),
+            r#"invalid input syntax for type integer: "[REDACTED]""#
+        );
+        // A value holding quotes itself: everything from the first quote to the last.
+        assert_eq!(
+            s(r#"value "a" is "b" out of range for type "integer""#),
+            r#"value "[REDACTED]""#
+        );
+        assert_eq!(
+            s("requested character too large for encoding: 234567890"),
+            "requested character too large for encoding: #"
+        );
+        assert_eq!(
+            s("date field value out of range: 1-12-01"),
+            "date field value out of range: #-#-#"
+        );
+        assert_eq!(s("division by zero"), "division by zero");
+        assert_eq!(s(r#"one " quote 42"#), r#"one " quote #"#);
+        // The one name the statement wrote stays, digits and all; not among other quotes.
+        assert_eq!(
+            s(r#"relation "t1" does not exist"#),
+            r#"relation "t1" does not exist"#
+        );
+        assert_eq!(
+            s(r#"relation "t2" does not exist"#),
+            r#"relation "[REDACTED]" does not exist"#
+        );
+        assert_eq!(s(r#"x "t1" y "t1""#), r#"x "[REDACTED]""#);
+        assert_eq!(s(""), "");
     }
 
     #[test]

@@ -1113,6 +1113,8 @@ impl Back {
         // The gateway ended the running COPY TO STDOUT with an error of its own: the rest of
         // it (CopyData, CopyDone, CommandComplete or the upstream's error) is dropped.
         let mut copy_failed = false;
+        // The masks of the last unit answered: for notices and notifications between units.
+        let mut last_masks = Masks::default();
         loop {
             let len = match dec.decode(&buf) {
                 Err(e) => {
@@ -1165,16 +1167,23 @@ impl Back {
                                     .position(|(tok, _)| t.contains(tok.as_str()))?;
                                 Some(unit.denials.remove(i).1)
                             });
+                            let message = match &replaced {
+                                Some(err) => {
+                                    out.extend_from_slice(err);
+                                    String::new()
+                                }
+                                None => {
+                                    let masks = self.told_masks(&last_masks);
+                                    masking
+                                        .told_fields(b'E', &e.fields, &buf[..len], &masks, &mut out)
+                                        .await
+                                }
+                            };
                             if recording {
                                 // A COPY the server ended: what the client got of it first.
                                 self.record_copy(&mut rec_copying, &mut rec_copy)?;
                                 let code =
                                     e.fields.code().map(|c| c.to_string_lossy().into_owned());
-                                let message = e
-                                    .fields
-                                    .message()
-                                    .map(|m| m.to_string_lossy().into_owned())
-                                    .unwrap_or_default();
                                 let ev = guard_record::ErrorEvent {
                                     code: if replaced.is_some() {
                                         Some("42501".into())
@@ -1195,10 +1204,16 @@ impl Back {
                                 };
                                 self.record(guard_record::Event::Error(ev))?;
                             }
-                            match replaced {
-                                Some(err) => out.extend_from_slice(&err),
-                                None => out.extend_from_slice(&buf[..len]),
-                            }
+                        }
+                        BackendMessage::NoticeResponse(n) => {
+                            let masks = self.told_masks(&last_masks);
+                            masking
+                                .told_fields(b'N', &n.fields, &buf[..len], &masks, &mut out)
+                                .await;
+                        }
+                        BackendMessage::NotificationResponse(n) => {
+                            let masks = self.told_masks(&last_masks);
+                            masking.notification(n, &buf[..len], &masks, &mut out);
                         }
                         BackendMessage::ReadyForQuery(_) => {
                             let unit = lock(&self.pipe).units.pop_front();
@@ -1209,8 +1224,11 @@ impl Back {
                             rec_copy.clear();
                             // A probe's own unit: its answer is kept for the COPY that follows.
                             if !unit.as_ref().is_some_and(|u| u.hidden) {
-                                if let Some(started) = unit.and_then(|u| u.started) {
-                                    self.shared.metrics.statement.observe(started.elapsed());
+                                if let Some(u) = unit {
+                                    if let Some(started) = u.started {
+                                        self.shared.metrics.statement.observe(started.elapsed());
+                                    }
+                                    last_masks = u.masks;
                                 }
                                 masking.reset();
                                 out.extend_from_slice(&buf[..len]);
@@ -1417,6 +1435,15 @@ fn client_encoding(parameter_status: &[u8]) -> String {
 }
 
 impl Back {
+    /// The masks for an error, notice or notification: those of the statement being answered,
+    /// else of the last one answered.
+    fn told_masks(&self, last: &Masks) -> Masks {
+        let pipe = lock(&self.pipe);
+        pipe.units
+            .front()
+            .map_or_else(|| last.clone(), |u| u.masks.clone())
+    }
+
     fn record(&self, event: guard_record::Event) -> Result<()> {
         self.rec.event(&event).map_err(anyhow::Error::from)
     }

@@ -447,6 +447,15 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
         run("SELECT upper(name), id + 1 FROM plain WHERE id = 1"),
         "ADA|2\n"
     );
+    // COPY of queries over a view and a materialized view.
+    assert_eq!(
+        run("COPY (SELECT id, note, tel FROM cv ORDER BY id) TO STDOUT"),
+        "1\t[REDACTED]\t+* *** *** 0100\n2\t[REDACTED]\t+* *** *** 0199\n"
+    );
+    assert_eq!(
+        run("COPY (SELECT * FROM cm ORDER BY id) TO STDOUT WITH (FORMAT csv)"),
+        "1,[REDACTED]\n2,[REDACTED]\n"
+    );
     // A rule on a column name alone holds for the column under another name, in a view or a
     // query.
     assert_eq!(run("SELECT ssn AS x FROM cv WHERE id = 1"), "[REDACTED]\n");
@@ -478,6 +487,103 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
         &["SELECT note, tel, loud FROM cv WHERE id = 1"],
     );
     assert_eq!(stdout(&o), "vip|+1 415 555 0100|VIP\n", "{}", stderr(&o));
+}
+
+#[test]
+fn errors_notices_and_notifications_do_not_reveal_masked_values() {
+    let db = fresh_database("psql_mask_errors");
+    seed_customers(&db);
+    cluster()
+        .psql(
+            &db,
+            "CREATE VIEW cv AS SELECT id, ssn AS s FROM customers; \
+             CREATE FUNCTION shout(text) RETURNS int LANGUAGE plpgsql \
+             AS 'BEGIN RAISE NOTICE ''%'', $1; RETURN 1; END'",
+        )
+        .expect("setup");
+    let gw = TestGateway::start(&db, Opts::default());
+    let alice = gw.user_url("alice", ALICE_PW);
+    // What psql prints on stderr (errors, notices) and stdout (notifications).
+    let run = |sql: &[&str]| {
+        let o = psql(&alice, sql);
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    let secrets = [
+        "123-45-6789",
+        "123456789",
+        "9876-54-321",
+        "vip",
+        "ada@example.com",
+    ];
+    let clean = |out: &str| !secrets.iter().any(|s| out.contains(s));
+    // A cast error quotes the value: redacted where the statement reads a rule's column,
+    // the SQLSTATE and the message's shape stay.
+    let out = run(&[
+        "\\set VERBOSITY verbose",
+        "SELECT ssn::int FROM customers WHERE id = 1",
+    ]);
+    assert!(
+        out.contains("ERROR:  22P02: invalid input syntax for type integer: \"[REDACTED]\""),
+        "{out}"
+    );
+    assert!(clean(&out), "{out}");
+    // What the parser says of the statement's own text stays, and so does the one name a
+    // statement wrote; a value cast to a name does not.
+    let out = run(&["SELECT ssn, nme FROM customers"]);
+    assert!(
+        out.contains("ERROR:  column \"nme\" does not exist"),
+        "{out}"
+    );
+    let out = run(&["SELECT ssn::regclass FROM customers WHERE id = 1"]);
+    assert!(
+        out.contains("ERROR:  relation \"[REDACTED]\" does not exist"),
+        "{out}"
+    );
+    assert!(clean(&out), "{out}");
+    // Numbers are not quoted in messages.
+    let out = run(&["SELECT chr(replace(ssn, '-', '')::int) FROM customers WHERE id = 1"]);
+    assert!(
+        out.contains("ERROR:  requested character too large for encoding: #"),
+        "{out}"
+    );
+    assert!(clean(&out), "{out}");
+    let out = run(&["SELECT reverse(ssn)::int FROM customers WHERE id = 1"]);
+    assert!(out.contains("ERROR:  invalid input syntax"), "{out}");
+    assert!(clean(&out), "{out}");
+    // Through a view.
+    let out = run(&["SELECT s::int FROM cv WHERE id = 1"]);
+    assert!(out.contains("\"[REDACTED]\""), "{out}");
+    assert!(clean(&out), "{out}");
+    // A statement that reads no rule column: the detectors scan the message.
+    let out = run(&["SELECT email::int FROM customers WHERE id = 1"]);
+    assert!(out.contains("\"[EMAIL]\""), "{out}");
+    assert!(clean(&out), "{out}");
+    let out = run(&["SELECT name::int FROM customers WHERE id = 1"]);
+    assert!(out.contains("\"Ada\""), "{out}");
+    // A function the gateway cannot see into raises what it likes: withheld.
+    let out = run(&["SELECT shout(note) FROM customers WHERE id = 1"]);
+    assert!(
+        out.contains("NOTICE:  [REDACTED] (guard: withheld"),
+        "{out}"
+    );
+    assert!(clean(&out), "{out}");
+    // Notification payloads: withheld under a profile with column rules.
+    let out = run(&[
+        "LISTEN c",
+        "SELECT pg_notify('c', note) FROM customers WHERE id = 1",
+        "SELECT 1",
+    ]);
+    assert!(
+        out.contains("Asynchronous notification \"c\" with payload \"[REDACTED]"),
+        "{out}"
+    );
+    assert!(clean(&out), "{out}");
+    // The admin (no profile) gets the server's words.
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &["SELECT ssn::int FROM customers WHERE id = 1"],
+    );
+    assert!(stderr(&o).contains("\"123-45-6789\""), "{}", stderr(&o));
 }
 
 #[test]
