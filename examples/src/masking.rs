@@ -74,7 +74,8 @@
 //! quotes exactly one name the statement wrote, and every digit run) and the fields that
 //! quote rows or statements (detail, hint, context, internal query) are dropped; when it
 //! computes where its text does not show (`DO`, unknown functions that `RAISE`), the message
-//! is withheld. Errors with a position into the statement come from the parser and concern
+//! is withheld. The detail of an integrity violation (class 23: `Failing row contains (...)`
+//! quotes every column of the row) is dropped under column rules whatever the statement. Errors with a position into the statement come from the parser and concern
 //! the client's own text: detectors only (names only, for out-of-sight statements).
 //! SQLSTATE, severity and the schema/table/column/constraint name fields stay. Notification
 //! payloads (`LISTEN`/`NOTIFY`: any session may send any value) are scanned by the detectors,
@@ -692,6 +693,12 @@ impl ResultMasker {
                 (tables.iter().chain(columns)).any(|n| n.as_bytes().eq_ignore_ascii_case(q))
             })
         };
+        // An integrity violation's detail quotes the row (`Failing row contains (...)`),
+        // every column of it, including those the statement did not refer to.
+        let row_detail = self.column_rules(masks).is_some()
+            && fields
+                .code()
+                .is_some_and(|c| c.as_bytes().starts_with(b"23"));
         let mut body = Vec::with_capacity(raw.len());
         let mut sent = String::new();
         for (code, value) in fields.iter() {
@@ -701,6 +708,7 @@ impl ResultMasker {
                 // of schema, table, column, type and constraint: no values.
                 (b'S' | b'V' | b'C' | b'P' | b'p' | b'F' | b'L' | b'R', _)
                 | (b's' | b't' | b'c' | b'd' | b'n', _) => Some(Cow::Borrowed(value)),
+                (b'D', _) if row_detail => None,
                 (b'M', Told::Withhold) => Some(Cow::Borrowed(WITHHELD.as_bytes())),
                 (b'M', Told::Scrub) => Some(Cow::Owned(
                     mask_chain(&maskers, &scrub_values(value, named)).into_owned(),

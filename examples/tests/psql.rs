@@ -560,6 +560,14 @@ fn errors_notices_and_notifications_do_not_reveal_masked_values() {
     assert!(clean(&out), "{out}");
     let out = run(&["SELECT name::int FROM customers WHERE id = 1"]);
     assert!(out.contains("\"Ada\""), "{out}");
+    // A constraint violation's detail quotes the whole row, columns the statement did not
+    // name too.
+    let out = run(&[
+        "\\set VERBOSITY verbose",
+        "UPDATE customers SET id = NULL WHERE name = 'Ada'",
+    ]);
+    assert!(out.contains("ERROR:  23502: null value in column"), "{out}");
+    assert!(!out.contains("Failing row") && clean(&out), "{out}");
     // A function the gateway cannot see into raises what it likes: withheld.
     let out = run(&["SELECT shout(note) FROM customers WHERE id = 1"]);
     assert!(
