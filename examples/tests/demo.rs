@@ -84,6 +84,17 @@ fn demo_prints_working_urls_and_cleans_up() {
     );
     let o = psql(agent, "DELETE FROM orders");
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-unbounded-writes"));
+    // A write that reads a masked column is held for a dba (the client gives up waiting).
+    let o = Command::new("timeout")
+        .args(["3", "psql", "-X", "-A", "-t", agent, "-c"])
+        .arg("UPDATE customers SET note = ssn WHERE id = 1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("held for approval") && err.contains("pii-copies-need-approval"),
+        "{err}"
+    );
     let o = psql(
         &vars["ADMIN_URL"],
         "SELECT email FROM customers ORDER BY id LIMIT 1",
