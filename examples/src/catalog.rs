@@ -43,6 +43,9 @@ const MAX_VIEW_NAMES: usize = 4096;
 pub(crate) struct Source {
     /// `schema.relation.column` of the column itself (of the view, for a view's column).
     pub(crate) name: String,
+    /// The same column in the tables the relation inherits from (the partitioned tables a
+    /// partition belongs to, `INHERITS` parents), as `schema.table.column`, nearest first.
+    pub(crate) inherited: Vec<String>,
     /// What the relation's column holds.
     pub(crate) lineage: Lineage,
 }
@@ -58,8 +61,10 @@ pub(crate) enum Lineage {
     /// Values stored in the relation itself (a table, a foreign table).
     Stored,
     /// A column of a view or materialized view: the table columns (`schema.table.column`,
-    /// followed through nested views) its values come from, and whether the view computes
-    /// from them (`reverse(ssn)`) rather than passing one on unchanged.
+    /// followed through nested views, with the same columns of the tables those inherit
+    /// from) its values come from, and whether the view computes from them (`reverse(ssn)`)
+    /// rather than passing one on unchanged. (For a [`ViewColumn`] of an inheriting table:
+    /// the column itself and the same column of its ancestors.)
     View {
         /// The table columns, sorted.
         base: Vec<String>,
@@ -180,7 +185,8 @@ async fn lookup(
 ) -> anyhow::Result<HashMap<(u32, i16), Source>> {
     let mut sql = String::from(
         "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname, \
-         c.relkind FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         c.relkind, a.attname, EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE (a.attrelid, a.attnum) IN (",
     );
     for (i, (oid, col)) in keys.iter().enumerate() {
@@ -190,27 +196,88 @@ async fn lookup(
         let _ = write!(sql, "({oid}::oid,{col}::int2)");
     }
     sql.push(')');
-    let mut result = HashMap::new();
-    let mut views = HashMap::new();
+    let mut rows = Vec::new();
     for row in query(shared, resource, &sql).await? {
-        if let [Some(oid), Some(col), Some(name), Some(kind)] = &row[..] {
-            let (oid, col): (u32, i16) = (oid.parse()?, col.parse()?);
-            let lineage = if is_view(kind) {
-                let columns = view_columns(shared, resource, oid, &mut views, 0).await;
-                column_lineage(&columns, col)
-            } else {
-                Lineage::Stored
-            };
-            result.insert(
-                (oid, col),
-                Source {
-                    name: name.clone(),
-                    lineage,
-                },
-            );
+        if let [
+            Some(oid),
+            Some(col),
+            Some(name),
+            Some(kind),
+            Some(column),
+            Some(child),
+        ] = &row[..]
+        {
+            let oid: u32 = oid.parse()?;
+            rows.push((
+                oid,
+                col.parse::<i16>()?,
+                name.clone(),
+                kind.clone(),
+                column.clone(),
+                child == "t",
+            ));
         }
     }
+    let children: Vec<u32> = (rows.iter()).filter(|r| r.5).map(|r| r.0).collect();
+    let parents = ancestors(shared, resource, &children).await?;
+    let mut result = HashMap::new();
+    let mut views = HashMap::new();
+    for (oid, col, name, kind, column, _) in rows {
+        let lineage = if is_view(&kind) {
+            let columns = view_columns(shared, resource, oid, &mut views, 0).await;
+            column_lineage(&columns, col)
+        } else {
+            Lineage::Stored
+        };
+        let inherited = (parents.get(&oid).into_iter().flatten())
+            .map(|t| format!("{t}.{column}"))
+            .collect();
+        result.insert(
+            (oid, col),
+            Source {
+                name,
+                inherited,
+                lineage,
+            },
+        );
+    }
     Ok(result)
+}
+
+/// The tables (`schema.table`) each of `rels` inherits from, nearest first, through every
+/// level of partitioning and `INHERITS`.
+async fn ancestors(
+    shared: &Arc<Shared>,
+    resource: &str,
+    rels: &[u32],
+) -> anyhow::Result<HashMap<u32, Vec<String>>> {
+    let mut found: HashMap<u32, Vec<String>> = HashMap::new();
+    if rels.is_empty() {
+        return Ok(found);
+    }
+    let list = rels
+        .iter()
+        .map(|r| format!("{r}::oid"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "WITH RECURSIVE up(child, parent, depth) AS (SELECT i.inhrelid, i.inhparent, 1 \
+         FROM pg_catalog.pg_inherits i WHERE i.inhrelid IN ({list}) \
+         UNION ALL SELECT up.child, i.inhparent, up.depth + 1 FROM up \
+         JOIN pg_catalog.pg_inherits i ON i.inhrelid = up.parent WHERE up.depth < 32) \
+         SELECT up.child::int8, n.nspname || '.' || c.relname FROM up \
+         JOIN pg_catalog.pg_class c ON c.oid = up.parent \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ORDER BY up.child, up.depth"
+    );
+    for row in query(shared, resource, &sql).await? {
+        if let [Some(child), Some(parent)] = &row[..] {
+            found
+                .entry(child.parse()?)
+                .or_default()
+                .push(parent.clone());
+        }
+    }
+    Ok(found)
 }
 
 /// Whether a `pg_class.relkind` is a view or a materialized view.
@@ -239,6 +306,16 @@ struct Dep {
     view: bool,
     /// The definition refers to this column (not only to its relation).
     referenced: bool,
+    /// The same column in the tables the relation inherits from.
+    inherited: Vec<String>,
+}
+
+impl Dep {
+    /// The column as `schema.table.column`, and as the same column of every table its table
+    /// inherits from.
+    fn table_columns(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.name.clone()).chain(self.inherited.iter().cloned())
+    }
 }
 
 /// The lineage of every column of view `view`, in order (`views` remembers the views followed
@@ -298,16 +375,18 @@ async fn follow_view(
         "SELECT c.oid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname, \
          a.attname, c.relkind, EXISTS (SELECT 1 FROM pg_catalog.pg_depend e \
          WHERE e.classid = d.classid AND e.objid = r.oid AND e.refobjid = c.oid \
-         AND e.refobjsubid = a.attnum) \
+         AND e.refobjsubid = a.attnum), \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
          FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
          AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
          AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
          JOIN pg_catalog.pg_class c ON c.oid = d.refobjid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-         WHERE r.ev_class = {view}::oid AND c.oid <> {view}::oid GROUP BY 1, 2, 3, 4, 5, 6"
+         WHERE r.ev_class = {view}::oid AND c.oid <> {view}::oid GROUP BY 1, 2, 3, 4, 5, 6, 7"
     );
-    let mut deps = Vec::new();
+    let mut deps: Vec<Dep> = Vec::new();
+    let mut children = Vec::new();
     for row in query(shared, resource, &sql).await? {
         if let [
             Some(rel),
@@ -316,6 +395,7 @@ async fn follow_view(
             Some(column),
             Some(kind),
             Some(referenced),
+            Some(child),
         ] = &row[..]
         {
             deps.push(Dep {
@@ -325,8 +405,19 @@ async fn follow_view(
                 column: column.clone(),
                 view: is_view(kind),
                 referenced: referenced == "t",
+                inherited: Vec::new(),
             });
+            if child == "t" {
+                children.push(deps[deps.len() - 1].rel);
+            }
         }
+    }
+    // The same columns in the tables those inherit from: rules on them hold for these.
+    let parents = ancestors(shared, resource, &children).await?;
+    for d in &mut deps {
+        d.inherited = (parents.get(&d.rel).into_iter().flatten())
+            .map(|t| format!("{t}.{}", d.column))
+            .collect();
     }
     // Functions the definition calls that are not built in (the server records no
     // dependency on built-in objects): their bodies may read any column.
@@ -369,7 +460,7 @@ async fn follow_view(
                     column_lineage(&inner, d.att)
                 }
                 Some(d) => Lineage::View {
-                    base: vec![d.name.clone()],
+                    base: d.table_columns().collect(),
                     computed: false,
                 },
             }
@@ -391,11 +482,11 @@ async fn follow_view(
                     let inner = view_columns(shared, resource, d.rel, views, depth + 1).await;
                     match column_lineage(&inner, d.att) {
                         Lineage::View { base: b, .. } => base.extend(b),
-                        Lineage::Stored => base.push(d.name.clone()),
+                        Lineage::Stored => base.extend(d.table_columns()),
                         Lineage::Unknown => unknown = true,
                     }
                 } else {
-                    base.push(d.name.clone());
+                    base.extend(d.table_columns());
                 }
             }
             if unknown {
@@ -414,7 +505,7 @@ async fn follow_view(
     Ok(columns)
 }
 
-/// A column of a view or materialized view.
+/// A column of a view, a materialized view or an inheriting table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ViewColumn {
     /// Its name.
@@ -423,13 +514,14 @@ pub(crate) struct ViewColumn {
     pub(crate) lineage: Lineage,
 }
 
-/// The columns of every view and materialized view that `relation`, as a statement writes it
-/// (`v` in any schema, `s.v`), can name on the upstream of `resource` (none when it names a
-/// table), and until when they may be trusted ([`NAME_TTL`], as names).
+/// The columns of every view, materialized view and inheriting table (partition, `INHERITS`
+/// child) that `relation`, as a statement writes it (`v` in any schema, `s.v`), can name on
+/// the upstream of `resource` (none when it names a plain table), with where their values
+/// come from; and until when they may be trusted ([`NAME_TTL`], as names).
 ///
 /// # Errors
 /// The side connection or a query failed, or the name cannot be put in a query.
-pub(crate) async fn views_named(
+pub(crate) async fn relations_named(
     shared: &Arc<Shared>,
     resource: &str,
     relation: &str,
@@ -447,24 +539,54 @@ pub(crate) async fn views_named(
         None => (None, relation),
     };
     let mut sql = format!(
-        "SELECT c.oid::int8, a.attnum::int4, a.attname FROM pg_catalog.pg_class c \
+        "SELECT c.oid::int8, a.attnum::int4, a.attname, c.relkind, \
+         n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
-         AND NOT a.attisdropped WHERE c.relkind IN ('v', 'm') AND c.relname = {}",
+         AND NOT a.attisdropped WHERE (c.relkind IN ('v', 'm') OR EXISTS \
+         (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)) AND c.relname = {}",
         literal(name)?
     );
     if let Some(schema) = schema {
         let _ = write!(sql, " AND n.nspname = {}", literal(schema)?);
     }
     sql.push_str(" ORDER BY 1, 2");
+    let rows = query(shared, resource, &sql).await?;
+    let children: Vec<u32> = (rows.iter())
+        .filter_map(|r| match &r[..] {
+            [Some(oid), _, _, Some(kind), _] if !is_view(kind) => oid.parse().ok(),
+            _ => None,
+        })
+        .collect();
+    let parents = ancestors(shared, resource, &children).await?;
     let mut found = Vec::new();
     let mut views = HashMap::new();
-    for row in query(shared, resource, &sql).await? {
-        if let [Some(oid), Some(att), Some(column)] = &row[..] {
-            let lineage = view_columns(shared, resource, oid.parse()?, &mut views, 0).await;
+    for row in rows {
+        if let [
+            Some(oid),
+            Some(att),
+            Some(column),
+            Some(kind),
+            Some(qualified),
+        ] = &row[..]
+        {
+            let oid: u32 = oid.parse()?;
+            let lineage = if is_view(kind) {
+                let lineage = view_columns(shared, resource, oid, &mut views, 0).await;
+                column_lineage(&lineage, att.parse()?)
+            } else {
+                // A table that inherits: its column is also its ancestors' column.
+                let inherited = parents.get(&oid).into_iter().flatten();
+                Lineage::View {
+                    base: std::iter::once(qualified.clone())
+                        .chain(inherited.map(|t| format!("{t}.{column}")))
+                        .collect(),
+                    computed: false,
+                }
+            };
             found.push(ViewColumn {
                 name: column.clone(),
-                lineage: column_lineage(&lineage, att.parse()?),
+                lineage,
             });
         }
     }

@@ -25,7 +25,8 @@
 //!   Plain columns keep their own plan. Not covered: what a filter reveals
 //!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse that.
 //! - A name-only rule (`ssn`) matches the result column's name and its source column's own
-//!   name, so `SELECT ssn AS x` is masked too.
+//!   name, so `SELECT ssn AS x` is masked too. A rule on a table's column holds for the same
+//!   column of its partitions and `INHERITS` children (`SELECT ssn FROM customers_2024`).
 //! - Views and materialized views: a view's column is its own source column, so the catalog
 //!   lookup follows it to the table columns behind it (crate::catalog: the server's
 //!   description of the view's definition for the columns it passes on, guard-sql's
@@ -597,8 +598,8 @@ impl ResultMasker {
         (plan, trusted_until.filter(|_| !walks_binary))
     }
 
-    /// Whether the statements of `masks` refer to a column of a view whose values come from
-    /// a column a rule of `maskers` hides (or from where the catalog cannot tell: fail
+    /// Whether the statements of `masks` refer to a column of a view (or of a partition or
+    /// other inheriting table) whose values come from a column a rule of `maskers` hides (or from where the catalog cannot tell: fail
     /// closed), and until when that holds (`Ok(None)`: no lookup was needed; `Err`: a lookup
     /// failed, do not keep the plan).
     async fn views_read(
@@ -609,7 +610,7 @@ impl ResultMasker {
         let mut until = None::<std::time::Instant>;
         for (tables, columns) in masks.reads.lists() {
             for t in tables {
-                let views = crate::catalog::views_named(&self.shared, &self.resource, t).await;
+                let views = crate::catalog::relations_named(&self.shared, &self.resource, t).await;
                 let (views, u) = match views {
                     Ok(v) => v,
                     Err(e) => {
@@ -1103,7 +1104,9 @@ impl RowCopy {
 
 /// The strategy of a column rule of `masker` for result column `name` with source `source`:
 /// a rule matching the result column's name or its source column (by qualified name, or by
-/// the source column's own name, so an alias does not get around a name-only rule); for a
+/// the source column's own name, so an alias does not get around a name-only rule; as the
+/// same column of a table the source's table inherits from, so a rule on a partitioned table
+/// holds for its partitions); for a
 /// view's column, a rule matching a table column behind it, whose strategy applies when the
 /// view passes that column on and `[REDACTED]` when the view computes from it.
 fn source_rule(masker: &Masker, name: &str, source: Option<&Source>) -> Option<Strategy> {
@@ -1112,7 +1115,8 @@ fn source_rule(masker: &Masker, name: &str, source: Option<&Source>) -> Option<S
         return Some(s.clone());
     }
     let source = source?;
-    if let Some(s) = table_column_rule(masker, &source.name) {
+    let own = std::iter::once(&source.name).chain(&source.inherited);
+    if let Some(s) = own.into_iter().find_map(|q| table_column_rule(masker, q)) {
         return Some(s.clone());
     }
     let Lineage::View { base, computed } = &source.lineage else {

@@ -368,6 +368,10 @@ strategy = { kind = "partial", keep_last = 4 }
 [[columns]]
 column = "ssn"
 strategy = { kind = "redact" }
+
+[[columns]]
+column = "public.accounts.secret"
+strategy = { kind = "redact" }
 "#;
 
 #[test]
@@ -385,7 +389,13 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
              CREATE VIEW plain AS SELECT id, name, email FROM customers; \
              CREATE FUNCTION note_of(int) RETURNS text LANGUAGE sql \
              AS 'SELECT note FROM customers WHERE id = $1'; \
-             CREATE VIEW fv AS SELECT id, note_of(id) AS x, length(name) AS k FROM customers;",
+             CREATE VIEW fv AS SELECT id, note_of(id) AS x, length(name) AS k FROM customers; \
+             CREATE TABLE accounts (id int, secret text) PARTITION BY RANGE (id); \
+             CREATE TABLE accounts_low PARTITION OF accounts FOR VALUES FROM (0) TO (100) \
+             PARTITION BY LIST (id); \
+             CREATE TABLE accounts_1 PARTITION OF accounts_low FOR VALUES IN (1); \
+             INSERT INTO accounts VALUES (1, 'hunter2'); \
+             CREATE VIEW av AS SELECT id, secret, upper(secret) AS s FROM accounts_1;",
         )
         .expect("views");
     let gw = TestGateway::start(
@@ -455,6 +465,16 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
     assert_eq!(
         run("COPY (SELECT * FROM cm ORDER BY id) TO STDOUT WITH (FORMAT csv)"),
         "1,[REDACTED]\n2,[REDACTED]\n"
+    );
+    // A rule on a partitioned table's column holds for its partitions, at every level, and
+    // through views over them.
+    assert_eq!(run("SELECT secret FROM accounts"), "[REDACTED]\n");
+    assert_eq!(run("SELECT id, secret FROM accounts_1"), "1|[REDACTED]\n");
+    assert_eq!(run("SELECT secret FROM accounts_low"), "[REDACTED]\n");
+    assert_eq!(run("SELECT secret, s FROM av"), "[REDACTED]|[REDACTED]\n");
+    assert_eq!(
+        run("SELECT upper(secret), id FROM accounts_1"),
+        "[REDACTED]|1\n"
     );
     // A rule on a column name alone holds for the column under another name, in a view or a
     // query.
