@@ -437,6 +437,39 @@ async fn follow_view(
     .and_then(|r| r.into_iter().next().flatten())
     .is_none_or(|n| n != "0");
     let origins = describe(shared, resource, &def).await?;
+    // Columns of pinned system catalogs (pg_authid behind pg_roles): the server records no
+    // dependency on those, so they are named here.
+    let pinned: Vec<(u32, i16)> = (origins.iter().copied())
+        .filter(|&(rel, att)| {
+            rel != 0 && att > 0 && !deps.iter().any(|d| d.rel == rel && d.att == att)
+        })
+        .collect();
+    if !pinned.is_empty() {
+        let list = (pinned.iter())
+            .map(|(rel, att)| format!("({rel}::oid,{att}::int2)"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT a.attrelid::int8, a.attnum::int4, \
+             n.nspname || '.' || c.relname || '.' || a.attname, a.attname \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind NOT IN ('v', 'm') AND (a.attrelid, a.attnum) IN ({list})"
+        );
+        for row in query(shared, resource, &sql).await? {
+            if let [Some(rel), Some(att), Some(name), Some(column)] = &row[..] {
+                deps.push(Dep {
+                    rel: rel.parse()?,
+                    att: att.parse()?,
+                    name: name.clone(),
+                    column: column.clone(),
+                    view: false,
+                    referenced: true,
+                    inherited: Vec::new(),
+                });
+            }
+        }
+    }
     let class = shared.classifier.classify(&def);
     let statement = class.statements.first();
     // Values computed where the definition does not show: functions whose bodies cannot be
