@@ -17,14 +17,15 @@ pub(crate) struct Masks {
     pub(crate) profiles: Vec<String>,
     /// Which computed result columns may come from a column a rule of the profiles hides.
     pub(crate) derived: Derived,
-    /// What the statements refer to, for masking.rs to look into the views among them.
+    /// What the statements refer to, for masking.rs (the views among them, the names their
+    /// errors may quote, whether they compute out of sight).
     pub(crate) reads: Reads,
 }
 
-/// The facts of the statements whose results are masked (their `sql.tables` and
-/// `sql.columns`), kept when a profile with column rules applies: a computed column over a
-/// view can come from a rule's column without the statement naming it, which only the
-/// catalog tells (masking.rs).
+/// The facts of the statements whose results are masked, kept when a profile with column
+/// rules applies: a computed column over a view can come from a rule's column without the
+/// statement naming it, which only the catalog tells, and how far an error's text is trusted
+/// depends on what the statement named and whether it computes out of sight (masking.rs).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reads(pub(crate) Option<Arc<[Facts]>>);
 
