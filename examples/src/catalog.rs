@@ -189,12 +189,7 @@ async fn lookup(
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE (a.attrelid, a.attnum) IN (",
     );
-    for (i, (oid, col)) in keys.iter().enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        let _ = write!(sql, "({oid}::oid,{col}::int2)");
-    }
+    sql.push_str(&column_list(keys));
     sql.push(')');
     let mut rows = Vec::new();
     for row in query(shared, resource, &sql).await? {
@@ -278,6 +273,18 @@ async fn ancestors(
         }
     }
     Ok(found)
+}
+
+/// `(table OID, attribute number)` pairs as an SQL list of row values.
+fn column_list(keys: &[(u32, i16)]) -> String {
+    let mut list = String::new();
+    for (i, (oid, col)) in keys.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "({oid}::oid,{col}::int2)");
+    }
+    list
 }
 
 /// Whether a `pg_class.relkind` is a view or a materialized view.
@@ -445,10 +452,7 @@ async fn follow_view(
         })
         .collect();
     if !pinned.is_empty() {
-        let list = (pinned.iter())
-            .map(|(rel, att)| format!("({rel}::oid,{att}::int2)"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = column_list(&pinned);
         let sql = format!(
             "SELECT a.attrelid::int8, a.attnum::int4, \
              n.nspname || '.' || c.relname || '.' || a.attname, a.attname \
