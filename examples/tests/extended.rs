@@ -81,6 +81,35 @@ async fn computed_values_from_rule_columns_are_redacted_in_binary_results() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portals_fetched_in_batches_are_masked() {
+    let db = fresh_database("ext_portal_batches");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let mut c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    // As JDBC's fetch size does: Bind in one unit, then Executes with a row limit, each in a
+    // unit of its own that carries no RowDescription.
+    let tx = c.transaction().await.unwrap();
+    let st = tx
+        .prepare("SELECT id, ssn, reverse(ssn), email FROM customers ORDER BY id")
+        .await
+        .unwrap();
+    let portal = tx.bind(&st, &[]).await.unwrap();
+    let mut seen = 0;
+    for _ in 0..3 {
+        for row in tx.query_portal(&portal, 1).await.unwrap() {
+            seen += 1;
+            let ssn: String = row.get(1);
+            let rev: String = row.get(2);
+            let email: String = row.get(3);
+            assert_eq!((ssn.as_str(), rev.as_str()), ("[REDACTED]", "[REDACTED]"));
+            assert!(!email.contains('@'), "{email}");
+        }
+    }
+    assert_eq!(seen, 2);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepared_binary_and_pipelined_queries() {
     let db = fresh_database("ext_prepared");
     seed_customers(&db);
