@@ -50,6 +50,39 @@ pub(crate) struct Source {
     pub(crate) lineage: Lineage,
 }
 
+/// System catalog columns that hold values sampled from any table's columns (the planner's
+/// statistics: `pg_stats.histogram_bounds` lists values of every analyzed column), as
+/// `schema.relation.column`; a trailing `*` matches any ending.
+const SAMPLED_VALUES: &[&str] = &[
+    "pg_catalog.pg_statistic.stavalues*",
+    "pg_catalog.pg_statistic_ext_data.stxdmcv",
+    "pg_catalog.pg_statistic_ext_data.stxdexpr",
+    "pg_catalog.pg_stats.most_common_vals",
+    "pg_catalog.pg_stats.most_common_elems",
+    "pg_catalog.pg_stats.histogram_bounds",
+    "pg_catalog.pg_stats_ext.most_common_vals",
+    "pg_catalog.pg_stats_ext_exprs.most_common_vals",
+    "pg_catalog.pg_stats_ext_exprs.most_common_elems",
+    "pg_catalog.pg_stats_ext_exprs.histogram_bounds",
+];
+
+/// Whether the relation column `qualified` holds values sampled from other tables' columns
+/// ([`SAMPLED_VALUES`]): a column rule cannot name them, so callers with column rules redact.
+pub(crate) fn holds_sampled_values(qualified: &str) -> bool {
+    SAMPLED_VALUES.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => qualified.starts_with(prefix),
+        None => qualified == *p,
+    })
+}
+
+impl Source {
+    /// Whether the column, or a column behind it, holds values sampled from other tables.
+    pub(crate) fn samples(&self) -> bool {
+        holds_sampled_values(&self.name)
+            || matches!(&self.lineage, Lineage::View { base, .. } if base.iter().any(|b| holds_sampled_values(b)))
+    }
+}
+
 /// The column's own name in `schema.relation.column`.
 pub(crate) fn column_of(qualified: &str) -> &str {
     qualified.rsplit('.').next().unwrap_or(qualified)
@@ -287,6 +320,21 @@ fn column_list(keys: &[(u32, i16)]) -> String {
     list
 }
 
+/// `lineage` of a view's column with the column itself (`schema.view.column`) among its
+/// sources: a rule naming a view's column holds for views over it, and sampled values are
+/// recognised through them.
+fn with_view_column(lineage: Lineage, column: &str) -> Lineage {
+    match lineage {
+        Lineage::View { mut base, computed } => {
+            base.push(column.to_owned());
+            base.sort();
+            base.dedup();
+            Lineage::View { base, computed }
+        }
+        other => other,
+    }
+}
+
 /// Whether a `pg_class.relkind` is a view or a materialized view.
 fn is_view(relkind: &str) -> bool {
     matches!(relkind, "v" | "m")
@@ -494,7 +542,7 @@ async fn follow_view(
                 None => Lineage::Unknown,
                 Some(d) if d.view => {
                     let inner = view_columns(shared, resource, d.rel, views, depth + 1).await;
-                    column_lineage(&inner, d.att)
+                    with_view_column(column_lineage(&inner, d.att), &d.name)
                 }
                 Some(d) => Lineage::View {
                     base: d.table_columns().collect(),
@@ -517,7 +565,7 @@ async fn follow_view(
             {
                 if d.view {
                     let inner = view_columns(shared, resource, d.rel, views, depth + 1).await;
-                    match column_lineage(&inner, d.att) {
+                    match with_view_column(column_lineage(&inner, d.att), &d.name) {
                         Lineage::View { base: b, .. } => base.extend(b),
                         Lineage::Stored => base.extend(d.table_columns()),
                         Lineage::Unknown => unknown = true,
@@ -610,7 +658,7 @@ pub(crate) async fn relations_named(
             let oid: u32 = oid.parse()?;
             let lineage = if is_view(kind) {
                 let lineage = view_columns(shared, resource, oid, &mut views, 0).await;
-                column_lineage(&lineage, att.parse()?)
+                with_view_column(column_lineage(&lineage, att.parse()?), qualified)
             } else {
                 // A table that inherits: its column is also its ancestors' column.
                 let inherited = parents.get(&oid).into_iter().flatten();

@@ -27,6 +27,10 @@
 //! - A name-only rule (`ssn`) matches the result column's name and its source column's own
 //!   name, so `SELECT ssn AS x` is masked too. A rule on a table's column holds for the same
 //!   column of its partitions and `INHERITS` children (`SELECT ssn FROM customers_2024`).
+//! - The planner's statistics hold values sampled from every analyzed column
+//!   (`pg_stats.histogram_bounds`, `most_common_vals`; `pg_statistic.stavalues*`; extended
+//!   statistics): a rule cannot name them, so under column rules they are redacted, selected
+//!   directly, through views or computed from.
 //! - Views and materialized views: a view's column is its own source column, so the catalog
 //!   lookup follows it to the table columns behind it (crate::catalog: the server's
 //!   description of the view's definition for the columns it passes on, guard-sql's
@@ -568,11 +572,13 @@ impl ResultMasker {
                 strict && has_source && source.is_none_or(|s| s.lineage == Lineage::Unknown);
             // A value the statement computed (no source column) from a column a rule hides.
             let derived = !has_source && (masks.derived.column(i) || over_views);
+            // Values sampled from any table (planner statistics): a rule cannot name them.
+            let sampled = strict && source.is_some_and(|s| s.samples());
             let rule = maskers
                 .iter()
                 .find_map(|m| source_rule(m, &name, source.map(|s| &**s)).map(|s| (m.clone(), s)))
                 .or_else(|| {
-                    (unresolved || derived)
+                    (unresolved || derived || sampled)
                         .then(|| (maskers[0].clone(), Strategy::Redact { label: None }))
                 });
             let text_like = TEXT_LIKE.contains(&f.type_oid);
@@ -622,9 +628,10 @@ impl ResultMasker {
                 let hides = |v: &ViewColumn| match &v.lineage {
                     Lineage::Unknown => true,
                     Lineage::Stored => false,
-                    Lineage::View { base, .. } => base
-                        .iter()
-                        .any(|b| maskers.iter().any(|m| table_column_rule(m, b).is_some())),
+                    Lineage::View { base, .. } => base.iter().any(|b| {
+                        crate::catalog::holds_sampled_values(b)
+                            || maskers.iter().any(|m| table_column_rule(m, b).is_some())
+                    }),
                 };
                 let referred = |v: &ViewColumn| columns.iter().any(|c| c == "*" || *c == v.name);
                 if views.iter().any(|v| referred(v) && hides(v)) {

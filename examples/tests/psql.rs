@@ -395,7 +395,9 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
              PARTITION BY LIST (id); \
              CREATE TABLE accounts_1 PARTITION OF accounts_low FOR VALUES IN (1); \
              INSERT INTO accounts VALUES (1, 'hunter2'); \
-             CREATE VIEW av AS SELECT id, secret, upper(secret) AS s FROM accounts_1;",
+             CREATE VIEW av AS SELECT id, secret, upper(secret) AS s FROM accounts_1; \
+             ANALYZE customers; \
+             CREATE VIEW my_stats AS SELECT attname, histogram_bounds::text AS hb FROM pg_stats;",
         )
         .expect("views");
     let gw = TestGateway::start(
@@ -500,6 +502,27 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
     assert_eq!(
         run("SELECT id, name FROM plain WHERE id = 1"),
         "1|[REDACTED]\n"
+    );
+    // The planner's statistics sample every analyzed column's values: redacted under column
+    // rules, directly, computed, and through a view; the rest of pg_stats is not.
+    for sql in [
+        "SELECT most_common_vals, histogram_bounds FROM pg_stats \
+         WHERE tablename = 'customers' AND attname = 'note'",
+        "SELECT histogram_bounds::text FROM pg_stats \
+         WHERE tablename = 'customers' AND attname = 'note'",
+        "SELECT hb FROM my_stats WHERE attname = 'note'",
+    ] {
+        let out = run(sql);
+        assert!(
+            out.contains("[REDACTED]") && !out.contains("vip"),
+            "{sql}: {out}"
+        );
+    }
+    assert_eq!(
+        run(
+            "SELECT attname, null_frac FROM pg_stats WHERE tablename = 'customers' AND attname = 'note'"
+        ),
+        "note|0\n"
     );
     // psql's own catalog queries (system views over pinned catalogs, built-in catalog
     // functions) come back as they are.
