@@ -27,7 +27,13 @@ pub(crate) struct Masks {
 /// statement naming it, which only the catalog tells, and how far an error's text is trusted
 /// depends on what the statement named and whether it computes out of sight (masking.rs).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Reads(pub(crate) Option<Arc<[Facts]>>);
+pub(crate) struct Reads {
+    /// The facts of each statement.
+    pub(crate) facts: Option<Arc<[Facts]>>,
+    /// Their classification, for the columns each result column refers to (guard-sql's
+    /// `result_columns`); `None` for statements of several messages taken together.
+    pub(crate) class: Option<Arc<Classification>>,
+}
 
 impl Reads {
     /// `(sql.tables, sql.columns)` of each statement.
@@ -35,23 +41,49 @@ impl Reads {
         fn list<'f>(f: &'f Facts, name: &str) -> &'f [String] {
             f.get(name).and_then(|v| v.as_list()).unwrap_or(&[])
         }
-        (self.0.iter())
+        (self.facts.iter())
             .flat_map(|f| f.iter())
             .map(move |f| (list(f, "sql.tables"), list(f, "sql.columns")))
     }
 
     /// Whether one of the statements computes where its text does not show.
     pub(crate) fn out_of_sight(&self) -> bool {
-        self.0
+        self.facts
             .as_ref()
             .is_some_and(|f| f.iter().any(computes_out_of_sight))
     }
 
+    /// The columns result column `i` refers to, where that is known: one statement whose text
+    /// lists its result columns one by one.
+    pub(crate) fn result_column(&self, i: usize) -> Option<&[String]> {
+        self.results()?.get(i).map(Vec::as_slice)
+    }
+
+    fn results(&self) -> Option<&Vec<Vec<String>>> {
+        match &self.class.as_ref()?.statements[..] {
+            [st] => st.result_columns.as_ref(),
+            _ => None,
+        }
+    }
+
     fn and(self, other: Reads) -> Reads {
-        match (self.0, other.0) {
-            (None, r) | (r, None) => Reads(r),
-            (Some(a), Some(b)) if Arc::ptr_eq(&a, &b) => Reads(Some(a)),
-            (Some(a), Some(b)) => Reads(Some(a.iter().chain(b.iter()).cloned().collect())),
+        match (self.facts, other.facts) {
+            (None, facts) => Reads {
+                facts,
+                class: other.class,
+            },
+            (facts, None) => Reads {
+                facts,
+                class: self.class,
+            },
+            (Some(a), Some(b)) if Arc::ptr_eq(&a, &b) => Reads {
+                facts: Some(a),
+                class: self.class,
+            },
+            (Some(a), Some(b)) => Reads {
+                facts: Some(a.iter().chain(b.iter()).cloned().collect()),
+                class: None,
+            },
         }
     }
 }
@@ -66,14 +98,19 @@ fn computes_out_of_sight(f: &Facts) -> bool {
         || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch")
 }
 
-/// Equal when the statements refer to the same relations and columns (what a result plan
-/// made from them depends on).
+/// Equal when the statements refer to the same relations and columns, by result column too
+/// (what a result plan made from them depends on).
 impl PartialEq for Reads {
     fn eq(&self, other: &Reads) -> bool {
-        match (&self.0, &other.0) {
+        let facts = match (&self.facts, &other.facts) {
             (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
             _ => self.lists().eq(other.lists()),
-        }
+        };
+        let class = match (&self.class, &other.class) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.results() == other.results(),
+        };
+        facts && class
     }
 }
 
@@ -283,7 +320,7 @@ impl Decider {
     pub(crate) fn decide(
         &mut self,
         facts: &Arc<[Facts]>,
-        class: Option<&Classification>,
+        class: Option<&Arc<Classification>>,
         sql: &str,
         params: &[Option<BindParam>],
         via: &'static str,
@@ -436,7 +473,10 @@ impl Decider {
         if self.shared.config.masking.enabled
             && applied.iter().any(|m| rt.column_rule_profiles.contains(m))
         {
-            reads = Reads(Some(facts.clone()));
+            reads = Reads {
+                facts: Some(facts.clone()),
+                class: class.cloned(),
+            };
             for (i, f) in facts.iter().enumerate() {
                 let list = |name| f.get(name).and_then(|v| v.as_list()).unwrap_or(&[]);
                 let tables = list("sql.tables");
@@ -734,18 +774,21 @@ mod tests {
 
     fn reads(statements: &[(&[&str], &[&str], &str)]) -> Reads {
         let to = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        Reads(Some(
-            statements
-                .iter()
-                .map(|(tables, columns, kind)| {
-                    let mut f = Facts::new();
-                    f.insert("sql.tables", to(tables))
-                        .insert("sql.columns", to(columns))
-                        .insert("sql.statement", *kind);
-                    f
-                })
-                .collect(),
-        ))
+        Reads {
+            facts: Some(
+                statements
+                    .iter()
+                    .map(|(tables, columns, kind)| {
+                        let mut f = Facts::new();
+                        f.insert("sql.tables", to(tables))
+                            .insert("sql.columns", to(columns))
+                            .insert("sql.statement", *kind);
+                        f
+                    })
+                    .collect(),
+            ),
+            class: None,
+        }
     }
 
     #[test]
@@ -774,8 +817,28 @@ mod tests {
         assert!(fetch.out_of_sight() && a.clone().and(fetch).out_of_sight());
         let mut opaque = Facts::new();
         opaque.insert("sql.opaque", true);
-        assert!(Reads(Some(Arc::from([opaque]))).out_of_sight());
+        assert!(
+            Reads {
+                facts: Some(Arc::from([opaque])),
+                class: None
+            }
+            .out_of_sight()
+        );
         assert!(!Reads::default().out_of_sight());
+        // By result column: what guard-sql tells of one statement.
+        let classifier = guard_sql::classify::Classifier::new();
+        let with = |sql: &str| Reads {
+            facts: None,
+            class: Some(classifier.classify(sql)),
+        };
+        let r = with("SELECT upper(name), reverse(note) FROM cv");
+        assert_eq!(r.result_column(1), Some(&["note".to_owned()][..]));
+        assert_eq!(r.result_column(2), None);
+        assert_eq!(with("SELECT * FROM cv").result_column(0), None);
+        assert_eq!(with("SELECT 1; SELECT note FROM cv").result_column(0), None);
+        assert_eq!(r, with("SELECT upper(name), reverse(note) FROM cv"));
+        assert_ne!(r, with("SELECT upper(note), reverse(name) FROM cv"));
+        assert_eq!(r.clone().and(reads(&[(&["t"], &[], "select")])).class, None);
     }
 
     fn runtime() -> Arc<Runtime> {

@@ -39,9 +39,10 @@
 //!   applies with its strategy; one matching a column the view computes from redacts it.
 //!   Where the definition cannot be followed (functions that are not built in, SQL run from
 //!   text, nesting too deep) the view's computed columns are redacted under profiles with
-//!   column rules. A statement's own computed columns are redacted when it refers to a
-//!   view's column that has a rule's column behind it (the relations it names are looked up
-//!   by name: unqualified in every schema), or when that cannot be looked up.
+//!   column rules. A statement's own computed columns are redacted when they refer to a
+//!   view's column that has a rule's column behind it (by name, per result column where
+//!   guard-sql tells them apart, else all of them; the relations it names are looked up by
+//!   name: unqualified in every schema), or when that cannot be looked up.
 //! - In text format every other column is scanned by the profile's detectors, except the
 //!   built-in scalar types that hold no free text (numbers, times, booleans, uuid, bytea,
 //!   network addresses, geometry: [`NOT_TEXT`]), whose masked value would no longer parse as
@@ -551,15 +552,15 @@ impl ResultMasker {
         let computed_unflagged = (fields.iter().enumerate())
             .any(|(i, f)| (f.table_oid == 0 || f.column_id <= 0) && !masks.derived.column(i));
         let over_views = if strict && computed_unflagged {
-            let (read, until) = self.views_read(maskers, masks).await;
+            let (covered, until) = self.views_read(maskers, masks).await;
             trusted_until = match until {
                 Ok(Some(u)) => trusted_until.map(|t| t.min(u)),
                 Ok(None) => trusted_until,
                 Err(()) => None,
             };
-            read
+            covered
         } else {
-            false
+            Covered::Nothing
         };
         let mut plan = Vec::with_capacity(fields.len());
         for (i, f) in fields.iter().enumerate() {
@@ -571,7 +572,7 @@ impl ResultMasker {
             let unresolved =
                 strict && has_source && source.is_none_or(|s| s.lineage == Lineage::Unknown);
             // A value the statement computed (no source column) from a column a rule hides.
-            let derived = !has_source && (masks.derived.column(i) || over_views);
+            let derived = !has_source && (masks.derived.column(i) || over_views.column(masks, i));
             // Values sampled from any table (planner statistics): a rule cannot name them.
             let sampled = strict && source.is_some_and(|s| s.samples());
             let rule = maskers
@@ -604,16 +605,17 @@ impl ResultMasker {
         (plan, trusted_until.filter(|_| !walks_binary))
     }
 
-    /// Whether the statements of `masks` refer to a column of a view (or of a partition or
-    /// other inheriting table) whose values come from a column a rule of `maskers` hides (or from where the catalog cannot tell: fail
-    /// closed), and until when that holds (`Ok(None)`: no lookup was needed; `Err`: a lookup
-    /// failed, do not keep the plan).
+    /// Which columns of views (or of partitions and other inheriting tables) that the
+    /// statements of `masks` refer to have values from a column a rule of `maskers` hides (or
+    /// from where the catalog cannot tell: fail closed), and until when that holds
+    /// (`Ok(None)`: no lookup was needed; `Err`: a lookup failed, do not keep the plan).
     async fn views_read(
         &self,
         maskers: &[Arc<Masker>],
         masks: &Masks,
-    ) -> (bool, Result<Option<std::time::Instant>, ()>) {
+    ) -> (Covered, Result<Option<std::time::Instant>, ()>) {
         let mut until = None::<std::time::Instant>;
+        let mut names = Vec::new();
         for (tables, columns) in masks.reads.lists() {
             for t in tables {
                 let views = crate::catalog::relations_named(&self.shared, &self.resource, t).await;
@@ -621,7 +623,7 @@ impl ResultMasker {
                     Ok(v) => v,
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), relation = %t, "looking up views failed");
-                        return (true, Err(()));
+                        return (Covered::All, Err(()));
                     }
                 };
                 until = Some(until.map_or(u, |x| x.min(u)));
@@ -633,13 +635,22 @@ impl ResultMasker {
                             || maskers.iter().any(|m| table_column_rule(m, b).is_some())
                     }),
                 };
-                let referred = |v: &ViewColumn| columns.iter().any(|c| c == "*" || *c == v.name);
-                if views.iter().any(|v| referred(v) && hides(v)) {
-                    return (true, Ok(until));
+                for v in views.iter().filter(|v| hides(v)) {
+                    if columns.iter().any(|c| c == "*") {
+                        return (Covered::All, Ok(until));
+                    }
+                    if columns.contains(&v.name) && !names.contains(&v.name) {
+                        names.push(v.name.clone());
+                    }
                 }
             }
         }
-        (false, Ok(until))
+        let covered = if names.is_empty() {
+            Covered::Nothing
+        } else {
+            Covered::Names(names)
+        };
+        (covered, Ok(until))
     }
 
     /// How far the text of an error, notice or notification raised by statements decided
@@ -650,7 +661,9 @@ impl ResultMasker {
         }
         if masks.reads.out_of_sight() {
             Told::Withhold
-        } else if masks.derived != Derived::No || self.views_read(maskers, masks).await.0 {
+        } else if masks.derived != Derived::No
+            || self.views_read(maskers, masks).await.0 != Covered::Nothing
+        {
             Told::Scrub
         } else {
             Told::Detect
@@ -1217,6 +1230,33 @@ pub(crate) fn mask_binary<'v>(
     map_items(container, v, |t, item| {
         mask_binary(maskers, types, t, item, depth + 1)
     })
+}
+
+/// The columns of views a statement refers to whose values come from a column a rule hides
+/// ([`ResultMasker::views_read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Covered {
+    /// None.
+    Nothing,
+    /// These, by name.
+    Names(Vec<String>),
+    /// Any (a whole-row reference or `*` over such a view, or a lookup failed).
+    All,
+}
+
+impl Covered {
+    /// Whether computed result column `i` of the statements of `masks` may come from one: it
+    /// refers to one by name, or what it refers to is not known.
+    fn column(&self, masks: &Masks, i: usize) -> bool {
+        match self {
+            Covered::Nothing => false,
+            Covered::All => true,
+            Covered::Names(names) => masks
+                .reads
+                .result_column(i)
+                .is_none_or(|refs| refs.iter().any(|r| r == "*" || names.contains(r))),
+        }
+    }
 }
 
 /// What replaces a message or payload that may carry a value a rule hides.

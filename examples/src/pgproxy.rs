@@ -916,9 +916,7 @@ impl Front {
                     Some(c) => self.decider.facts_of(c),
                     None => Arc::from(Vec::new()),
                 };
-                let outcome = self
-                    .decider
-                    .decide(&facts, c.as_deref(), &sql, &[], "query");
+                let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "query");
                 let copy = self.decider.copy_spec.take();
                 self.act(outcome, sql, false, copy)
             }
@@ -934,9 +932,7 @@ impl Front {
                     Some(c) => self.decider.facts_of(c),
                     None => Arc::from(Vec::new()),
                 };
-                let outcome = self
-                    .decider
-                    .decide(&facts, c.as_deref(), &sql, &[], "parse");
+                let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "parse");
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
@@ -998,7 +994,7 @@ impl Front {
                 // Decided again: grants may have expired or been revoked since Parse.
                 let outcome = self
                     .decider
-                    .decide(&facts, c.as_deref(), &sql, &params, "execute");
+                    .decide(&facts, c.as_ref(), &sql, &params, "execute");
                 let masked = match &outcome {
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => !masks.is_empty(),
                     Outcome::Refuse { .. } => false,

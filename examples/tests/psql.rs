@@ -459,6 +459,16 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
         run("SELECT upper(name), id + 1 FROM plain WHERE id = 1"),
         "ADA|2\n"
     );
+    // Column by column where the text tells the result columns apart; all of them where not
+    // (a subquery in FROM).
+    assert_eq!(
+        run("SELECT upper(name), reverse(note), note FROM cv WHERE id = 1"),
+        "ADA|[REDACTED]|[REDACTED]\n"
+    );
+    assert_eq!(
+        run("SELECT upper(x.name) FROM (SELECT name, note FROM cv WHERE id = 1) x"),
+        "[REDACTED]\n"
+    );
     // COPY of queries over a view and a materialized view.
     assert_eq!(
         run("COPY (SELECT id, note, tel FROM cv ORDER BY id) TO STDOUT"),
