@@ -599,93 +599,135 @@ pub(crate) struct ViewColumn {
     pub(crate) lineage: Lineage,
 }
 
-/// The columns of every view, materialized view and inheriting table (partition, `INHERITS`
-/// child) that `relation`, as a statement writes it (`v` in any schema, `s.v`), can name on
-/// the upstream of `resource` (none when it names a plain table), with where their values
-/// come from; and until when they may be trusted ([`NAME_TTL`], as names).
+/// For each of `relations`, as statements write them (`v` in any schema, `s.v`): the columns
+/// of every view, materialized view and inheriting table (partition, `INHERITS` child) it can
+/// name on the upstream of `resource` (none when it names a plain table), with where their
+/// values come from; and until when they may all be trusted ([`NAME_TTL`], as names). Names
+/// not cached are looked up together, in one query.
 ///
 /// # Errors
-/// The side connection or a query failed, or the name cannot be put in a query.
+/// The side connection or a query failed, or a name cannot be put in a query.
 pub(crate) async fn relations_named(
     shared: &Arc<Shared>,
     resource: &str,
-    relation: &str,
-) -> anyhow::Result<(Arc<[ViewColumn]>, Instant)> {
-    let key = (resource.to_owned(), relation.to_owned());
+    relations: &[&str],
+) -> anyhow::Result<(Vec<Arc<[ViewColumn]>>, Instant)> {
     let now = Instant::now();
-    if let Some((columns, at)) = lock(&shared.catalog.views).get(&key)
-        && now.saturating_duration_since(*at) < NAME_TTL
+    let mut until = now + NAME_TTL;
+    let mut found: Vec<Option<Arc<[ViewColumn]>>> = vec![None; relations.len()];
     {
-        return Ok((columns.clone(), *at + NAME_TTL));
+        let cache = lock(&shared.catalog.views);
+        let mut key = (resource.to_owned(), String::new());
+        for (i, r) in relations.iter().enumerate() {
+            (*r).clone_into(&mut key.1);
+            if let Some((columns, at)) = cache.get(&key)
+                && now.saturating_duration_since(*at) < NAME_TTL
+            {
+                until = until.min(*at + NAME_TTL);
+                found[i] = Some(columns.clone());
+            }
+        }
     }
-    let (schema, name) = match relation.rsplit_once('.') {
-        // `db.s.t`: the schema is the part before the table.
-        Some((rest, name)) => (Some(rest.rsplit('.').next().unwrap_or(rest)), name),
-        None => (None, relation),
+    // `db.s.t`: the schema is the part before the table.
+    let split = |r: &'_ str| match r.rsplit_once('.') {
+        Some((rest, name)) => (
+            Some(rest.rsplit('.').next().unwrap_or(rest).to_owned()),
+            name.to_owned(),
+        ),
+        None => (None, r.to_owned()),
     };
-    let mut sql = format!(
-        "SELECT c.oid::int8, a.attnum::int4, a.attname, c.relkind, \
-         n.nspname || '.' || c.relname || '.' || a.attname FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
-         AND NOT a.attisdropped WHERE (c.relkind IN ('v', 'm') OR EXISTS \
-         (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)) AND c.relname = {}",
-        literal(name)?
-    );
-    if let Some(schema) = schema {
-        let _ = write!(sql, " AND n.nspname = {}", literal(schema)?);
-    }
-    sql.push_str(" ORDER BY 1, 2");
-    let rows = query(shared, resource, &sql).await?;
-    let children: Vec<u32> = (rows.iter())
-        .filter_map(|r| match &r[..] {
-            [Some(oid), _, _, Some(kind), _] if !is_view(kind) => oid.parse().ok(),
-            _ => None,
+    let missing: Vec<(usize, Option<String>, String)> = (relations.iter().enumerate())
+        .filter(|(i, _)| found[*i].is_none())
+        .map(|(i, r)| {
+            let (schema, name) = split(r);
+            (i, schema, name)
         })
         .collect();
-    let parents = ancestors(shared, resource, &children).await?;
-    let mut found = Vec::new();
-    let mut views = HashMap::new();
-    for row in rows {
-        if let [
-            Some(oid),
-            Some(att),
-            Some(column),
-            Some(kind),
-            Some(qualified),
-        ] = &row[..]
-        {
-            let oid: u32 = oid.parse()?;
-            let lineage = if is_view(kind) {
-                let lineage = view_columns(shared, resource, oid, &mut views, 0).await;
-                with_view_column(column_lineage(&lineage, att.parse()?), qualified)
-            } else {
-                // A table that inherits: its column is also its ancestors' column.
-                let inherited = parents.get(&oid).into_iter().flatten();
-                Lineage::View {
-                    base: std::iter::once(qualified.clone())
-                        .chain(inherited.map(|t| format!("{t}.{column}")))
-                        .collect(),
-                    computed: false,
-                }
-            };
-            found.push(ViewColumn {
-                name: column.clone(),
-                lineage,
-            });
+    if !missing.is_empty() {
+        let mut names: Vec<&str> = missing.iter().map(|m| m.2.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let list = (names.iter())
+            .map(|n| literal(n))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(",");
+        let sql = format!(
+            "SELECT c.oid::int8, a.attnum::int4, a.attname, c.relkind, \
+             n.nspname || '.' || c.relname || '.' || a.attname, c.relname, n.nspname \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+             AND NOT a.attisdropped WHERE (c.relkind IN ('v', 'm') OR EXISTS \
+             (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)) \
+             AND c.relname IN ({list}) ORDER BY 1, 2"
+        );
+        let rows = query(shared, resource, &sql).await?;
+        let children: Vec<u32> = (rows.iter())
+            .filter_map(|r| match &r[..] {
+                [Some(oid), _, _, Some(kind), ..] if !is_view(kind) => oid.parse().ok(),
+                _ => None,
+            })
+            .collect();
+        let parents = ancestors(shared, resource, &children).await?;
+        // (relation, schema, column) of every row.
+        let mut columns = Vec::new();
+        let mut views = HashMap::new();
+        for row in rows {
+            if let [
+                Some(oid),
+                Some(att),
+                Some(column),
+                Some(kind),
+                Some(qualified),
+                Some(rel),
+                Some(schema),
+            ] = &row[..]
+            {
+                let oid: u32 = oid.parse()?;
+                let lineage = if is_view(kind) {
+                    let lineage = view_columns(shared, resource, oid, &mut views, 0).await;
+                    with_view_column(column_lineage(&lineage, att.parse()?), qualified)
+                } else {
+                    // A table that inherits: its column is also its ancestors' column.
+                    let inherited = parents.get(&oid).into_iter().flatten();
+                    Lineage::View {
+                        base: std::iter::once(qualified.clone())
+                            .chain(inherited.map(|t| format!("{t}.{column}")))
+                            .collect(),
+                        computed: false,
+                    }
+                };
+                let c = ViewColumn {
+                    name: column.clone(),
+                    lineage,
+                };
+                columns.push((rel.clone(), schema.clone(), c));
+            }
+        }
+        let at = Instant::now();
+        until = until.min(at + NAME_TTL);
+        let mut cache = lock(&shared.catalog.views);
+        if cache.len() + missing.len() >= MAX_VIEW_NAMES {
+            cache.retain(|_, (_, t)| at.saturating_duration_since(*t) < NAME_TTL);
+            if cache.len() + missing.len() >= MAX_VIEW_NAMES {
+                cache.clear();
+            }
+        }
+        for (i, schema, name) in missing {
+            let mine: Arc<[ViewColumn]> = (columns.iter())
+                .filter(|(r, s, _)| *r == name && schema.as_ref().is_none_or(|want| want == s))
+                .map(|(_, _, c)| c.clone())
+                .collect();
+            cache.insert(
+                (resource.to_owned(), relations[i].to_owned()),
+                (mine.clone(), at),
+            );
+            found[i] = Some(mine);
         }
     }
-    let found: Arc<[ViewColumn]> = found.into();
-    let at = Instant::now();
-    let mut cache = lock(&shared.catalog.views);
-    if cache.len() >= MAX_VIEW_NAMES {
-        cache.retain(|_, (_, t)| at.saturating_duration_since(*t) < NAME_TTL);
-        if cache.len() >= MAX_VIEW_NAMES {
-            cache.clear();
-        }
-    }
-    cache.insert(key, (found.clone(), at));
-    Ok((found, at + NAME_TTL))
+    Ok((
+        found.into_iter().map(Option::unwrap_or_default).collect(),
+        until,
+    ))
 }
 
 /// `s` as an SQL string literal (standard conforming: quotes doubled). Refuses backslashes

@@ -614,30 +614,39 @@ impl ResultMasker {
         maskers: &[Arc<Masker>],
         masks: &Masks,
     ) -> (Covered, Result<Option<std::time::Instant>, ()>) {
-        let mut until = None::<std::time::Instant>;
+        let mut relations: Vec<&str> = (masks.reads.lists())
+            .flat_map(|(tables, _)| tables.iter().map(String::as_str))
+            .collect();
+        if relations.is_empty() {
+            return (Covered::Nothing, Ok(None));
+        }
+        relations.sort_unstable();
+        relations.dedup();
+        let (views, until) =
+            match crate::catalog::relations_named(&self.shared, &self.resource, &relations).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "looking up views failed");
+                    return (Covered::All, Err(()));
+                }
+            };
+        let hides = |v: &ViewColumn| match &v.lineage {
+            Lineage::Unknown => true,
+            Lineage::Stored => false,
+            Lineage::View { base, .. } => base.iter().any(|b| {
+                crate::catalog::holds_sampled_values(b)
+                    || maskers.iter().any(|m| table_column_rule(m, b).is_some())
+            }),
+        };
         let mut names = Vec::new();
         for (tables, columns) in masks.reads.lists() {
             for t in tables {
-                let views = crate::catalog::relations_named(&self.shared, &self.resource, t).await;
-                let (views, u) = match views {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), relation = %t, "looking up views failed");
-                        return (Covered::All, Err(()));
-                    }
+                let Ok(k) = relations.binary_search(&t.as_str()) else {
+                    continue;
                 };
-                until = Some(until.map_or(u, |x| x.min(u)));
-                let hides = |v: &ViewColumn| match &v.lineage {
-                    Lineage::Unknown => true,
-                    Lineage::Stored => false,
-                    Lineage::View { base, .. } => base.iter().any(|b| {
-                        crate::catalog::holds_sampled_values(b)
-                            || maskers.iter().any(|m| table_column_rule(m, b).is_some())
-                    }),
-                };
-                for v in views.iter().filter(|v| hides(v)) {
+                for v in views[k].iter().filter(|v| hides(v)) {
                     if columns.iter().any(|c| c == "*") {
-                        return (Covered::All, Ok(until));
+                        return (Covered::All, Ok(Some(until)));
                     }
                     if columns.contains(&v.name) && !names.contains(&v.name) {
                         names.push(v.name.clone());
@@ -650,23 +659,29 @@ impl ResultMasker {
         } else {
             Covered::Names(names)
         };
-        (covered, Ok(until))
+        (covered, Ok(Some(until)))
     }
 
-    /// How far the text of an error, notice or notification raised by statements decided
-    /// with `masks` can be trusted not to carry a value a rule hides (see [`Told`]).
-    async fn told(&self, maskers: &[Arc<Masker>], masks: &Masks) -> Told {
+    /// How far the text of an error or notice raised by statements decided with `masks`
+    /// (`positioned`: it points into the statement) can be trusted not to carry a value a
+    /// rule hides (see [`Told`]).
+    async fn told(&self, maskers: &[Arc<Masker>], masks: &Masks, positioned: bool) -> Told {
         if self.column_rules(masks).is_none() {
             return Told::Detect;
         }
-        if masks.reads.out_of_sight() {
-            Told::Withhold
-        } else if masks.derived != Derived::No
-            || self.views_read(maskers, masks).await.0 != Covered::Nothing
-        {
-            Told::Scrub
-        } else {
-            Told::Detect
+        // A position into the statement: raised by the parser, about the client's own text
+        // (names only, for a statement that computes out of sight).
+        match (masks.reads.out_of_sight(), positioned) {
+            (true, false) => Told::Withhold,
+            (true, true) => Told::Scrub,
+            (false, true) => Told::Detect,
+            (false, false)
+                if masks.derived != Derived::No
+                    || self.views_read(maskers, masks).await.0 != Covered::Nothing =>
+            {
+                Told::Scrub
+            }
+            (false, false) => Told::Detect,
         }
     }
 
@@ -700,14 +715,7 @@ impl ResultMasker {
             out.extend_from_slice(raw);
             return message();
         }
-        let mut told = self.told(&maskers, masks).await;
-        // A position into the statement: raised by the parser, about the client's own text.
-        if fields.get(b'P').is_some() {
-            told = match told {
-                Told::Withhold => Told::Scrub,
-                _ => Told::Detect,
-            };
-        }
+        let told = self.told(&maskers, masks, fields.get(b'P').is_some()).await;
         // The names the statements wrote (a message quoting only one of them reveals nothing).
         let named = |q: &[u8]| {
             masks.reads.lists().any(|(tables, columns)| {
