@@ -283,6 +283,9 @@ async fn ancestors(
     if rels.is_empty() {
         return Ok(found);
     }
+    let mut rels = rels.to_vec();
+    rels.sort_unstable();
+    rels.dedup();
     let list = rels
         .iter()
         .map(|r| format!("{r}::oid"))
