@@ -78,8 +78,11 @@ pub(crate) fn holds_sampled_values(qualified: &str) -> bool {
 impl Source {
     /// Whether the column, or a column behind it, holds values sampled from other tables.
     pub(crate) fn samples(&self) -> bool {
-        holds_sampled_values(&self.name)
-            || matches!(&self.lineage, Lineage::View { base, .. } if base.iter().any(|b| holds_sampled_values(b)))
+        let behind = match &self.lineage {
+            Lineage::View { base, .. } => base.as_slice(),
+            _ => &[],
+        };
+        holds_sampled_values(&self.name) || behind.iter().any(|b| holds_sampled_values(b))
     }
 }
 
@@ -217,10 +220,12 @@ async fn lookup(
     keys: &[(u32, i16)],
 ) -> anyhow::Result<HashMap<(u32, i16), Source>> {
     let mut sql = String::from(
-        "SELECT a.attrelid::int8, a.attnum::int4, n.nspname || '.' || c.relname || '.' || a.attname, \
-         c.relkind, a.attname, EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
+        "SELECT a.attrelid::int8, a.attnum::int4, \
+         n.nspname || '.' || c.relname || '.' || a.attname, c.relkind, a.attname, \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE (a.attrelid, a.attnum) IN (",
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE (a.attrelid, a.attnum) IN (",
     );
     sql.push_str(&column_list(keys));
     sql.push(')');
@@ -396,7 +401,13 @@ fn view_columns<'a>(
             match follow_view(shared, resource, view, views, depth).await {
                 Ok(c) => c.into(),
                 Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), resource, view, "following a view's definition failed");
+                    let error = format!("{e:#}");
+                    tracing::warn!(
+                        error,
+                        resource,
+                        view,
+                        "following a view's definition failed"
+                    );
                     Arc::from([])
                 }
             }
@@ -440,8 +451,9 @@ async fn follow_view(
          AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
          JOIN pg_catalog.pg_class c ON c.oid = d.refobjid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-         WHERE r.ev_class = {view}::oid AND c.oid <> {view}::oid GROUP BY 1, 2, 3, 4, 5, 6, 7"
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+         AND NOT a.attisdropped WHERE r.ev_class = {view}::oid AND c.oid <> {view}::oid \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7"
     );
     let mut deps: Vec<Dep> = Vec::new();
     let mut children = Vec::new();

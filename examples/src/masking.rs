@@ -81,8 +81,9 @@
 //! quote rows or statements (detail, hint, context, internal query) are dropped; when it
 //! computes where its text does not show (`DO`, unknown functions that `RAISE`), the message
 //! is withheld. The detail of an integrity violation (class 23: `Failing row contains (...)`
-//! quotes every column of the row) is dropped under column rules whatever the statement. Errors with a position into the statement come from the parser and concern
-//! the client's own text: detectors only (names only, for out-of-sight statements).
+//! quotes every column of the row) is dropped under column rules whatever the statement.
+//! Errors with a position into the statement come from the parser and concern the client's
+//! own text: detectors only (names only, for out-of-sight statements).
 //! SQLSTATE, severity and the schema/table/column/constraint name fields stay. Notification
 //! payloads (`LISTEN`/`NOTIFY`: any session may send any value) are scanned by the detectors,
 //! and withheld under profiles with column rules. What is recorded is what the client got.
