@@ -157,7 +157,7 @@ file = "audit.jsonl"
             r#"
 guard demo is running (Ctrl-C stops it and removes everything).
 
-  As an agent (PII masked; unbounded writes, DROP and TRUNCATE refused; DDL held for approval):
+  As an agent (PII masked; unbounded writes, DROP, TRUNCATE refused; DDL, PII copies held):
     psql "$AGENT_URL"          e.g.  SELECT * FROM customers;   DELETE FROM orders;
   As an admin (unmasked):
     psql "$ADMIN_URL"
