@@ -1608,6 +1608,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whatever a quoted value holds (quotes, digits), a message keeps its words and
+        /// loses the value; no digit survives scrubbing.
+        #[test]
+        fn scrubbed_messages_keep_no_value(
+            prefix in "[a-z :]{0,20}",
+            value in "\\PC{0,20}",
+            suffix in "[a-z :]{0,20}",
+            junk in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..64),
+        ) {
+            let msg = format!("{prefix}\"{value}\"{suffix}");
+            let out = scrub_values(msg.as_bytes(), |_| false);
+            proptest::prop_assert_eq!(out, format!("{prefix}\"[REDACTED]\"{suffix}").into_bytes());
+            let out = scrub_values(&junk, |_| false);
+            proptest::prop_assert!(!out.iter().any(u8::is_ascii_digit));
+        }
+
         /// Text arrays built from arbitrary strings round trip through the walker: every
         /// element comes back masked the way the masker masks it alone.
         #[test]
