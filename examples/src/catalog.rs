@@ -489,15 +489,16 @@ async fn follow_view(
             .map(|t| format!("{t}.{}", d.column))
             .collect();
     }
-    // Functions the definition calls that are not built in (the server records no
-    // dependency on built-in objects): their bodies may read any column.
+    // Functions and operators the definition calls that are not built in (the server records
+    // no dependency on built-in objects): their bodies may read any column.
     let user_functions = query(
         shared,
         resource,
         &format!(
             "SELECT count(*) FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d \
              ON d.objid = r.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
-             AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+             AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, \
+             'pg_catalog.pg_operator'::pg_catalog.regclass) \
              WHERE r.ev_class = {view}::oid"
         ),
     )
