@@ -437,6 +437,11 @@ fn rules_on_table_columns_hold_through_views_and_aliases() {
     // A function whose body the gateway cannot see may read anything: what a view computes
     // with one is redacted (fail closed), and so are its other computed columns.
     assert_eq!(run("SELECT id, x FROM ov WHERE id = 1"), "1|[REDACTED]\n");
+    // The same operator in a statement: it computes out of sight (sql.opaque).
+    assert_eq!(
+        run("SELECT id ### 0, id + 1 FROM customers WHERE id = 1"),
+        "[REDACTED]|[REDACTED]\n"
+    );
     assert_eq!(
         run("SELECT id, x, k FROM fv WHERE id = 1"),
         "1|[REDACTED]|[REDACTED]\n"

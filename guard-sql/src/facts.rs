@@ -71,7 +71,8 @@ pub static FACTS: FactSchema = &[
     FactDef::names(
         "sql.functions.opaque",
         FactType::List,
-        "Called functions whose body the classifier cannot see (not known built-ins).",
+        "Called functions whose body the classifier cannot see (not known built-ins), and \
+         operators that are not built in, as OPERATOR(name).",
     ),
     FactDef::new(
         "sql.danger",
@@ -84,7 +85,7 @@ pub static FACTS: FactSchema = &[
         "sql.opaque",
         FactType::Bool,
         "Whether what the statement does cannot be known from its text (DO, CALL, unresolved \
-         EXECUTE, opaque functions, SQL passed as a string).",
+         EXECUTE, opaque functions or operators, SQL passed as a string).",
     ),
     FactDef::new(
         "sql.unbounded",

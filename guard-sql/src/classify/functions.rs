@@ -163,6 +163,22 @@ pub(crate) fn dangerous(name: &str) -> Option<&'static Dangerous> {
     })
 }
 
+/// Whether `name` (unqualified) is the name of a built-in operator. An operator whose name is
+/// not one was made with CREATE OPERATOR: its function may do anything.
+pub(crate) fn is_builtin_operator(name: &str) -> bool {
+    BUILTIN_OPERATORS.binary_search(&name).is_ok()
+}
+
+/// The names of PostgreSQL's built-in operators (`pg_operator` rows below the first user
+/// OID, PostgreSQL 15). Sorted (checked by a test) for binary search.
+pub(crate) static BUILTIN_OPERATORS: &[&str] = &[
+    "!!", "!~", "!~*", "!~~", "!~~*", "#", "##", "#-", "#>", "#>>", "%", "&", "&&", "&<", "&<|",
+    "&>", "*", "*<", "*<=", "*<>", "*=", "*>", "*>=", "+", "-", "->", "->>", "-|-", "/", "<",
+    "<->", "<<", "<<=", "<<|", "<=", "<>", "<@", "<^", "=", ">", ">=", ">>", ">>=", ">^", "?",
+    "?#", "?&", "?-", "?-|", "?|", "?||", "@", "@-@", "@>", "@?", "@@", "@@@", "^", "^@", "|",
+    "|&>", "|/", "|>>", "||", "||/", "~", "~*", "~<=~", "~<~", "~=", "~>=~", "~>~", "~~", "~~*",
+];
+
 /// Whether `name` (unqualified, lower-case) is a known built-in without side effects.
 pub(crate) fn is_safe_builtin(name: &str) -> bool {
     SAFE.binary_search(&name).is_ok()
@@ -483,6 +499,12 @@ mod tests {
             SAFE.windows(2).all(|w| w[0] < w[1]),
             "SAFE must be sorted and unique"
         );
+        assert!(
+            BUILTIN_OPERATORS.windows(2).all(|w| w[0] < w[1]),
+            "BUILTIN_OPERATORS must be sorted and unique"
+        );
+        assert!(is_builtin_operator("->>") && is_builtin_operator("@>"));
+        assert!(!is_builtin_operator("###") && !is_builtin_operator("!="));
         for s in SAFE {
             assert!(dangerous(s).is_none(), "{s} is both safe and dangerous");
         }

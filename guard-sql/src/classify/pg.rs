@@ -841,6 +841,38 @@ impl Walker {
         pg_walk::walk_func_call(f, self);
     }
 
+    /// `a op b`, `a op ANY (...)`, `a op ALL (...)`: an operator that is not built in (made
+    /// with CREATE OPERATOR, or qualified with another schema than `pg_catalog`) runs a
+    /// function the classifier cannot see, as an unknown function does.
+    fn operator(&mut self, a: &pb::AExpr) {
+        let kind = AExprKind::try_from(a.kind).unwrap_or(AExprKind::Undefined);
+        if !matches!(
+            kind,
+            AExprKind::AexprOp | AExprKind::AexprOpAny | AExprKind::AexprOpAll
+        ) {
+            return;
+        }
+        let parts: Vec<&str> = (a.name.iter())
+            .filter_map(|n| match n.node.as_ref() {
+                Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                _ => None,
+            })
+            .collect();
+        let Some((op, schema)) = parts.split_last() else {
+            return;
+        };
+        let builtin_schema = schema
+            .last()
+            .is_none_or(|s| s.eq_ignore_ascii_case("pg_catalog"));
+        if !(builtin_schema && functions::is_builtin_operator(op)) {
+            push_unique(
+                &mut self.st.opaque_functions,
+                &format!("OPERATOR({})", parts.join(".")),
+            );
+            self.st.opaque = true;
+        }
+    }
+
     /// `set_config(name, value, is_local)`: the setting is a fact when it is a constant.
     fn set_config(&mut self, args: &[Node]) {
         self.const_sensitive = true;
@@ -973,6 +1005,10 @@ impl Visitor for Walker {
             | NodeEnum::MergeStmt(_) => self.dml(n),
             NodeEnum::RangeVar(r) => self.range_var_ref(r),
             NodeEnum::FuncCall(f) => self.func_call(f),
+            NodeEnum::AExpr(a) => {
+                self.operator(a);
+                pg_walk::children(n, self);
+            }
             NodeEnum::ColumnRef(c) => self.column_ref(c),
             NodeEnum::JoinExpr(j) => {
                 self.column_names(&j.using_clause);

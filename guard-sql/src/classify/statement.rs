@@ -41,7 +41,8 @@ pub struct Statement {
     /// Called functions found in the dangerous-function catalog, unqualified
     /// (`sql.functions.dangerous`).
     pub dangerous_functions: Vec<String>,
-    /// Called functions whose body the classifier cannot see (`sql.functions.opaque`).
+    /// Called functions whose body the classifier cannot see, and operators that are not
+    /// built in, as `OPERATOR(name)` (`sql.functions.opaque`).
     pub opaque_functions: Vec<String>,
     /// Danger categories (`sql.danger`): see the crate's fact table.
     pub danger: Vec<&'static str>,
