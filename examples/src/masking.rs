@@ -37,8 +37,8 @@
 //!   `result_columns` within the definition's `pg_depend` entries for those it computes,
 //!   nested views up to 8 deep). A rule matching a table column a view's column passes on
 //!   applies with its strategy; one matching a column the view computes from redacts it.
-//!   Where the definition cannot be followed (functions that are not built in, SQL run from
-//!   text, nesting too deep) the view's computed columns are redacted under profiles with
+//!   Where the definition cannot be followed (functions or operators that are not built in,
+//!   SQL run from text, nesting too deep) the view's computed columns are redacted under profiles with
 //!   column rules. A statement's own computed columns are redacted when they refer to a
 //!   view's column that has a rule's column behind it (by name, per result column where
 //!   guard-sql tells them apart, else all of them; the relations it names are looked up by
