@@ -25,7 +25,7 @@
 //!   Plain columns keep their own plan. Not covered: what a filter reveals
 //!   (`WHERE ssn LIKE '1%'` selects rows); a policy on `sql.columns` can refuse that.
 //! - A name-only rule (`ssn`) matches the result column's name and its source column's own
-//!   name, so `SELECT ssn AS x` is masked too. A rule on a table's column holds for the same
+//!   name (guard-mask's `ColumnRule::matches`), so `SELECT ssn AS x` is masked too. A rule on a table's column holds for the same
 //!   column of its partitions and `INHERITS` children (`SELECT ssn FROM customers_2024`).
 //! - The planner's statistics hold values sampled from every analyzed column
 //!   (`pg_stats.histogram_bounds`, `most_common_vals`; `pg_statistic.stavalues*`; extended
@@ -1132,20 +1132,20 @@ impl RowCopy {
 }
 
 /// The strategy of a column rule of `masker` for result column `name` with source `source`:
-/// a rule matching the result column's name or its source column (by qualified name, or by
-/// the source column's own name, so an alias does not get around a name-only rule; as the
-/// same column of a table the source's table inherits from, so a rule on a partitioned table
-/// holds for its partitions); for a
-/// view's column, a rule matching a table column behind it, whose strategy applies when the
-/// view passes that column on and `[REDACTED]` when the view computes from it.
+/// a rule matching the result column or its source column (`Masker::column_rule`), also as
+/// the same column of a table the source's table inherits from, so a rule on a partitioned
+/// table holds for its partitions; for a view's column, a rule matching a table column behind
+/// it, whose strategy applies when the view passes that column on and `[REDACTED]` when the
+/// view computes from it.
 fn source_rule(masker: &Masker, name: &str, source: Option<&Source>) -> Option<Strategy> {
-    let qualified = source.map(|s| s.name.as_str());
-    if let Some(s) = masker.column_rule(name, qualified) {
-        return Some(s.clone());
-    }
-    let source = source?;
+    let Some(source) = source else {
+        return masker.column_rule(name, None).cloned();
+    };
     let own = std::iter::once(&source.name).chain(&source.inherited);
-    if let Some(s) = own.into_iter().find_map(|q| table_column_rule(masker, q)) {
+    if let Some(s) = own
+        .into_iter()
+        .find_map(|q| masker.column_rule(name, Some(q)))
+    {
         return Some(s.clone());
     }
     let Lineage::View { base, computed } = &source.lineage else {
@@ -1162,7 +1162,7 @@ fn source_rule(masker: &Masker, name: &str, source: Option<&Source>) -> Option<S
 }
 
 /// The strategy of the first column rule of `masker` for the relation column `qualified`
-/// (`schema.relation.column`), by that name or by the column's own name.
+/// (`schema.relation.column`).
 fn table_column_rule<'m>(masker: &'m Masker, qualified: &str) -> Option<&'m Strategy> {
     masker.column_rule(crate::catalog::column_of(qualified), Some(qualified))
 }

@@ -132,8 +132,9 @@ impl KeywordList {
 }
 
 /// "Always mask this column with X": `column` is a glob (`*`, `?`, ASCII case-insensitive)
-/// over the column name (`ssn`, `*_token`), or, when it contains dots, over the last segments
-/// of the qualified source column (`users.ssn`, `public.users.*`, `*.*.password`).
+/// over the column name (`ssn`, `*_token`: the result column's or its source column's), or,
+/// when it contains dots, over the last segments of the qualified source column (`users.ssn`,
+/// `public.users.*`, `*.*.password`).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
@@ -185,11 +186,16 @@ impl ColumnRule {
             })
     }
 
-    /// Whether this rule applies to `column`, qualified as `schema.table.column` when known.
+    /// Whether this rule applies to result column `column`, whose source is `qualified`
+    /// (`schema.table.column`) when known. A rule on a column name alone matches the result
+    /// column's name or the source column's own name, so `SELECT ssn AS x` is still `ssn`.
     pub fn matches(&self, column: &str, qualified: Option<&str>) -> bool {
         let pat = self.column.as_str();
         if !pat.contains('.') {
-            return glob(pat.as_bytes(), column.as_bytes());
+            let source = qualified.and_then(|q| q.rsplit('.').next());
+            return std::iter::once(column)
+                .chain(source)
+                .any(|c| glob(pat.as_bytes(), c.as_bytes()));
         }
         let Some(q) = qualified else { return false };
         let ps: Vec<&str> = pat.split('.').collect();
@@ -350,6 +356,12 @@ mod tests {
             Some(&Strategy::redact())
         );
         assert_eq!(p.column_rule("name", None), None);
+        // A name rule holds for the source column under another name (an alias).
+        assert_eq!(
+            p.column_rule("x", Some("hr.people.ssn")),
+            Some(&Strategy::Null)
+        );
+        assert_eq!(p.column_rule("x", Some("hr.people.name")), None);
         let r = JsonRule::new("items.*.data.*", Strategy::redact());
         assert!(r.matches(&["items", "0", "data", "password"]));
         assert!(!r.matches(&["items", "0", "data"]));
