@@ -16,7 +16,8 @@
 //! method that writes exactly the bytes it was decoded from. Messages the gateway builds from
 //! scratch have helpers: [`ErrorBuilder`], [`DataRow::encode_values`],
 //! [`RowDescription::encode_fields`], [`StartupMessage::encode_params`] and more.
-//! Sans-IO authentication helpers (SCRAM-SHA-256, MD5, cleartext) live in [`auth`].
+//! Sans-IO authentication helpers (SCRAM-SHA-256, MD5, cleartext) live in [`auth`];
+//! [`scrub_message_values`] takes the values out of a server message's text.
 //!
 //! # Example: the decode loop
 //!
@@ -56,6 +57,7 @@ mod backend;
 mod common;
 mod error;
 mod frontend;
+mod message;
 mod views;
 
 pub mod auth;
@@ -79,6 +81,7 @@ pub use frontend::{
     PasswordLike, PasswordMessage, ProtocolVersion, Query, SSL_REQUEST_CODE, SaslInitialResponse,
     SaslResponse, StartupMessage, Target,
 };
+pub use message::scrub_message_values;
 pub use views::{
     ErrorBuilder, ErrorFields, FieldDescriptions, FormatCodes, NameList, Oids, Severity,
     StartupParams, Values, ValuesIter,
