@@ -428,16 +428,26 @@ async fn follow_view(
     views: &mut HashMap<u32, Arc<[Lineage]>>,
     depth: usize,
 ) -> anyhow::Result<Vec<Lineage>> {
-    let def = query(
+    // The definition, and whether it calls functions or operators that are not built in (the
+    // server records no dependency on built-in objects): their bodies may read any column.
+    let row = query(
         shared,
         resource,
-        &format!("SELECT pg_catalog.pg_get_viewdef({view}::oid)"),
+        &format!(
+            "SELECT pg_catalog.pg_get_viewdef({view}::oid), EXISTS (SELECT 1 \
+             FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
+             AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+             AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, \
+             'pg_catalog.pg_operator'::pg_catalog.regclass) WHERE r.ev_class = {view}::oid)"
+        ),
     )
     .await?
     .into_iter()
-    .next()
-    .and_then(|r| r.into_iter().next().flatten())
-    .ok_or_else(|| anyhow::anyhow!("no definition for view {view}"))?;
+    .next();
+    let (def, user_functions) = match row.as_deref() {
+        Some([Some(def), Some(user)]) => (def.clone(), user != "f"),
+        _ => anyhow::bail!("no definition for view {view}"),
+    };
     // Every column of every relation the definition's rewrite rule depends on, and whether the
     // rule refers to the column itself.
     let sql = format!(
@@ -489,24 +499,6 @@ async fn follow_view(
             .map(|t| format!("{t}.{}", d.column))
             .collect();
     }
-    // Functions and operators the definition calls that are not built in (the server records
-    // no dependency on built-in objects): their bodies may read any column.
-    let user_functions = query(
-        shared,
-        resource,
-        &format!(
-            "SELECT count(*) FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_depend d \
-             ON d.objid = r.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
-             AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, \
-             'pg_catalog.pg_operator'::pg_catalog.regclass) \
-             WHERE r.ev_class = {view}::oid"
-        ),
-    )
-    .await?
-    .into_iter()
-    .next()
-    .and_then(|r| r.into_iter().next().flatten())
-    .is_none_or(|n| n != "0");
     let origins = describe(shared, resource, &def).await?;
     // Columns of pinned system catalogs (pg_authid behind pg_roles): the server records no
     // dependency on those, so they are named here.
