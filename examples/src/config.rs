@@ -320,6 +320,14 @@ pub struct PolicyConfig {
     /// Shadow mode: decide, log and record, never refuse or hold.
     #[serde(default)]
     pub audit_only: bool,
+    /// Groups (`"*"`: everyone) whose statements the policy may allow even when the gateway
+    /// cannot tell what they do: `DO` blocks, `CALL`, functions or operators it does not know,
+    /// SQL passed as a string, an `EXECUTE` of a statement it did not see prepared, text it
+    /// cannot parse. For everyone else the gateway refuses such a statement when the policy
+    /// would let it run (a rule may still hold it for a person to approve). Membership given
+    /// by an active grant counts. Weakens the guard.
+    #[serde(default)]
+    pub dangerous_allow_opaque_groups: Vec<String>,
 }
 
 /// Mask profiles.

@@ -98,6 +98,31 @@ fn computes_out_of_sight(f: &Facts) -> bool {
         || f.get("sql.statement").and_then(|v| v.as_str()) == Some("fetch")
 }
 
+/// Why the gateway cannot know what a statement does from its text (`sql.unparsable`,
+/// `sql.opaque`), for the client's error message; `None` when it can.
+fn opaque_reason(f: &Facts) -> Option<String> {
+    let flag = |name| f.get(name).and_then(|v| v.as_bool()) == Some(true);
+    if flag("sql.unparsable") {
+        return Some("the statement could not be parsed".to_owned());
+    }
+    if !flag("sql.opaque") {
+        return None;
+    }
+    let unknown = (f.get("sql.functions.opaque").and_then(|v| v.as_list())).unwrap_or(&[]);
+    Some(match f.get("sql.statement").and_then(|v| v.as_str()) {
+        Some("do") => "a DO block runs procedural code".to_owned(),
+        Some("call") => "CALL runs a procedure whose body is not in the statement".to_owned(),
+        _ if !unknown.is_empty() => format!(
+            "the statement calls functions or operators that are not built in ({})",
+            unknown.join(", ")
+        ),
+        Some("execute") => {
+            "EXECUTE runs a prepared statement the gateway did not see prepared".to_owned()
+        }
+        _ => "the statement runs SQL given as a string".to_owned(),
+    })
+}
+
 /// Equal when the statements refer to the same relations and columns, by result column too
 /// (what a result plan made from them depends on).
 impl PartialEq for Reads {
@@ -301,6 +326,20 @@ impl Decider {
         }
     }
 
+    /// Whether the caller is in one of `dangerous_allow_opaque_groups`, by its own groups or
+    /// those an active grant adds.
+    fn may_run_opaque(&self, grants: &[guard_core::Grant], now: guard_core::Timestamp) -> bool {
+        let allowed = &self.shared.config.policy.dangerous_allow_opaque_groups;
+        if allowed.is_empty() {
+            return false;
+        }
+        let granted = (grants.iter())
+            .filter(|g| g.applies_to(&self.identity, &self.resource, now))
+            .flat_map(|g| g.groups.iter());
+        allowed.iter().any(|a| a == "*")
+            || (self.identity.groups.iter().chain(granted)).any(|g| allowed.contains(g))
+    }
+
     /// The per-statement facts of `c` (see [`Decider::facts`]), from the session's small
     /// cache when `c` is a classification seen recently.
     pub(crate) fn facts_of(&mut self, c: &Arc<Classification>) -> Arc<[Facts]> {
@@ -353,6 +392,16 @@ impl Decider {
             }
         };
         let mut outcome = combine(&decisions);
+        // Fail closed (ARCHITECTURE.md): what the gateway cannot see the effect of does not run
+        // on an allow alone. A hold stays a hold: a person reads the text before it runs.
+        if matches!(outcome, Outcome::Go { .. })
+            && let Some(why) = facts.iter().find_map(opaque_reason)
+            && !self.may_run_opaque(&grants, now)
+        {
+            outcome = Outcome::Refuse {
+                message: format!("guard: refused: {why}, so the gateway cannot tell what it does"),
+            };
+        }
         // Fail closed: a mask the policy asks for but the configuration lacks.
         if self.shared.config.masking.enabled
             && let Outcome::Go { masks } | Outcome::Hold { masks, .. } = &outcome

@@ -98,6 +98,7 @@ jwks_file = "jwks.json"
 
 [policy]
 file = "policy.toml"
+dangerous_allow_opaque_groups = ["admins"]
 
 [masking.profiles]
 pii = "pii.toml"
@@ -157,7 +158,7 @@ file = "audit.jsonl"
             r#"
 guard demo is running (Ctrl-C stops it and removes everything).
 
-  As an agent (PII masked; unbounded writes, DROP, TRUNCATE refused; DDL, PII copies held):
+  As an agent (PII masked; unbounded writes, DROP, TRUNCATE, server access, DO refused; DDL, PII copies held):
     psql "$AGENT_URL"          e.g.  SELECT * FROM customers;   DELETE FROM orders;
   As an admin (unmasked):
     psql "$ADMIN_URL"

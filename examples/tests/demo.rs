@@ -95,6 +95,23 @@ fn demo_prints_working_urls_and_cleans_up() {
         err.contains("held for approval") && err.contains("pii-copies-need-approval"),
         "{err}"
     );
+    // The gateway logs in as a superuser: what reaches past the database is refused for
+    // agents, and so is what the gateway cannot see into (admins may run it).
+    let escape = "COPY (SELECT 1) TO PROGRAM 'touch /tmp/guard-demo-escaped'";
+    for (sql, why) in [
+        (escape, "no-server-escape"),
+        ("SELECT pg_read_file('PG_VERSION')", "no-server-escape"),
+        ("SELECT lo_import('/etc/hostname')", "no-server-escape"),
+        ("SET ROLE postgres", "no-role-switch"),
+        ("DO $$ BEGIN PERFORM 1; END $$", "DO block"),
+    ] {
+        let o = psql(agent, sql);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(why), "{sql}: {err}");
+    }
+    assert!(!std::path::Path::new("/tmp/guard-demo-escaped").exists());
+    let o = psql(&vars["ADMIN_URL"], "DO $$ BEGIN PERFORM 1; END $$");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = psql(
         &vars["ADMIN_URL"],
         "SELECT email FROM customers ORDER BY id LIMIT 1",

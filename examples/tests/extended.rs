@@ -563,6 +563,127 @@ async fn grant_request_approval_revocation_and_expiry_bite_a_live_session() {
     );
 }
 
+/// Agents may hold statements the gateway cannot see into for approval; everything else is
+/// allowed.
+const OPAQUE_POLICY: &str = r#"
+default = "allow"
+
+[[rule]]
+id = "agents-opaque-held"
+action = "approve"
+approvers = ["dba"]
+timeout = "1s"
+identity = { groups_any = ["agents"] }
+facts = { "sql.opaque" = true, "sql.statement" = "call" }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_the_gateway_cannot_see_into_are_refused_unless_a_dangerous_setting_lets_them() {
+    let db = fresh_database("ext_opaque");
+    seed_customers(&db);
+    cluster()
+        .psql(
+            &db,
+            "CREATE FUNCTION add_one(int) RETURNS int LANGUAGE sql AS 'SELECT $1 + 1'; \
+             CREATE PROCEDURE touch() LANGUAGE sql AS 'SELECT 1'",
+        )
+        .expect("setup");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            policy: OPAQUE_POLICY.to_owned(),
+            opaque_groups: &["dba"],
+            ..Opts::default()
+        },
+    );
+    let alice = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let bob = connect(&gw.user_url("bob", BOB_PW)).await;
+    // Each refusal is a 42501 that says why, and the session goes on.
+    let refused = async |c: &tokio_postgres::Client, sql: &str, why: &str| {
+        let e = c.simple_query(sql).await.unwrap_err();
+        let db = e.as_db_error().expect("an ErrorResponse");
+        assert_eq!(db.code(), &SqlState::INSUFFICIENT_PRIVILEGE, "{sql}: {db}");
+        assert!(db.message().contains(why), "{sql}: {}", db.message());
+        let one = c.query_one("SELECT 1", &[]).await.unwrap();
+        assert_eq!(one.get::<_, i32>(0), 1);
+    };
+    refused(&alice, "DO $$ BEGIN PERFORM 1; END $$", "DO block").await;
+    refused(&alice, "SELECT add_one(1)", "not built in (add_one)").await;
+    refused(
+        &alice,
+        "SELECT query_to_xml('SELECT ssn FROM customers', true, false, '')",
+        "SQL given as a string",
+    )
+    .await;
+    refused(&alice, "SELECT 1; SELECT add_one(2)", "add_one").await;
+    // Parse is decided as a simple query is.
+    let e = alice.prepare("SELECT add_one($1)").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    // Inside a transaction the refusal aborts it on both sides, as a failing statement does.
+    alice.batch_execute("BEGIN").await.unwrap();
+    let e = alice.simple_query("SELECT add_one(1)").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    let e = alice.simple_query("SELECT 1").await.unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    alice.batch_execute("ROLLBACK").await.unwrap();
+    // A rule that holds such a statement for a person still does (here until it times out).
+    let e = alice.simple_query("CALL touch()").await.unwrap_err();
+    let msg = e.as_db_error().unwrap().message().to_owned();
+    assert!(msg.contains("timed out"), "{msg}");
+
+    // dba is listed in dangerous_allow_opaque_groups: the policy's allow holds for bob.
+    bob.batch_execute("DO $$ BEGIN PERFORM 1; END $$")
+        .await
+        .unwrap();
+    let two = bob.query_one("SELECT add_one(1)", &[]).await.unwrap();
+    assert_eq!(two.get::<_, i32>(0), 2);
+    bob.batch_execute("CALL touch()").await.unwrap();
+
+    // Membership given by a grant counts, while the grant lasts.
+    let api = gw.admin();
+    let body = serde_json::json!({"groups": ["dba"], "for": "30m", "reason": "run add_one"});
+    let auth = format!("alice:{ALICE_PW}");
+    let (status, resp) = http_blocking("POST", &api, "/grants", &auth, Some(body)).await;
+    assert_eq!(status, 202, "{resp}");
+    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
+        .as_u64()
+        .unwrap();
+    let (status, resp) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &format!("bob:{BOB_PW}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    let grant = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["grant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let two = alice.query_one("SELECT add_one(1)", &[]).await.unwrap();
+    assert_eq!(two.get::<_, i32>(0), 2);
+    let (status, resp) = http_blocking(
+        "POST",
+        &api,
+        &format!("/grants/{grant}/revoke"),
+        &auth,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    refused(&alice, "SELECT add_one(1)", "add_one").await;
+
+    // The audit log names the refusals.
+    let audit = gw.audit_log();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"verdict\":\"deny\"") && l.contains("add_one")),
+        "{audit}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_sessions_metrics_and_kill() {
     let db = fresh_database("ext_admin");

@@ -112,6 +112,8 @@ pub struct Opts {
     pub upstream_user: Option<String>,
     /// The mask profile `pii` (default [`PII_PROFILE`]).
     pub pii_profile: &'static str,
+    /// `[policy] dangerous_allow_opaque_groups` (default none).
+    pub opaque_groups: &'static [&'static str],
 }
 
 impl Default for Opts {
@@ -125,6 +127,7 @@ impl Default for Opts {
             upstream_host: None,
             upstream_user: None,
             pii_profile: PII_PROFILE,
+            opaque_groups: &[],
         }
     }
 }
@@ -216,6 +219,7 @@ password_hash = "{bob}"
 [policy]
 file = "policy.toml"
 audit_only = {audit_only}
+dangerous_allow_opaque_groups = {opaque_groups:?}
 
 [masking.profiles]
 pii = "pii.toml"
@@ -240,6 +244,7 @@ timeout = "{timeout}"
             alice = secret(ALICE_PW),
             bob = secret(BOB_PW),
             audit_only = opts.audit_only,
+            opaque_groups = opts.opaque_groups,
             timeout = opts.approval_timeout,
         );
         std::fs::write(d.join("gateway.toml"), cfg).unwrap();
