@@ -104,6 +104,16 @@ fn demo_prints_working_urls_and_cleans_up() {
         ("SELECT lo_import('/etc/hostname')", "no-server-escape"),
         ("SET ROLE postgres", "no-role-switch"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO block"),
+        // An unbounded write is one however it is dressed.
+        (
+            "MERGE INTO orders o USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE",
+            "no-unbounded-writes",
+        ),
+        ("EXPLAIN ANALYZE DELETE FROM orders", "no-unbounded-writes"),
+        (
+            "WITH d AS (DELETE FROM orders RETURNING id) SELECT count(*) FROM d",
+            "no-unbounded-writes",
+        ),
     ] {
         let o = psql(agent, sql);
         let err = String::from_utf8_lossy(&o.stderr);

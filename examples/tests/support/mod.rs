@@ -52,14 +52,14 @@ id = "no-unbounded-writes"
 action = "deny"
 message = "unbounded DELETE/UPDATE is not allowed"
 identity = { groups_any = ["agents"] }
-facts = { "sql.unbounded" = true, "sql.statement" = { in = ["delete", "update"] } }
+facts = { "sql.unbounded" = true, "sql.commands" = { contains_any = ["delete", "update", "merge"] } }
 
 [[rule]]
 id = "no-drop"
 action = "deny"
 message = "DROP and TRUNCATE are not allowed"
 identity = { groups_any = ["agents"] }
-facts = { "sql.statement" = { in = ["drop", "truncate", "drop_database"] } }
+facts = { "sql.commands" = { contains_any = ["drop", "truncate", "drop_database"] } }
 
 [[rule]]
 id = "ddl-needs-approval"
