@@ -116,9 +116,7 @@ fn opaque_reason(f: &Facts) -> Option<String> {
             "the statement calls functions or operators that are not built in ({})",
             unknown.join(", ")
         ),
-        Some("execute") => {
-            "EXECUTE runs a prepared statement the gateway did not see prepared".to_owned()
-        }
+        Some("execute") => "EXECUTE runs a prepared statement the gateway does not know".to_owned(),
         _ => "the statement runs SQL given as a string".to_owned(),
     })
 }

@@ -194,6 +194,39 @@ fn multi_statement_string_is_refused_whole() {
 }
 
 #[test]
+fn a_prepared_statement_the_gateway_lost_track_of_is_not_run_blind() {
+    let db = fresh_database("psql_lost_prepared");
+    seed_customers(&db);
+    // The policy allows by default. DEALLOCATE fails on the server inside an aborted
+    // transaction, so the server keeps `d` while the gateway forgot it: its EXECUTE is one
+    // the gateway cannot see into, and is refused rather than decided as harmless.
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = psql(
+        &gw.user_url("alice", ALICE_PW),
+        &[
+            "PREPARE d AS DELETE FROM customers",
+            "BEGIN",
+            "SELECT 1/0",
+            "DEALLOCATE d",
+            "ROLLBACK",
+            "EXECUTE d",
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("prepared statement the gateway does not know"),
+        "{err}"
+    );
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT count(*) FROM customers")
+            .unwrap()
+            .trim(),
+        "2"
+    );
+}
+
+#[test]
 fn audit_only_mode_refuses_nothing_but_logs_the_denial() {
     let db = fresh_database("psql_shadow");
     seed_customers(&db);
