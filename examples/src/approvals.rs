@@ -11,13 +11,34 @@ use tokio::sync::mpsc;
 use crate::decide::{Decider, Masks, Outcome};
 use crate::gateway::now_ts;
 
-/// Waits for a human. `Ok(masks)`: approved, forward with these masks. `Err(message)`: refuse.
+/// Why a held statement does not run: its SQLSTATE and message.
+#[derive(Debug)]
+pub(crate) struct NotRun {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl From<String> for NotRun {
+    /// A refusal (42501).
+    fn from(message: String) -> NotRun {
+        NotRun {
+            code: "42501",
+            message,
+        }
+    }
+}
+
+/// Waits for a human. `Ok(masks)`: approved, forward with these masks. `Err`: refused, or
+/// withdrawn by the client's CancelRequest (57014, as PostgreSQL answers a cancelled
+/// statement; the approval is cancelled in the store, so approving it later runs nothing).
 pub(crate) async fn hold(
     decider: &Decider,
     outcome: &Outcome,
     sql: &str,
     notices: &mpsc::UnboundedSender<Vec<u8>>,
-) -> Result<Masks, String> {
+) -> Result<Masks, NotRun> {
+    // Cancel requests from here on withdraw the statement (one sent earlier does not).
+    let mut cancels = decider.cancels.subscribe();
     let Outcome::Hold {
         rules,
         approvers,
@@ -26,7 +47,9 @@ pub(crate) async fn hold(
         masks,
     } = outcome
     else {
-        return Err("guard: internal error: hold without an approval verdict".to_owned());
+        return Err(NotRun::from(
+            "guard: internal error: hold without an approval verdict".to_owned(),
+        ));
     };
     let shared = &decider.shared;
     let timeout = if timeout.is_zero() {
@@ -52,15 +75,17 @@ pub(crate) async fn hold(
         &verdict,
         now,
     ) else {
-        return Err("guard: internal error: no approval request".to_owned());
+        return Err(NotRun::from(
+            "guard: internal error: no approval request".to_owned(),
+        ));
     };
     let approval = match shared.approvals.open(request, now) {
         Ok(a) => a,
         // Fail closed: no store, no approval.
         Err(e) => {
-            return Err(format!(
+            return Err(NotRun::from(format!(
                 "guard: statement needs approval but the approval store failed: {e}"
-            ));
+            )));
         }
     };
     let id = approval.id;
@@ -102,22 +127,30 @@ pub(crate) async fn hold(
         notified.as_mut().enable();
         let current = match shared.approvals.get(id) {
             Ok(a) => a,
-            Err(e) => return Err(format!("guard: approval {id} cannot be read: {e}")),
+            Err(e) => {
+                return Err(NotRun::from(format!(
+                    "guard: approval {id} cannot be read: {e}"
+                )));
+            }
         };
         match current.state_at(now_ts()) {
             ApprovalState::Approved => return Ok(masks.clone()),
             ApprovalState::Denied => {
                 let by = current.decided_by.unwrap_or_default();
                 let why = current.reason.map(|r| format!(": {r}")).unwrap_or_default();
-                return Err(format!("guard: approval {id} was denied by {by}{why}"));
+                return Err(NotRun::from(format!(
+                    "guard: approval {id} was denied by {by}{why}"
+                )));
             }
-            ApprovalState::Cancelled => return Err(format!("guard: approval {id} was cancelled")),
+            ApprovalState::Cancelled => {
+                return Err(NotRun::from(format!("guard: approval {id} was cancelled")));
+            }
             ApprovalState::Expired => {
                 let _ = shared.approvals.expire(id, now_ts());
-                return Err(format!(
+                return Err(NotRun::from(format!(
                     "guard: approval {id} timed out after {}s",
                     timeout.as_secs()
-                ));
+                )));
             }
             _ => {}
         }
@@ -125,6 +158,25 @@ pub(crate) async fn hold(
             () = &mut notified => {}
             () = tokio::time::sleep_until(deadline) => {
                 // Loop once more: state_at reports the expiry.
+            }
+            Ok(()) = cancels.changed() => {
+                let reason = Some("the client cancelled the statement".to_owned());
+                // Approved in the meantime: the client still asked not to run it.
+                let _ = shared.approvals.cancel(id, &decider.identity, reason, now_ts());
+                shared.audit(&serde_json::json!({
+                    "time_us": crate::gateway::now_us(),
+                    "session": decider.session_id,
+                    "subject": decider.identity.subject,
+                    "resource": decider.resource.name,
+                    "approval": id.0,
+                    "event": "approval_withdrawn",
+                }));
+                return Err(NotRun {
+                    code: "57014",
+                    message: format!(
+                        "canceling statement due to user request (guard: approval {id} withdrawn)"
+                    ),
+                });
             }
         }
     }

@@ -169,7 +169,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy.toml");
         let summary = check_policy(&path, true).unwrap().unwrap();
         assert!(
-            summary.contains(": ok (TOML): 17 rules (5 allow, 8 deny, 2 approve, 2 mask)"),
+            summary.contains(": ok (TOML): 18 rules (5 allow, 9 deny, 2 approve, 2 mask)"),
             "{summary}"
         );
         assert!(summary.contains("sql.unbounded (1)"), "{summary}");

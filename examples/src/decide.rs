@@ -235,6 +235,8 @@ pub(crate) struct Decider {
     pub(crate) copy_in_data: Vec<u8>,
     /// Facts of recently seen classifications.
     facts_cache: FactsCache,
+    /// Bumped by each of the client's CancelRequests (a held statement watches it).
+    pub(crate) cancels: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How many classifications a session keeps the facts of.
@@ -321,6 +323,7 @@ impl Decider {
             input_maskers: Vec::new(),
             copy_in_data: Vec::new(),
             facts_cache: FactsCache::default(),
+            cancels: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 

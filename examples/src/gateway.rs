@@ -116,6 +116,8 @@ pub(crate) struct CancelTarget {
     pub(crate) upstream: Arc<UpstreamRt>,
     pub(crate) upstream_pid: i32,
     pub(crate) upstream_secret: Vec<u8>,
+    /// The session's [`crate::decide::Decider::cancels`].
+    pub(crate) cancels: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A live session, for the admin API.

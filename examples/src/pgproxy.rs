@@ -276,6 +276,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
                 upstream: up.clone(),
                 upstream_pid: upstream.process_id,
                 upstream_secret: upstream.secret_key.clone(),
+                cancels: decider.cancels.clone(),
             },
         );
         (pid, secret)
@@ -337,7 +338,8 @@ async fn decide_startup(
                         while let Ok(notice) = rx.try_recv() {
                             let _ = client.write_all(&notice).await;
                         }
-                        break r?;
+                        // No cancel key exists yet: only refusals end a held startup.
+                        break r.map_err(|n| n.message)?;
                     }
                     Some(notice) = rx.recv() => {
                         if client.write_all(&notice).await.is_err() {
@@ -511,6 +513,8 @@ async fn handle_cancel(shared: &Shared, pid: i32, secret: &[u8]) {
     if !constant_time_eq(&t.secret, secret) {
         return;
     }
+    // A statement held for approval is withdrawn; one running upstream is cancelled there.
+    t.cancels.send_modify(|n| *n = n.wrapping_add(1));
     if let Err(e) = crate::upstream::cancel(&t.upstream, t.upstream_pid, &t.upstream_secret).await {
         tracing::warn!(error = %format!("{e:#}"), "forwarding a cancel request failed");
     }
@@ -783,7 +787,9 @@ impl Front {
                                 Err(message) => self.inject_denial(&message, extended, &mut out),
                             }
                         }
-                        Err(message) => self.inject_denial(&message, extended, &mut out),
+                        Err(not_run) => {
+                            self.inject_error(not_run.code, &not_run.message, extended, &mut out)
+                        }
                     }
                 }
             }
@@ -794,12 +800,19 @@ impl Front {
     /// Sends the upstream a statement that fails to parse in place of a refused one, and
     /// remembers the error that replaces its answer.
     fn inject_denial(&mut self, message: &str, extended: bool, out: &mut BytesMut) {
+        self.inject_error("42501", message, extended, out);
+    }
+
+    /// [`Front::inject_denial`] with another SQLSTATE (a refusal's hint goes with 42501 only).
+    fn inject_error(&mut self, code: &str, message: &str, extended: bool, out: &mut BytesMut) {
         self.denied += 1;
         let token = format!("guard_denied_{}_{}", self.decider.session_id, self.denied);
         let mut err = Vec::new();
-        ErrorBuilder::new(Severity::Error, "42501", message)
-            .hint("ask an approver, or request a grant: guard-gateway grants request --help")
-            .encode_error(&mut err);
+        let mut e = ErrorBuilder::new(Severity::Error, code, message);
+        if code == "42501" {
+            e.hint("ask an approver, or request a grant: guard-gateway grants request --help");
+        }
+        e.encode_error(&mut err);
         let t = PgStr::try_new(token.as_bytes()).unwrap_or(PgStr::EMPTY);
         {
             let mut pipe = lock(&self.pipe);

@@ -369,6 +369,69 @@ async fn hold_then_approve_over_the_admin_api_completes() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_withdraws_a_held_statement() {
+    let db = fresh_database("ext_cancel_held");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            approval_timeout: "30s",
+            policy: AGENT_POLICY.replace("timeout = \"3s\"", "timeout = \"30s\""),
+            ..Opts::default()
+        },
+    );
+    let c = std::sync::Arc::new(connect(&gw.user_url("alice", ALICE_PW)).await);
+    let token = c.cancel_token();
+    let started = std::time::Instant::now();
+    let held = {
+        let c = c.clone();
+        tokio::spawn(async move { c.batch_execute("CREATE TABLE withdrawn_t (id int)").await })
+    };
+    let api = gw.admin();
+    let bob = format!("bob:{BOB_PW}");
+    let mut id = None;
+    for _ in 0..100 {
+        let (_, body) = http_blocking("GET", &api, "/approvals", &bob, None).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(a) = v.as_array().and_then(|a| a.first()) {
+            id = a["id"].as_u64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = id.expect("an approval was opened");
+    token.cancel_query(NoTls).await.expect("cancel request");
+    // Answered as PostgreSQL answers a cancelled statement, long before the 30 s timeout.
+    let e = held.await.unwrap().unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The approval is withdrawn: approving it now runs nothing.
+    let (status, body) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{id}/approve"),
+        &bob,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT to_regclass('withdrawn_t') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
+    // The session goes on; a cancel with nothing held or running changes nothing.
+    token.cancel_query(NoTls).await.expect("cancel request");
+    // (The gateway passes it upstream on its own time: let it land before the next query.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let one = c.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one.get::<_, i32>(0), 1);
+    assert!(gw.audit_log().contains("approval_withdrawn"));
+}
+
 /// Approves, as bob (dba), the first approval to be opened; its id.
 async fn approve_first(api: &str) -> u64 {
     for _ in 0..200 {
