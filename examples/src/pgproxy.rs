@@ -524,6 +524,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// How much a client may send while one of its statements is held for approval (read and
+/// kept, to notice when it leaves); past this the gateway stops reading until the hold ends.
+const HOLD_READ_AHEAD: usize = 1 << 20;
+
 /// A FATAL ErrorResponse.
 pub(crate) fn fatal(code: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -767,8 +771,34 @@ impl Front {
                         uw.write_all(&out).await?;
                         out.clear();
                     }
-                    match crate::approvals::hold(&self.decider, &outcome, &sql, &self.notices).await
-                    {
+                    // Meanwhile the client may go on sending (pipelined messages, kept for
+                    // after the hold, up to HOLD_READ_AHEAD bytes); if it leaves, the
+                    // statement is withdrawn as by a CancelRequest.
+                    let (held, left) = {
+                        let wait =
+                            crate::approvals::hold(&self.decider, &outcome, &sql, &self.notices);
+                        tokio::pin!(wait);
+                        let mut left = false;
+                        loop {
+                            tokio::select! {
+                                r = &mut wait => break (r, left),
+                                n = fill(&mut cr, &mut buf, 0),
+                                    if !left && buf.len() < HOLD_READ_AHEAD =>
+                                {
+                                    if !matches!(n, Ok(true)) {
+                                        left = true;
+                                        self.decider.cancels.send_modify(|n| *n = n.wrapping_add(1));
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    if left {
+                        return Ok(
+                            "client closed the connection while a statement was held".to_owned()
+                        );
+                    }
+                    match held {
                         Ok(masks) => {
                             let probed = match copy {
                                 Some(spec) => self.probe(*spec, &masks, extended),

@@ -312,8 +312,14 @@ async fn hold_then_approve_over_the_admin_api_completes() {
     );
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
     let other = connect(&gw.user_url("alice", ALICE_PW)).await;
-    let held =
-        tokio::spawn(async move { c.batch_execute("CREATE TABLE approved_t (id int)").await });
+    // A query pipelined behind the held statement waits for it, then runs.
+    let held = tokio::spawn(async move {
+        let (a, b) = tokio::join!(
+            c.batch_execute("CREATE TABLE approved_t (id int)"),
+            c.query_one("SELECT count(*) FROM approved_t", &[])
+        );
+        a.and(b.map(|r| assert_eq!(r.get::<_, i64>(0), 0)))
+    });
     // Find the approval as bob (dba).
     let api = gw.admin();
     let mut id = None;
@@ -430,6 +436,63 @@ async fn a_cancel_request_withdraws_a_held_statement() {
     let one = c.query_one("SELECT 1", &[]).await.unwrap();
     assert_eq!(one.get::<_, i32>(0), 1);
     assert!(gw.audit_log().contains("approval_withdrawn"));
+
+    // A client that goes away while its statement is held withdraws it too.
+    let mut psql = std::process::Command::new("psql")
+        .args(["-X", "-q", "-d", &gw.user_url("alice", ALICE_PW), "-c"])
+        .arg("CREATE TABLE abandoned_t (id int)")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    let mut second = None;
+    for _ in 0..100 {
+        let (_, body) = http_blocking("GET", &api, "/approvals", &bob, None).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        second = v.as_array().and_then(|a| {
+            a.iter()
+                .filter_map(|x| x["id"].as_u64())
+                .find(|&other| other != id)
+        });
+        if second.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = second.expect("a second approval was opened");
+    psql.kill().unwrap();
+    psql.wait().unwrap();
+    let mut state = String::new();
+    for _ in 0..100 {
+        let (_, body) = http_blocking("GET", &api, "/approvals", &bob, None).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let a = v
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"].as_u64() == Some(second)).cloned());
+        state = a.map_or("gone".to_owned(), |a| a["state"].to_string());
+        if state != "\"pending\"" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(state, "\"pending\"", "the hold outlived its client");
+    let (status, body) = http_blocking(
+        "POST",
+        &api,
+        &format!("/approvals/{second}/approve"),
+        &bob,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        cluster()
+            .psql(&db, "SELECT to_regclass('abandoned_t') IS NULL")
+            .unwrap()
+            .trim(),
+        "t"
+    );
 }
 
 /// Approves, as bob (dba), the first approval to be opened; its id.
