@@ -103,6 +103,7 @@ fn demo_prints_working_urls_and_cleans_up() {
         ("SELECT pg_read_file('PG_VERSION')", "no-server-escape"),
         ("SELECT lo_import('/etc/hostname')", "no-server-escape"),
         ("SET ROLE postgres", "no-role-switch"),
+        ("SELECT rolpassword FROM pg_authid", "no-server-escape"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO block"),
         // An unbounded write is one however it is dressed.
         (

@@ -68,6 +68,9 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         "SELECT lo_export(16400, '/tmp/x')",
         "SELECT pg_terminate_backend(42)",
         "LOAD 'plpgsql'",
+        "SELECT rolname, rolpassword FROM pg_authid",
+        "SELECT passwd FROM pg_catalog.pg_shadow",
+        "COPY (SELECT umoptions FROM pg_user_mappings) TO STDOUT",
     ] {
         expect(&p, "agents", sql, "deny:no-server-escape");
     }
@@ -129,6 +132,12 @@ fn the_sample_policy_sees_through_dressed_up_statements() {
         "deny:no-copy-to-server",
     );
     expect(&p, "dba", "SET ROLE admin", "deny:no-role-change");
+    expect(
+        &p,
+        "dba",
+        "SELECT rolpassword FROM pg_authid",
+        "deny:no-dangerous-functions",
+    );
     expect(&p, "agents", "DO $$ BEGIN NULL; END $$", "deny:no-opaque");
     expect(&p, "agents", "SELECT 1 +", "deny:no-unparsable");
 }

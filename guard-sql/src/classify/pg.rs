@@ -299,6 +299,15 @@ impl Walker {
         if self.bare_refs.iter().any(|r| self.relations.contains(r)) {
             push_unique(&mut self.st.columns, "*");
         }
+        let st = &self.st;
+        if st
+            .tables_read
+            .iter()
+            .chain(&st.tables_written)
+            .any(|t| credential_catalog(t))
+        {
+            self.danger("credential_access");
+        }
     }
 
     fn raise(&mut self, e: Effect) {
@@ -1077,6 +1086,29 @@ fn cte_names(w: &WithClause) -> Vec<String> {
 }
 
 /// A relation name as written: `catalog.schema.name`, `schema.name` or `name`.
+/// The catalogs (and views over them) that hold credentials: password verifiers
+/// (`pg_authid.rolpassword`, `pg_shadow.passwd`), user mappings' options (`password` for a
+/// foreign server) and subscriptions' connection strings.
+const CREDENTIAL_CATALOGS: &[&str] = &[
+    "pg_authid",
+    "pg_shadow",
+    "pg_user_mapping",
+    "pg_user_mappings",
+    "pg_subscription",
+];
+
+/// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
+/// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
+/// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
+fn credential_catalog(name: &str) -> bool {
+    let (schema, rel) = match name.rsplit_once('.') {
+        Some((schema, rel)) => (Some(schema), rel),
+        None => (None, name),
+    };
+    CREDENTIAL_CATALOGS.contains(&rel)
+        && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
+}
+
 fn qualified(r: &RangeVar) -> String {
     let mut s = String::with_capacity(r.relname.len() + r.schemaname.len() + 1);
     if !r.catalogname.is_empty() {
