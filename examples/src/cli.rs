@@ -129,7 +129,7 @@ pub fn check_config(path: &std::path::Path) -> Result<String> {
     };
     crate::gateway::check(&config)?;
     let c = &config;
-    Ok(format!(
+    let mut summary = format!(
         "{}: ok ({} listener(s), {} resource(s), {} OIDC issuer(s), {} static user(s), {} mask profile(s))",
         path.display(),
         c.listeners.len(),
@@ -137,7 +137,12 @@ pub fn check_config(path: &std::path::Path) -> Result<String> {
         c.identity.oidc.len(),
         c.identity.users.len(),
         c.masking.profiles.len()
-    ))
+    );
+    for w in c.weakened() {
+        summary.push_str("\n  weakened: ");
+        summary.push_str(&w);
+    }
+    Ok(summary)
 }
 
 /// Sets up logging to stderr (`RUST_LOG`, default `info`).
@@ -172,6 +177,9 @@ pub fn run(args: RunArgs) -> Result<()> {
 }
 
 async fn serve(config: Config) -> Result<()> {
+    for w in config.weakened() {
+        tracing::warn!("the configuration weakens the guard: {w}");
+    }
     let gw = crate::gateway::build_gateway(config)?;
     let addr = gw.shared.listener.address.get_ref().clone();
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -456,6 +456,48 @@ impl Config {
         Self::parse(&src, &path.display().to_string(), &base)
     }
 
+    /// The settings in effect that weaken the guard (every `dangerous_...` one, shadow mode,
+    /// recording that is not write-ahead), one line each, for `check` and the startup log.
+    pub fn weakened(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for l in &self.listeners {
+            if l.dangerous_allow_plaintext_auth {
+                out.push(format!(
+                    "listener {}: dangerous_allow_plaintext_auth (passwords and tokens may cross \
+                     the network in clear)",
+                    l.address.get_ref()
+                ));
+            }
+        }
+        for o in &self.identity.oidc {
+            if o.dangerous_allow_http_jwks {
+                out.push(format!(
+                    "issuer {}: dangerous_allow_http_jwks (keys fetched over http can be \
+                     substituted)",
+                    o.issuer.get_ref()
+                ));
+            }
+        }
+        let groups = &self.policy.dangerous_allow_opaque_groups;
+        if !groups.is_empty() {
+            out.push(format!(
+                "policy: dangerous_allow_opaque_groups = [{}] (their statements may run where \
+                 the gateway cannot see what they do)",
+                groups.join(", ")
+            ));
+        }
+        if self.policy.audit_only {
+            out.push("policy: audit_only (nothing is refused or held)".to_owned());
+        }
+        if self.recording.as_ref().is_some_and(|r| !r.strict) {
+            out.push(
+                "recording: strict = false (statements run even when they cannot be recorded)"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
     /// Parses and validates configuration text. `file` names it in errors; `base_dir` resolves
     /// relative paths.
     ///

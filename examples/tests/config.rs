@@ -35,6 +35,34 @@ fn a_valid_configuration_passes() {
     write(d.path(), "pii.toml", "detectors = [\"email\"]\n");
     let s = check_config(&d.path().join("gateway.toml")).expect("valid");
     assert!(s.contains("ok (1 listener(s), 1 resource(s)"), "{s}");
+    assert!(!s.contains("weakened"), "{s}");
+}
+
+#[test]
+fn settings_that_weaken_the_guard_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg =
+        BASE.replace(
+            "address = \"127.0.0.1:6432\"",
+            "address = \"127.0.0.1:6432\"\ndangerous_allow_plaintext_auth = true",
+        )
+        .replace(
+            "file = \"policy.toml\"",
+            "file = \"policy.toml\"\naudit_only = true\ndangerous_allow_opaque_groups = [\"dba\"]",
+        ) + "[recording]\ndir = \"rec\"\nstrict = false\n";
+    write(d.path(), "gateway.toml", &cfg);
+    write(d.path(), "pw", "secret\n");
+    write(d.path(), "policy.toml", "default = \"allow\"\n");
+    write(d.path(), "pii.toml", "detectors = [\"email\"]\n");
+    let s = check_config(&d.path().join("gateway.toml")).expect("valid");
+    for want in [
+        "weakened: listener 127.0.0.1:6432: dangerous_allow_plaintext_auth",
+        "weakened: policy: dangerous_allow_opaque_groups = [dba]",
+        "weakened: policy: audit_only",
+        "weakened: recording: strict = false",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
 }
 
 #[test]
