@@ -249,6 +249,16 @@ async fn request_grant(
         ));
     }
     let now = now_ts();
+    let max = crate::approvals::MAX_PENDING_PER_SUBJECT;
+    if gw.shared.pending_approvals_of(&who.subject, now) >= max {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{} already has {max} requests waiting for approval",
+                who.subject
+            ),
+        ));
+    }
     let selector = match &req.resource {
         Some(r) => ResourceSelector::name(r.clone()),
         None => ResourceSelector::any(),
@@ -288,7 +298,21 @@ async fn request_grant(
         .approvals
         .open(request, now)
         .map_err(|e| ApiError(status(e.http_status()), e.to_string()))?;
-    lock(&gw.shared.grant_requests).insert(a.id.0, grant);
+    {
+        // Requests whose approval ended without starting the grant (expired, denied,
+        // cancelled, or forgotten by a full store) go; an approved one is the approving
+        // call's to take.
+        let mut requests = lock(&gw.shared.grant_requests);
+        requests.retain(|id, _| {
+            (gw.shared.approvals.get(ApprovalId(*id))).is_ok_and(|a| {
+                matches!(
+                    a.state_at(now),
+                    ApprovalState::Pending | ApprovalState::Approved
+                )
+            })
+        });
+        requests.insert(a.id.0, grant);
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({"approval": a})),

@@ -11,6 +11,12 @@ use tokio::sync::mpsc;
 use crate::decide::{Decider, Masks, Outcome};
 use crate::gateway::now_ts;
 
+/// Approvals one identity may have waiting at once (held statements and grant requests).
+pub(crate) const MAX_PENDING_PER_SUBJECT: usize = 16;
+
+/// The longest statement text held for approval (an approver reads all of it).
+const MAX_HELD_TEXT: usize = 1 << 20;
+
 /// Why a held statement does not run: its SQLSTATE and message.
 #[derive(Debug)]
 pub(crate) struct NotRun {
@@ -65,6 +71,20 @@ pub(crate) async fn hold(
         timeout,
     };
     let now = now_ts();
+    if sql.len() > MAX_HELD_TEXT {
+        return Err(NotRun::from(format!(
+            "guard: the statement needs approval but is too long to be held ({} bytes; at most \
+             {MAX_HELD_TEXT})",
+            sql.len()
+        )));
+    }
+    let subject = &decider.identity.subject;
+    if shared.pending_approvals_of(subject, now) >= MAX_PENDING_PER_SUBJECT {
+        return Err(NotRun::from(format!(
+            "guard: the statement needs approval, but {subject} already has \
+             {MAX_PENDING_PER_SUBJECT} requests waiting for one"
+        )));
+    }
     // Credentials (`PASSWORD '...'` and similar literals) never reach an approval summary.
     let summary = guard_record::redact_sql_credentials(sql).into_owned();
     let Some(request) = ApprovalRequest::from_verdict(

@@ -495,6 +495,54 @@ async fn a_cancel_request_withdraws_a_held_statement() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_waiting_per_identity_are_bounded() {
+    let db = fresh_database("ext_approval_bounds");
+    let gw = TestGateway::start(&db, Opts::default());
+    let api = gw.admin();
+    let alice = format!("alice:{ALICE_PW}");
+    let body = serde_json::json!({"groups": ["dba"], "for": "5m", "reason": "again"});
+    for _ in 0..16 {
+        let (status, resp) =
+            http_blocking("POST", &api, "/grants", &alice, Some(body.clone())).await;
+        assert_eq!(status, 202, "{resp}");
+    }
+    let (status, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body.clone())).await;
+    assert_eq!(status, 429, "{resp}");
+    // A statement that needs approval is refused at once while 16 wait.
+    let c = connect(&gw.user_url("alice", ALICE_PW)).await;
+    let e = c
+        .batch_execute("CREATE TABLE t17 (a int)")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    let msg = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
+    assert!(msg.contains("16 requests waiting"), "{msg}");
+    // Others are not affected: bob may still ask.
+    let (status, resp) = http_blocking(
+        "POST",
+        &api,
+        "/grants",
+        &format!("bob:{BOB_PW}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 202, "{resp}");
+    // A statement too long for an approver to read is refused rather than held.
+    let long = format!("CREATE TABLE t_long (a int) /* {} */", "x".repeat(1 << 20));
+    let e = c.batch_execute(&long).await.unwrap_err();
+    let msg = e
+        .as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_default();
+    assert!(msg.contains("too long to be held"), "{msg}");
+    let one = c.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one.get::<_, i32>(0), 1);
+}
+
 /// Approves, as bob (dba), the first approval to be opened; its id.
 async fn approve_first(api: &str) -> u64 {
     for _ in 0..200 {

@@ -407,6 +407,13 @@ pub enum ApprovalError {
         /// What the backend reported.
         message: String,
     },
+    /// The store holds as many pending approvals (or summary bytes) as it may (503). Callers
+    /// fail closed.
+    #[error("the approval store is full: {reason}")]
+    Full {
+        /// Which limit was reached.
+        reason: String,
+    },
 }
 
 impl ApprovalError {
@@ -422,7 +429,7 @@ impl ApprovalError {
             | ApprovalError::VersionConflict { .. } => 409,
             ApprovalError::Expired { .. } => 410,
             ApprovalError::Invalid { .. } => 400,
-            ApprovalError::Unavailable { .. } => 503,
+            ApprovalError::Unavailable { .. } | ApprovalError::Full { .. } => 503,
         }
     }
 }
@@ -571,11 +578,18 @@ fn update<S: ApprovalStore + ?Sized>(
 
 /// An [`ApprovalStore`] in memory (one process; lost on restart). Notifiers run after the
 /// lock is released.
-#[derive(Default)]
 pub struct MemoryApprovalStore {
     inner: Mutex<Inner>,
     notifiers: Mutex<Vec<Notifier>>,
+    max_approvals: usize,
+    max_bytes: usize,
 }
+
+/// How many approvals a [`MemoryApprovalStore`] keeps by default.
+pub const DEFAULT_MAX_APPROVALS: usize = 10_000;
+
+/// How many bytes of summaries a [`MemoryApprovalStore`] keeps by default.
+pub const DEFAULT_MAX_SUMMARY_BYTES: usize = 64 << 20;
 
 #[derive(Default)]
 struct Inner {
@@ -583,6 +597,14 @@ struct Inner {
     sequence: u64,
     /// Each approval with the sequence of its last change.
     approvals: BTreeMap<ApprovalId, (Approval, u64)>,
+    /// The summaries' bytes, over `approvals`.
+    bytes: usize,
+}
+
+impl Default for MemoryApprovalStore {
+    fn default() -> Self {
+        Self::with_limits(DEFAULT_MAX_APPROVALS, DEFAULT_MAX_SUMMARY_BYTES)
+    }
 }
 
 impl fmt::Debug for MemoryApprovalStore {
@@ -596,9 +618,23 @@ impl fmt::Debug for MemoryApprovalStore {
 }
 
 impl MemoryApprovalStore {
-    /// An empty store.
+    /// An empty store with the default limits ([`DEFAULT_MAX_APPROVALS`],
+    /// [`DEFAULT_MAX_SUMMARY_BYTES`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that keeps at most `max_approvals` approvals whose summaries add up to
+    /// at most `max_bytes`. Opening one past either limit first forgets the oldest approvals
+    /// that are over (decided, or pending past their expiry); when only live ones are left,
+    /// [`ApprovalStore::open`] fails with [`ApprovalError::Full`].
+    pub fn with_limits(max_approvals: usize, max_bytes: usize) -> Self {
+        MemoryApprovalStore {
+            inner: Mutex::new(Inner::default()),
+            notifiers: Mutex::new(Vec::new()),
+            max_approvals,
+            max_bytes,
+        }
     }
 
     /// Pending approvals, ordered by id (including those past expiry not yet swept).
@@ -643,8 +679,39 @@ impl ApprovalStore for MemoryApprovalStore {
                 reason: "needed must be at least 1".into(),
             });
         }
+        let size = request.summary.len();
+        if size > self.max_bytes {
+            return Err(ApprovalError::Full {
+                reason: format!(
+                    "a summary of {size} bytes is more than the {} kept",
+                    self.max_bytes
+                ),
+            });
+        }
         let (approval, sequence) = {
             let mut inner = self.lock();
+            while inner.approvals.len() >= self.max_approvals || inner.bytes + size > self.max_bytes
+            {
+                // The oldest approval that is over; ids grow with time.
+                let over = (inner.approvals.iter())
+                    .find(|(_, (a, _))| a.state_at(now) != ApprovalState::Pending)
+                    .map(|(id, _)| *id);
+                let Some(id) = over else {
+                    return Err(ApprovalError::Full {
+                        reason: format!(
+                            "{} approvals pending ({} bytes of summaries); at most {} and {}",
+                            inner.approvals.len(),
+                            inner.bytes,
+                            self.max_approvals,
+                            self.max_bytes
+                        ),
+                    });
+                };
+                if let Some((a, _)) = inner.approvals.remove(&id) {
+                    inner.bytes -= a.request.summary.len();
+                }
+            }
+            inner.bytes += size;
             inner.next_id += 1;
             inner.sequence += 1;
             let approval = Approval {
@@ -692,6 +759,7 @@ impl ApprovalStore for MemoryApprovalStore {
             }
             inner.sequence += 1;
             next.version += 1;
+            inner.bytes = inner.bytes - current.request.summary.len() + next.request.summary.len();
             *current = next.clone();
             *changed = inner.sequence;
             inner.sequence
@@ -818,6 +886,44 @@ mod tests {
         assert!(matches!(e, ApprovalError::NotAnApprover { .. }));
         assert_eq!(e.http_status(), 403);
         assert_eq!(s.get(a.id).unwrap().version, 1, "refusals change nothing");
+    }
+
+    #[test]
+    fn a_full_store_forgets_what_is_over_and_refuses_when_all_is_live() {
+        // request(): summary "DELETE" (6 bytes), expires at t(100).
+        let s = MemoryApprovalStore::with_limits(2, 1000);
+        let bob = person("bob", &["dba"]);
+        let a = s.open(request(1), t(0)).unwrap();
+        let b = s.open(request(1), t(0)).unwrap();
+        // Two live approvals: a third is refused, nothing is forgotten.
+        let e = s.open(request(1), t(1)).unwrap_err();
+        assert!(matches!(e, ApprovalError::Full { .. }), "{e}");
+        assert_eq!(e.http_status(), 503);
+        assert_eq!(s.get(a.id).unwrap().state, ApprovalState::Pending);
+        // Once one is decided, the oldest decided one makes room.
+        s.deny(b.id, &bob, None, t(2)).unwrap();
+        let c = s.open(request(1), t(3)).unwrap();
+        assert_eq!(s.get(b.id), Err(ApprovalError::NotFound { id: b.id }));
+        assert_eq!(s.get(a.id).unwrap().state, ApprovalState::Pending);
+        // A pending approval past its expiry is over too, swept or not.
+        let d = s.open(request(1), t(100)).unwrap();
+        assert_eq!(s.get(a.id), Err(ApprovalError::NotFound { id: a.id }));
+        // (Only as much as needed: the next oldest stays.)
+        assert!(s.get(c.id).is_ok() && s.get(d.id).is_ok());
+
+        // By bytes: summaries of 6 bytes under a limit of 13 leave room for two.
+        let s = MemoryApprovalStore::with_limits(100, 13);
+        let a = s.open(request(1), t(0)).unwrap();
+        s.open(request(1), t(0)).unwrap();
+        assert!(matches!(
+            s.open(request(1), t(0)),
+            Err(ApprovalError::Full { .. })
+        ));
+        s.deny(a.id, &bob, None, t(1)).unwrap();
+        s.open(request(1), t(2)).unwrap();
+        let mut big = request(1);
+        big.summary = "x".repeat(14);
+        assert!(matches!(s.open(big, t(2)), Err(ApprovalError::Full { .. })));
     }
 
     #[test]
