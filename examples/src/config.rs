@@ -77,6 +77,14 @@ pub struct ListenerConfig {
     /// CPU. `0` runs sessions on the runtime that calls `Gateway::run` instead.
     #[serde(default)]
     pub session_threads: Option<usize>,
+    /// How long a connection may take to authenticate, from its first byte (TLS handshake
+    /// included; as PostgreSQL's `authentication_timeout`). Default `60s`.
+    #[serde(default = "default_login_timeout", with = "duration_str")]
+    pub login_timeout: Duration,
+}
+
+fn default_login_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// One upstream system.

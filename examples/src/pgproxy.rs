@@ -46,6 +46,38 @@ const RESERVED_PARAMS: [&str; 5] = [
 
 /// Serves one client connection to its end.
 pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr) -> Result<()> {
+    // A connection that has not authenticated within `login_timeout` is dropped (as
+    // PostgreSQL's authentication_timeout does): idle or slow clients cannot pile up.
+    let limit = shared.listener.login_timeout;
+    let login = match tokio::time::timeout(limit, login(&shared, sock)).await {
+        Ok(Ok(Some(l))) => l,
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            shared
+                .metrics
+                .auth_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            bail!("no login within {limit:?}");
+        }
+    };
+    session(shared, login, peer).await
+}
+
+/// What the login phase hands the session: the authenticated client and what it asked for.
+struct LoggedIn {
+    client: Stream,
+    buf: BytesMut,
+    params: Vec<(String, String)>,
+    database: String,
+    up: Arc<crate::gateway::UpstreamRt>,
+    startup_req: guard_sql::startup::StartupRequest,
+    identity: Identity,
+}
+
+/// The startup packets, TLS and client authentication; `None` when the connection ended
+/// there (refused, or a CancelRequest).
+async fn login(shared: &Arc<Shared>, sock: TcpStream) -> Result<Option<LoggedIn>> {
     let limits = Limits::default();
     let mut dec = FrontendDecoder::new(limits);
     let mut client = Stream::Plain(sock);
@@ -67,7 +99,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
             }
             Ok(Decoded::NeedMore { at_least }) => {
                 if !fill(&mut client, &mut buf, at_least).await? {
-                    return Ok(());
+                    return Ok(None);
                 }
                 continue;
             }
@@ -116,8 +148,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
             }
             Step::Gss => client.write_all(b"N").await?,
             Step::Cancel(pid, secret) => {
-                handle_cancel(&shared, pid, &secret).await;
-                return Ok(());
+                handle_cancel(shared, pid, &secret).await;
+                return Ok(None);
             }
             Step::Startup(params, minor) => break (params, minor),
             Step::Other => bail!("unexpected message during startup"),
@@ -152,7 +184,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
         client
             .write_all(&fatal("28000", "no user name in the startup packet"))
             .await?;
-        return Ok(());
+        return Ok(None);
     };
     let database = param("database").unwrap_or_else(|| user.clone());
     let rt = shared.runtime();
@@ -163,7 +195,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
                 &format!("guard: no resource named \"{database}\""),
             ))
             .await?;
-        return Ok(());
+        return Ok(None);
     };
     // `replication` and `options` are decided by the policy (after authentication), never
     // passed on blindly; what the gateway cannot read is refused here.
@@ -175,21 +207,43 @@ pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr
             client
                 .write_all(&fatal(e.sqlstate(), &format!("guard: {e}")))
                 .await?;
-            return Ok(());
+            return Ok(None);
         }
     };
 
     // ---- client authentication
-    let identity = match authenticate(&shared, &rt, &mut client, &mut dec, &mut buf, &user).await? {
+    let identity = match authenticate(shared, &rt, &mut client, &mut dec, &mut buf, &user).await? {
         Some(id) => id,
         None => {
             shared
                 .metrics
                 .auth_failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(());
+            return Ok(None);
         }
     };
+    Ok(Some(LoggedIn {
+        client,
+        buf,
+        params,
+        database,
+        up,
+        startup_req,
+        identity,
+    }))
+}
+
+/// An authenticated session: the startup decision, the upstream login, then the relay.
+async fn session(shared: Arc<Shared>, login: LoggedIn, peer: SocketAddr) -> Result<()> {
+    let LoggedIn {
+        mut client,
+        buf,
+        params,
+        database,
+        up,
+        startup_req,
+        identity,
+    } = login;
 
     // Authenticated: say so now, so that what follows (a held startup's notices, an upstream
     // that cannot be reached) reaches a client that is waiting for the session to start.

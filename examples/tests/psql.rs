@@ -29,6 +29,39 @@ fn application_name_upstream_names_the_identity() {
 }
 
 #[test]
+fn a_connection_that_does_not_log_in_in_time_is_dropped() {
+    use std::io::{Read, Write};
+    let db = fresh_database("psql_login_timeout");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            login_timeout: "1s",
+            ..Opts::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    // One says nothing; one starts the password exchange and stalls.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    let mut startup = Vec::new();
+    let body = b"\0\x03\0\0user\0bob\0database\0x\0\0";
+    startup.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_be_bytes());
+    startup.extend_from_slice(body);
+    stalled.write_all(&startup).unwrap();
+    for s in [&mut idle, &mut stalled] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut rest = Vec::new();
+        // The gateway closes the connection (an EOF, after whatever it had sent).
+        s.read_to_end(&mut rest).expect("closed, not timed out");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    // Logging in in time still works.
+    let o = psql(&gw.user_url("alice", ALICE_PW), &["SELECT 'in'"]);
+    assert_eq!(stdout(&o), "in\n", "{}", stderr(&o));
+}
+
+#[test]
 fn wrong_password_is_refused() {
     let db = fresh_database("psql_wrongpw");
     let gw = TestGateway::start(&db, Opts::default());

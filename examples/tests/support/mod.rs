@@ -114,6 +114,8 @@ pub struct Opts {
     pub pii_profile: &'static str,
     /// `[policy] dangerous_allow_opaque_groups` (default none).
     pub opaque_groups: &'static [&'static str],
+    /// The listener's `login_timeout` (default `60s`).
+    pub login_timeout: &'static str,
 }
 
 impl Default for Opts {
@@ -128,6 +130,7 @@ impl Default for Opts {
             upstream_user: None,
             pii_profile: PII_PROFILE,
             opaque_groups: &[],
+            login_timeout: "60s",
         }
     }
 }
@@ -189,6 +192,7 @@ protocol = "postgres"
 address = "127.0.0.1:{port}"
 tls_cert = "tls.crt"
 tls_key = "tls.key"
+login_timeout = "{login_timeout}"
 
 [[resources]]
 name = "app"
@@ -245,6 +249,7 @@ timeout = "{timeout}"
             bob = secret(BOB_PW),
             audit_only = opts.audit_only,
             opaque_groups = opts.opaque_groups,
+            login_timeout = opts.login_timeout,
             timeout = opts.approval_timeout,
         );
         std::fs::write(d.join("gateway.toml"), cfg).unwrap();
