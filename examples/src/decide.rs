@@ -415,8 +415,12 @@ impl Decider {
             };
         }
         // application_name carries the caller's identity upstream (CONTRACTS.md): a client
-        // may not overwrite it. RESET returns to the gateway's value and is fine.
-        if facts.iter().any(changes_application_name) {
+        // may not overwrite it. RESET returns to the gateway's value and is fine, and a plain
+        // SET is replaced by a SET of the identity's name (pgproxy.rs, for drivers that send
+        // one when they connect).
+        if facts.iter().any(changes_application_name)
+            && crate::pgproxy::identity_name_set(sql, &self.identity.subject).is_none()
+        {
             outcome = Outcome::Refuse {
                 message: format!(
                     "guard: application_name carries your identity to the server \
@@ -664,7 +668,7 @@ pub(crate) fn is_client_copy(f: &Facts, direction: &str) -> bool {
 
 /// Whether a statement's facts say it sets `application_name` (not a RESET, which goes back to
 /// the value the gateway gave the session).
-fn changes_application_name(f: &Facts) -> bool {
+pub(crate) fn changes_application_name(f: &Facts) -> bool {
     let sets = f
         .get("sql.settings")
         .and_then(|v| v.as_list())

@@ -297,7 +297,7 @@ async fn session(shared: Arc<Shared>, login: LoggedIn, peer: SocketAddr) -> Resu
     }
 
     // ---- upstream login
-    let app = format!("guard:{}", decider.identity.subject);
+    let app = identity_app_name(&decider.identity.subject);
     let upstream = match crate::upstream::connect(&up, &app, &pass_on).await {
         Ok(u) => u,
         Err(e) => {
@@ -582,6 +582,38 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// kept, to notice when it leaves); past this the gateway stops reading until the hold ends.
 const HOLD_READ_AHEAD: usize = 1 << 20;
 
+/// The `application_name` a session of `subject` has upstream (CONTRACTS.md).
+pub(crate) fn identity_app_name(subject: &str) -> String {
+    format!("guard:{subject}")
+}
+
+/// The statement that replaces `sql` when it is a plain `SET [LOCAL] application_name ...`
+/// (drivers send one when they connect: JDBC's `SET application_name = 'PostgreSQL JDBC
+/// Driver'`): the same SET of the identity's name, so the client gets the answer it expects
+/// (`SET`, a ParameterStatus) and the name upstream keeps saying who is behind the session.
+/// Any other way of setting it is refused (decide.rs).
+pub(crate) fn identity_name_set(sql: &str, subject: &str) -> Option<IdentityNameSet> {
+    let set = guard_sql::classify::plain_set(sql).filter(|s| s.name == "application_name")?;
+    // An escape string reads the same whatever standard_conforming_strings says.
+    let name = identity_app_name(subject)
+        .replace('\\', "\\\\")
+        .replace('\'', "\\'");
+    let scope = if set.local { "LOCAL " } else { "" };
+    let text = format!("SET {scope}application_name = E'{name}'");
+    // A subject with a NUL byte cannot be sent; the client's SET is refused instead.
+    PgStr::try_new(text.as_bytes()).ok()?;
+    Some(IdentityNameSet(text))
+}
+
+/// A statement from [`identity_name_set`].
+pub(crate) struct IdentityNameSet(String);
+
+impl IdentityNameSet {
+    fn as_pg(&self) -> PgStr<'_> {
+        PgStr::try_new(self.0.as_bytes()).unwrap_or(PgStr::EMPTY)
+    }
+}
+
 /// A FATAL ErrorResponse.
 pub(crate) fn fatal(code: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -689,6 +721,7 @@ async fn relay(
         copy_in: false,
         inject: BytesMut::new(),
         probes_sent: 0,
+        replacement: None,
     };
     let back = Back {
         shared: shared.clone(),
@@ -739,6 +772,9 @@ struct Front {
     /// COPY probe).
     inject: BytesMut,
     probes_sent: u64,
+    /// What goes upstream instead of the client's message at hand, if anything: a plain `SET
+    /// application_name` becomes a SET of the identity's name (see `identity_name_set`).
+    replacement: Option<Vec<u8>>,
 }
 
 enum Act {
@@ -804,7 +840,10 @@ impl Front {
                 self.inject.clear();
             }
             match act {
-                Act::Forward => out.extend_from_slice(&buf[..len]),
+                Act::Forward => match self.replacement.take() {
+                    Some(m) => out.extend_from_slice(&m),
+                    None => out.extend_from_slice(&buf[..len]),
+                },
                 Act::Drop => {}
                 Act::ForwardThenEnd => {
                     out.extend_from_slice(&buf[..len]);
@@ -863,7 +902,10 @@ impl Front {
                                     out.extend_from_slice(&self.inject);
                                     self.inject.clear();
                                     lock(&self.pipe).current().masks.extend(masks);
-                                    out.extend_from_slice(&buf[..len]);
+                                    match self.replacement.take() {
+                                        Some(m) => out.extend_from_slice(&m),
+                                        None => out.extend_from_slice(&buf[..len]),
+                                    }
                                     if !extended {
                                         lock(&self.pipe).close();
                                     }
@@ -979,6 +1021,7 @@ impl Front {
     }
 
     fn on_message(&mut self, msg: &FrontendMessage<'_>) -> Act {
+        self.replacement = None;
         match msg {
             // PostgreSQL ignores Sync (and Flush) in copy-in mode: no ReadyForQuery answers it.
             FrontendMessage::Sync if self.copy_in => Act::Forward,
@@ -1015,6 +1058,13 @@ impl Front {
                 };
                 let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "query");
                 let copy = self.decider.copy_spec.take();
+                if facts.iter().any(crate::decide::changes_application_name)
+                    && let Some(set) = identity_name_set(&sql, &self.decider.identity.subject)
+                {
+                    let mut m = Vec::new();
+                    Query { sql: set.as_pg() }.encode(&mut m);
+                    self.replacement = Some(m);
+                }
                 self.act(outcome, sql, false, copy)
             }
             FrontendMessage::Parse(p) => {
@@ -1030,6 +1080,18 @@ impl Front {
                     None => Arc::from(Vec::new()),
                 };
                 let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "parse");
+                if facts.iter().any(crate::decide::changes_application_name)
+                    && let Some(set) = identity_name_set(&sql, &self.decider.identity.subject)
+                {
+                    let mut m = Vec::new();
+                    Parse {
+                        name: p.name,
+                        query: set.as_pg(),
+                        param_types: p.param_types,
+                    }
+                    .encode(&mut m);
+                    self.replacement = Some(m);
+                }
                 match outcome {
                     // Approval is asked for at Execute, when the statement would run.
                     Outcome::Go { masks } | Outcome::Hold { masks, .. } => {
@@ -1578,3 +1640,34 @@ impl Back {
 
 /// How long a held statement may wait at most, whatever the policy says.
 pub(crate) const MAX_HOLD: Duration = Duration::from_secs(24 * 3600);
+
+#[cfg(test)]
+mod tests {
+    use super::identity_name_set;
+
+    #[test]
+    fn a_plain_set_of_application_name_becomes_the_identitys() {
+        let set = |sql: &str, subject: &str| identity_name_set(sql, subject).map(|s| s.0);
+        assert_eq!(
+            set("SET application_name = 'PostgreSQL JDBC Driver'", "alice").as_deref(),
+            Some("SET application_name = E'guard:alice'")
+        );
+        assert_eq!(
+            set("set local APPLICATION_NAME to default", "alice").as_deref(),
+            Some("SET LOCAL application_name = E'guard:alice'")
+        );
+        // Quotes and backslashes in a subject stay inside the literal, whatever
+        // standard_conforming_strings is.
+        let s = set("SET application_name = 'x'", r"o'brien\'; DROP TABLE t; --").unwrap();
+        assert_eq!(
+            s,
+            r"SET application_name = E'guard:o\'brien\\\'; DROP TABLE t; --'"
+        );
+        assert!(guard_sql::classify::plain_set(&s).is_some());
+        // Anything else is left to the refusal.
+        assert!(set("SET application_name = 'x'; SELECT 1", "alice").is_none());
+        assert!(set("SELECT set_config('application_name', 'x', false)", "alice").is_none());
+        assert!(set("SET search_path = public", "alice").is_none());
+        assert!(set("SET application_name = 'x'", "nul\0").is_none());
+    }
+}

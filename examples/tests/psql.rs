@@ -1151,18 +1151,31 @@ fn replication_connections_are_decided_by_the_policy() {
 fn set_application_name_is_refused_and_the_identity_stays() {
     let db = fresh_database("psql_set_appname");
     let gw = TestGateway::start(&db, Opts::default());
+    let name = "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()";
     let o = psql(
         &gw.user_url("bob", BOB_PW),
         &[
+            // A plain SET (drivers send one when they connect) is answered, but what it sets
+            // is bob's name; other ways of setting it are refused.
             "SET application_name = 'guard:alice'",
+            name,
+            "SET application_name = 'x'; SELECT 1",
             "SELECT set_config('application_name', 'x', false)",
+            "BEGIN",
+            "SET LOCAL application_name TO 'y'",
+            name,
+            "COMMIT",
             "RESET application_name",
-            "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            "SHOW application_name",
         ],
     );
     let err = stderr(&o);
     assert_eq!(err.matches("cannot be changed").count(), 2, "{err}");
-    assert_eq!(stdout(&o).trim_end().lines().last(), Some("guard:bob"));
+    assert_eq!(
+        stdout(&o),
+        "SET\nguard:bob\nBEGIN\nSET\nguard:bob\nCOMMIT\nRESET\nguard:bob\n",
+        "{err}"
+    );
 }
 
 #[test]

@@ -53,6 +53,34 @@ pub use statement::{Classification, Statement};
 
 use cache::{Cache, Entry};
 
+/// A string that is exactly one `SET [SESSION | LOCAL] name {TO | =} constant[, ...]` or `SET
+/// ... TO DEFAULT` (PostgreSQL), as [`plain_set`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlainSet {
+    /// The parameter, lower-cased.
+    pub name: String,
+    /// `SET LOCAL` (until the end of the transaction).
+    pub local: bool,
+}
+
+/// Whether `sql` (PostgreSQL) is exactly one plain `SET` of a parameter to constants or to its
+/// default, and of which: what a proxy needs to answer such a statement itself or replace it
+/// (drivers send `SET application_name = '...'` when they connect). `None` for anything else:
+/// several statements, `RESET`, `SET TRANSACTION`, `set_config(...)`, text that does not parse.
+///
+/// ```
+/// use guard_sql::classify::plain_set;
+/// let s = plain_set("SET application_name = 'PostgreSQL JDBC Driver'").unwrap();
+/// assert_eq!((s.name.as_str(), s.local), ("application_name", false));
+/// assert!(plain_set("SET LOCAL Application_Name TO DEFAULT").unwrap().local);
+/// assert_eq!(plain_set("SET application_name = 'a'; SELECT 1"), None);
+/// assert_eq!(plain_set("SELECT set_config('application_name', 'a', false)"), None);
+/// ```
+pub fn plain_set(sql: &str) -> Option<PlainSet> {
+    pg::plain_set(sql)
+}
+
 /// The SQL dialect a [`Classifier`] parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]

@@ -44,6 +44,30 @@ pub(crate) fn classify(sql: &str) -> Classification {
     out
 }
 
+/// See [`super::plain_set`].
+pub(crate) fn plain_set(sql: &str) -> Option<super::PlainSet> {
+    if super::depth::too_deep(sql).is_some() {
+        return None;
+    }
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).ok()?;
+    let [raw] = parsed.protobuf.stmts.as_slice() else {
+        return None;
+    };
+    let Some(NodeEnum::VariableSetStmt(v)) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
+        return None;
+    };
+    match VariableSetKind::try_from(v.kind) {
+        Ok(VariableSetKind::VarSetValue | VariableSetKind::VarSetDefault) => {}
+        _ => return None,
+    }
+    // Constants only (a SET takes no expressions, but be sure of it).
+    let constant = |a: &Node| matches!(a.node, Some(NodeEnum::AConst(_)));
+    v.args.iter().all(constant).then(|| super::PlainSet {
+        name: v.name.to_ascii_lowercase(),
+        local: v.is_local,
+    })
+}
+
 /// A RawStmt's byte range in `sql` (`stmt_len` 0 means "to the end"), without the whitespace
 /// PostgreSQL's scanner skips at either end. `None` if the parser's offsets do not fit the text.
 fn span(sql: &str, location: i32, len: i32) -> Option<std::ops::Range<usize>> {
