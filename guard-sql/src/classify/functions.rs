@@ -179,13 +179,28 @@ pub(crate) static BUILTIN_OPERATORS: &[&str] = &[
     "|&>", "|/", "|>>", "||", "||/", "~", "~*", "~<=~", "~<~", "~=", "~>=~", "~>~", "~~", "~~*",
 ];
 
-/// Whether `name` (unqualified, lower-case) is a known built-in without side effects.
+/// Whether `name` (unqualified, lower-case) is a known built-in without side effects: one of
+/// [`SAFE`], or a `pg_catalog` function all of whose overloads PostgreSQL 15 declares
+/// immutable or stable (such a function cannot change the database).
 pub(crate) fn is_safe_builtin(name: &str) -> bool {
-    SAFE.binary_search(&name).is_ok()
+    SAFE.binary_search(&name).is_ok() || PURE.binary_search_by(|p| (*p).cmp(name)).is_ok()
 }
 
-/// Built-in `pg_catalog` functions known to have no side effects beyond their result.
-/// Sorted (checked by a test) for binary search.
+/// Every `pg_catalog` function name of PostgreSQL 15 whose overloads are all immutable or
+/// stable, sorted, one per line; generated with
+/// `SELECT proname FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace AND prokind IN
+/// ('f', 'a', 'w') GROUP BY proname HAVING bool_and(provolatile IN ('i', 's')) ORDER BY
+/// proname COLLATE "C"`. The dangerous catalog is consulted first: the few stable functions
+/// that run SQL given as a string (`table_to_xml`, ...) stay opaque.
+static PURE_TEXT: &str = include_str!("pg15_pure_functions.txt");
+
+/// [`PURE_TEXT`] as a sorted slice (built on first use).
+static PURE: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| PURE_TEXT.lines().filter(|l| !l.is_empty()).collect());
+
+/// Built-in `pg_catalog` functions known to have no side effects beyond their result, among
+/// them volatile ones that only read (`random`, `now`, `currval`, `pg_lock_status`). Sorted
+/// (checked by a test) for binary search.
 pub(crate) static SAFE: &[&str] = &[
     "abbrev",
     "abs",
@@ -245,6 +260,7 @@ pub(crate) static SAFE: &[&str] = &[
     "current_schemas",
     "current_setting",
     "current_user",
+    "currval",
     "date_bin",
     "date_part",
     "date_trunc",
@@ -328,6 +344,7 @@ pub(crate) static SAFE: &[&str] = &[
     "justify_interval",
     "lag",
     "last_value",
+    "lastval",
     "lead",
     "least",
     "left",
@@ -365,9 +382,11 @@ pub(crate) static SAFE: &[&str] = &[
     "percentile_cont",
     "percentile_disc",
     "pg_backend_pid",
+    "pg_blocking_pids",
     "pg_collation_is_visible",
     "pg_column_size",
     "pg_conversion_is_visible",
+    "pg_current_wal_lsn",
     "pg_database_size",
     "pg_encoding_to_char",
     "pg_function_is_visible",
@@ -390,6 +409,7 @@ pub(crate) static SAFE: &[&str] = &[
     "pg_has_role",
     "pg_indexes_size",
     "pg_is_in_recovery",
+    "pg_lock_status",
     "pg_opclass_is_visible",
     "pg_operator_is_visible",
     "pg_partition_ancestors",
@@ -398,6 +418,7 @@ pub(crate) static SAFE: &[&str] = &[
     "pg_postmaster_start_time",
     "pg_relation_is_publishable",
     "pg_relation_size",
+    "pg_safe_snapshot_blocking_pids",
     "pg_size_bytes",
     "pg_size_pretty",
     "pg_table_is_visible",
@@ -520,5 +541,29 @@ mod tests {
         assert!(dangerous("pg_read_file").is_some());
         assert!(dangerous("lower").is_none());
         assert!(is_safe_builtin("lower") && !is_safe_builtin("my_func"));
+        assert!(
+            PURE.windows(2).all(|w| w[0] < w[1]),
+            "the list must be sorted and unique"
+        );
+        assert!(PURE.len() > 2000);
+        // Immutable or stable in every overload: known; volatile ones are not.
+        for f in [
+            "masklen",
+            "host",
+            "pg_get_indexdef",
+            "array_to_json",
+            "date_part",
+        ] {
+            assert!(is_safe_builtin(f), "{f}");
+        }
+        for f in [
+            "nextval",
+            "pg_advisory_lock",
+            "pg_notify",
+            "txid_status",
+            "lo_import",
+        ] {
+            assert!(!PURE.contains(&f), "{f}");
+        }
     }
 }
