@@ -8,10 +8,10 @@
 //! | --- | --- | --- | --- |
 //! | GET | `/health` | anyone | `ok` |
 //! | GET | `/metrics` | ops | Prometheus text |
-//! | GET | `/approvals` | any caller | pending approvals |
+//! | GET | `/approvals` | any caller | pending approvals the caller requested or may decide |
 //! | POST | `/approvals/{id}/approve` | approver group member, not the requester | vote |
 //! | POST | `/approvals/{id}/deny` | approver group member | deny, body `{"reason": ...}` |
-//! | GET | `/grants` | any caller | every grant |
+//! | GET | `/grants` | any caller | the caller's grants (approvers: every grant) |
 //! | POST | `/grants` | any caller | request `{"groups": [...], "for": "30m", "reason": ...}`: opens an approval; approving it starts the grant |
 //! | POST | `/grants/{id}/revoke` | the grantee or an approver | revoke |
 //! | GET | `/sessions` | ops | live sessions |
@@ -134,8 +134,14 @@ async fn list_approvals(
     State(gw): State<Gateway>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller(&gw, &headers)?;
-    let pending = gw.shared.approvals.pending();
+    let who = caller(&gw, &headers)?;
+    // A held statement's text is for those who may decide it and for its requester.
+    let pending: Vec<_> = (gw.shared.approvals.pending().into_iter())
+        .filter(|a| {
+            a.request.requester.subject == who.subject
+                || a.request.approvers.iter().any(|g| who.in_group(g))
+        })
+        .collect();
     Ok(Json(pending).into_response())
 }
 
@@ -204,12 +210,18 @@ async fn deny(
 }
 
 async fn list_grants(State(gw): State<Gateway>, headers: HeaderMap) -> Result<Response, ApiError> {
-    caller(&gw, &headers)?;
-    let grants = gw
+    let who = caller(&gw, &headers)?;
+    let approver = (gw.shared.config.admin.as_ref())
+        .is_some_and(|a| a.approver_groups.iter().any(|g| who.in_group(g)));
+    // Approvers see every grant, anyone else their own.
+    let grants: Vec<_> = gw
         .shared
         .grants
         .list()
-        .map_err(|e| ApiError(status(e.http_status()), e.to_string()))?;
+        .map_err(|e| ApiError(status(e.http_status()), e.to_string()))?
+        .into_iter()
+        .filter(|g| approver || g.subject == who.subject)
+        .collect();
     Ok(Json(grants).into_response())
 }
 

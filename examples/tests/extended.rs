@@ -509,6 +509,16 @@ async fn approvals_waiting_per_identity_are_bounded() {
     }
     let (status, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body.clone())).await;
     assert_eq!(status, 429, "{resp}");
+    // Who sees them: alice (hers) and the approvers (dba), not another agent.
+    let count = async |who: &str| {
+        let (status, body) = http_blocking("GET", &api, "/approvals", who, None).await;
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v.as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(count(&alice).await, 16);
+    assert_eq!(count(&format!("bob:{BOB_PW}")).await, 16);
+    assert_eq!(count(&gw.token("carol", &["agents"])).await, 0);
     // A statement that needs approval is refused at once while 16 wait.
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
     let e = c
