@@ -81,6 +81,11 @@ pub struct ListenerConfig {
     /// included; as PostgreSQL's `authentication_timeout`). Default `60s`.
     #[serde(default = "default_login_timeout", with = "duration_str")]
     pub login_timeout: Duration,
+    /// The most sessions one identity may have open at once (each holds an upstream
+    /// connection: a runaway agent could otherwise take every one the server allows). The
+    /// next login is refused with SQLSTATE 53300. Default: no limit.
+    #[serde(default)]
+    pub max_sessions_per_identity: Option<usize>,
 }
 
 fn default_login_timeout() -> Duration {

@@ -386,15 +386,26 @@ impl Shared {
             .clone()
     }
 
+    /// Registers a session; `None` when `identity` already has the listener's
+    /// `max_sessions_per_identity` sessions.
     pub(crate) fn register_session(
         &self,
         identity: &Identity,
         resource: &str,
         peer: SocketAddr,
-    ) -> (u64, watch::Receiver<bool>) {
+    ) -> Option<(u64, watch::Receiver<bool>)> {
+        let mut sessions = lock(&self.sessions);
+        if let Some(max) = self.listener.max_sessions_per_identity {
+            let open = (sessions.values())
+                .filter(|s| s.info.subject == identity.subject)
+                .count();
+            if open >= max {
+                return None;
+            }
+        }
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(false);
-        lock(&self.sessions).insert(
+        sessions.insert(
             id,
             SessionEntry {
                 info: SessionInfo {
@@ -407,7 +418,7 @@ impl Shared {
                 kill: tx,
             },
         );
-        (id, rx)
+        Some((id, rx))
     }
 
     /// The grants of `subject` active at `now`; none when the store fails (fail closed: a

@@ -251,7 +251,18 @@ async fn session(shared: Arc<Shared>, login: LoggedIn, peer: SocketAddr) -> Resu
     Authentication::Ok.encode(&mut auth_ok);
     client.write_all(&auth_ok).await?;
 
-    let (session_id, kill) = shared.register_session(&identity, &database, peer);
+    let Some((session_id, kill)) = shared.register_session(&identity, &database, peer) else {
+        let max = shared
+            .listener
+            .max_sessions_per_identity
+            .unwrap_or_default();
+        let message = format!(
+            "guard: {} already has {max} sessions open (max_sessions_per_identity)",
+            identity.subject
+        );
+        client.write_all(&fatal("53300", &message)).await?;
+        return Ok(());
+    };
     let resource = up.resource.clone();
     let rec = match crate::record::Rec::start(
         &shared,

@@ -553,6 +553,58 @@ async fn approvals_waiting_per_identity_are_bounded() {
     assert_eq!(one.get::<_, i32>(0), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_per_identity_are_bounded() {
+    let db = fresh_database("ext_session_bound");
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            max_sessions_per_identity: Some(2),
+            ..Opts::default()
+        },
+    );
+    let url = gw.user_url("alice", ALICE_PW);
+    let a = connect(&url).await;
+    let b = connect(&url).await;
+    let e = tokio_postgres::connect(&url, NoTls)
+        .await
+        .err()
+        .expect("a third is refused");
+    assert_eq!(e.code(), Some(&SqlState::TOO_MANY_CONNECTIONS), "{e:?}");
+    // Another identity is not affected, and a session that ends makes room.
+    let bob = connect(&gw.user_url("bob", BOB_PW)).await;
+    assert_eq!(
+        bob.query_one("SELECT 1", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        1
+    );
+    drop(a);
+    let mut again = None;
+    for _ in 0..100 {
+        if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
+            tokio::spawn(conn);
+            again = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = again.expect("room after a session ended");
+    assert_eq!(
+        again
+            .query_one("SELECT 2", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        2
+    );
+    assert_eq!(
+        b.query_one("SELECT 3", &[]).await.unwrap().get::<_, i32>(0),
+        3
+    );
+}
+
 /// Approves, as bob (dba), the first approval to be opened; its id.
 async fn approve_first(api: &str) -> u64 {
     for _ in 0..200 {

@@ -116,6 +116,8 @@ pub struct Opts {
     pub opaque_groups: &'static [&'static str],
     /// The listener's `login_timeout` (default `60s`).
     pub login_timeout: &'static str,
+    /// The listener's `max_sessions_per_identity` (default none).
+    pub max_sessions_per_identity: Option<usize>,
 }
 
 impl Default for Opts {
@@ -131,6 +133,7 @@ impl Default for Opts {
             pii_profile: PII_PROFILE,
             opaque_groups: &[],
             login_timeout: "60s",
+            max_sessions_per_identity: None,
         }
     }
 }
@@ -192,7 +195,7 @@ protocol = "postgres"
 address = "127.0.0.1:{port}"
 tls_cert = "tls.crt"
 tls_key = "tls.key"
-login_timeout = "{login_timeout}"
+login_timeout = "{login_timeout}"{max_sessions}
 
 [[resources]]
 name = "app"
@@ -250,6 +253,10 @@ timeout = "{timeout}"
             audit_only = opts.audit_only,
             opaque_groups = opts.opaque_groups,
             login_timeout = opts.login_timeout,
+            max_sessions = opts
+                .max_sessions_per_identity
+                .map(|n| format!("\nmax_sessions_per_identity = {n}"))
+                .unwrap_or_default(),
             timeout = opts.approval_timeout,
         );
         std::fs::write(d.join("gateway.toml"), cfg).unwrap();
