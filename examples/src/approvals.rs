@@ -131,14 +131,7 @@ pub(crate) async fn hold(
     ))
     .encode_notice(&mut notice);
     let _ = notices.send(notice);
-    shared.audit(&serde_json::json!({
-        "time_us": crate::gateway::now_us(),
-        "session": decider.session_id,
-        "subject": decider.identity.subject,
-        "resource": decider.resource.name,
-        "approval": id.0,
-        "event": "approval_opened",
-    }));
+    audit_event(decider, id, "approval_opened");
 
     let deadline = tokio::time::Instant::now() + timeout + Duration::from_millis(50);
     loop {
@@ -183,14 +176,7 @@ pub(crate) async fn hold(
                 let reason = Some("the client cancelled the statement".to_owned());
                 // Approved in the meantime: the client still asked not to run it.
                 let _ = shared.approvals.cancel(id, &decider.identity, reason, now_ts());
-                shared.audit(&serde_json::json!({
-                    "time_us": crate::gateway::now_us(),
-                    "session": decider.session_id,
-                    "subject": decider.identity.subject,
-                    "resource": decider.resource.name,
-                    "approval": id.0,
-                    "event": "approval_withdrawn",
-                }));
+                audit_event(decider, id, "approval_withdrawn");
                 return Err(NotRun {
                     code: "57014",
                     message: format!(
@@ -200,4 +186,16 @@ pub(crate) async fn hold(
             }
         }
     }
+}
+
+/// An audit line about approval `id` of the session of `decider`.
+fn audit_event(decider: &Decider, id: guard_core::approval::ApprovalId, event: &str) {
+    decider.shared.audit(&serde_json::json!({
+        "time_us": crate::gateway::now_us(),
+        "session": decider.session_id,
+        "subject": decider.identity.subject,
+        "resource": decider.resource.name,
+        "approval": id.0,
+        "event": event,
+    }));
 }

@@ -302,14 +302,7 @@ async fn cancel_reaches_the_upstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_then_approve_over_the_admin_api_completes() {
     let db = fresh_database("ext_approve");
-    let gw = TestGateway::start(
-        &db,
-        Opts {
-            approval_timeout: "30s",
-            policy: AGENT_POLICY.replace("timeout = \"3s\"", "timeout = \"30s\""),
-            ..Opts::default()
-        },
-    );
+    let gw = TestGateway::start(&db, slow_approvals());
     let c = connect(&gw.user_url("alice", ALICE_PW)).await;
     let other = connect(&gw.user_url("alice", ALICE_PW)).await;
     // A query pipelined behind the held statement waits for it, then runs.
@@ -322,19 +315,7 @@ async fn hold_then_approve_over_the_admin_api_completes() {
     });
     // Find the approval as bob (dba).
     let api = gw.admin();
-    let mut id = None;
-    for _ in 0..100 {
-        let (status, body) =
-            http_blocking("GET", &api, "/approvals", &format!("bob:{BOB_PW}"), None).await;
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if let Some(a) = v.as_array().and_then(|a| a.first()) {
-            id = a["id"].as_u64();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let id = id.expect("an approval was opened");
+    let id = next_approval(&api, &format!("bob:{BOB_PW}"), &[]).await;
     // Other sessions are not blocked meanwhile.
     assert_eq!(
         other
@@ -378,14 +359,7 @@ async fn hold_then_approve_over_the_admin_api_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_request_withdraws_a_held_statement() {
     let db = fresh_database("ext_cancel_held");
-    let gw = TestGateway::start(
-        &db,
-        Opts {
-            approval_timeout: "30s",
-            policy: AGENT_POLICY.replace("timeout = \"3s\"", "timeout = \"30s\""),
-            ..Opts::default()
-        },
-    );
+    let gw = TestGateway::start(&db, slow_approvals());
     let c = std::sync::Arc::new(connect(&gw.user_url("alice", ALICE_PW)).await);
     let token = c.cancel_token();
     let started = std::time::Instant::now();
@@ -395,40 +369,14 @@ async fn a_cancel_request_withdraws_a_held_statement() {
     };
     let api = gw.admin();
     let bob = format!("bob:{BOB_PW}");
-    let mut id = None;
-    for _ in 0..100 {
-        let (_, body) = http_blocking("GET", &api, "/approvals", &bob, None).await;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if let Some(a) = v.as_array().and_then(|a| a.first()) {
-            id = a["id"].as_u64();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let id = id.expect("an approval was opened");
+    let id = next_approval(&api, &bob, &[]).await;
     token.cancel_query(NoTls).await.expect("cancel request");
     // Answered as PostgreSQL answers a cancelled statement, long before the 30 s timeout.
     let e = held.await.unwrap().unwrap_err();
     assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED), "{e:?}");
     assert!(started.elapsed() < Duration::from_secs(20));
     // The approval is withdrawn: approving it now runs nothing.
-    let (status, body) = http_blocking(
-        "POST",
-        &api,
-        &format!("/approvals/{id}/approve"),
-        &bob,
-        None,
-    )
-    .await;
-    assert_eq!(status, 409, "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        cluster()
-            .psql(&db, "SELECT to_regclass('withdrawn_t') IS NULL")
-            .unwrap()
-            .trim(),
-        "t"
-    );
+    withdrawn(&api, &bob, id, &db, "withdrawn_t").await;
     // The session goes on; a cancel with nothing held or running changes nothing.
     token.cancel_query(NoTls).await.expect("cancel request");
     // (The gateway passes it upstream on its own time: let it land before the next query.)
@@ -445,21 +393,7 @@ async fn a_cancel_request_withdraws_a_held_statement() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("psql");
-    let mut second = None;
-    for _ in 0..100 {
-        let (_, body) = http_blocking("GET", &api, "/approvals", &bob, None).await;
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        second = v.as_array().and_then(|a| {
-            a.iter()
-                .filter_map(|x| x["id"].as_u64())
-                .find(|&other| other != id)
-        });
-        if second.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let second = second.expect("a second approval was opened");
+    let second = next_approval(&api, &bob, &[id]).await;
     psql.kill().unwrap();
     psql.wait().unwrap();
     let mut state = String::new();
@@ -476,23 +410,7 @@ async fn a_cancel_request_withdraws_a_held_statement() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_ne!(state, "\"pending\"", "the hold outlived its client");
-    let (status, body) = http_blocking(
-        "POST",
-        &api,
-        &format!("/approvals/{second}/approve"),
-        &bob,
-        None,
-    )
-    .await;
-    assert_eq!(status, 409, "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        cluster()
-            .psql(&db, "SELECT to_regclass('abandoned_t') IS NULL")
-            .unwrap()
-            .trim(),
-        "t"
-    );
+    withdrawn(&api, &bob, second, &db, "abandoned_t").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,33 +523,52 @@ async fn sessions_per_identity_are_bounded() {
     );
 }
 
-/// Approves, as bob (dba), the first approval to be opened; its id.
-async fn approve_first(api: &str) -> u64 {
+/// The agent policy with holds that wait 30 s (time to approve or cancel them).
+fn slow_approvals() -> Opts {
+    Opts {
+        approval_timeout: "30s",
+        policy: AGENT_POLICY.replace("timeout = \"3s\"", "timeout = \"30s\""),
+        ..Opts::default()
+    }
+}
+
+/// Waits until `who` sees a pending approval whose id is not in `seen`; its id.
+async fn next_approval(api: &str, who: &str, seen: &[u64]) -> u64 {
     for _ in 0..200 {
-        let (status, body) =
-            http_blocking("GET", api, "/approvals", &format!("bob:{BOB_PW}"), None).await;
+        let (status, body) = http_blocking("GET", api, "/approvals", who, None).await;
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let pending = v.as_array().and_then(|a| {
-            a.iter()
-                .find(|x| x["state"].as_str().is_none_or(|s| s == "pending"))
-                .and_then(|x| x["id"].as_u64())
-        });
-        if let Some(id) = pending {
-            let (status, body) = http_blocking(
-                "POST",
-                api,
-                &format!("/approvals/{id}/approve"),
-                &format!("bob:{BOB_PW}"),
-                None,
-            )
-            .await;
-            assert_eq!(status, 200, "{body}");
+        let new = (v.as_array().into_iter().flatten())
+            .filter(|a| a["state"].as_str().is_none_or(|s| s == "pending"))
+            .filter_map(|a| a["id"].as_u64())
+            .find(|id| !seen.contains(id));
+        if let Some(id) = new {
             return id;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no approval was opened");
+}
+
+/// Approving `id` (as `who`) is refused because it was withdrawn, and what it held never ran:
+/// table `table` of `db` does not exist.
+async fn withdrawn(api: &str, who: &str, id: u64, db: &str, table: &str) {
+    let (status, body) =
+        http_blocking("POST", api, &format!("/approvals/{id}/approve"), who, None).await;
+    assert_eq!(status, 409, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gone = format!("SELECT to_regclass('{table}') IS NULL");
+    assert_eq!(cluster().psql(db, &gone).unwrap().trim(), "t");
+}
+
+/// Approves, as bob (dba), the first approval to be opened; its id.
+async fn approve_first(api: &str) -> u64 {
+    let bob = format!("bob:{BOB_PW}");
+    let id = next_approval(api, &bob, &[]).await;
+    let (status, body) =
+        http_blocking("POST", api, &format!("/approvals/{id}/approve"), &bob, None).await;
+    assert_eq!(status, 200, "{body}");
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
