@@ -262,7 +262,7 @@ async fn request_grant(
     }
     let now = now_ts();
     let max = crate::approvals::MAX_PENDING_PER_SUBJECT;
-    if gw.shared.pending_approvals_of(&who.subject, now) >= max {
+    if gw.shared.approvals.pending_count(&who.subject, now) >= max {
         return Err(ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             format!(

@@ -79,7 +79,7 @@ pub(crate) async fn hold(
         )));
     }
     let subject = &decider.identity.subject;
-    if shared.pending_approvals_of(subject, now) >= MAX_PENDING_PER_SUBJECT {
+    if shared.approvals.pending_count(subject, now) >= MAX_PENDING_PER_SUBJECT {
         return Err(NotRun::from(format!(
             "guard: the statement needs approval, but {subject} already has \
              {MAX_PENDING_PER_SUBJECT} requests waiting for one"

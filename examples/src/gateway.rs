@@ -423,14 +423,6 @@ impl Shared {
 
     /// The grants of `subject` active at `now`; none when the store fails (fail closed: a
     /// grant only ever adds permissions).
-    /// How many approvals `subject` has waiting (held statements and grant requests).
-    pub(crate) fn pending_approvals_of(&self, subject: &str, now: Timestamp) -> usize {
-        (self.approvals.pending().iter())
-            .filter(|a| a.request.requester.subject == subject)
-            .filter(|a| a.state_at(now) == guard_core::approval::ApprovalState::Pending)
-            .count()
-    }
-
     pub(crate) fn active_grants(&self, subject: &str, now: Timestamp) -> Vec<Grant> {
         match self.grants.active(subject, now) {
             Ok(g) => g,

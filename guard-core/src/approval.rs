@@ -647,6 +647,15 @@ impl MemoryApprovalStore {
             .collect()
     }
 
+    /// How many approvals `subject` has requested that are still pending at `now` (without
+    /// copying any).
+    pub fn pending_count(&self, subject: &str, now: Timestamp) -> usize {
+        (self.lock().approvals.values())
+            .filter(|(a, _)| a.request.requester.subject == subject)
+            .filter(|(a, _)| a.state_at(now) == ApprovalState::Pending)
+            .count()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Every update under the lock is a single insert, so a poisoned lock still guards
         // consistent data.
@@ -900,6 +909,9 @@ mod tests {
         assert!(matches!(e, ApprovalError::Full { .. }), "{e}");
         assert_eq!(e.http_status(), 503);
         assert_eq!(s.get(a.id).unwrap().state, ApprovalState::Pending);
+        assert_eq!(s.pending_count("alice", t(1)), 2);
+        assert_eq!(s.pending_count("alice", t(100)), 0);
+        assert_eq!(s.pending_count("bob", t(1)), 0);
         // Once one is decided, the oldest decided one makes room.
         s.deny(b.id, &bob, None, t(2)).unwrap();
         let c = s.open(request(1), t(3)).unwrap();
