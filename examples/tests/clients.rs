@@ -74,11 +74,23 @@ public class GuardJdbc {
 
 #[test]
 fn jdbc_driver_works_unchanged_with_masking_and_refusals() {
+    // A static user (SCRAM), then an OIDC token as the password (cleartext over TLS).
+    check_jdbc("clients_jdbc", |_| {
+        ("alice".to_owned(), ALICE_PW.to_owned())
+    });
+    check_jdbc("clients_jdbc_token", |gw| {
+        ("agent".to_owned(), gw.token("agent-7", &["agents"]))
+    });
+}
+
+/// Runs [`JDBC_PROGRAM`] against a fresh database `db` as the agent `login` gives, and checks
+/// what it printed.
+fn check_jdbc(db: &str, login: impl Fn(&TestGateway) -> (String, String)) {
     assert!(
         Path::new(JDBC_JAR).is_file(),
         "install the JDBC driver: apt-get install libpostgresql-jdbc-java default-jdk-headless"
     );
-    let db = fresh_database("clients_jdbc");
+    let db = fresh_database(db);
     seed_customers(&db);
     let gw = TestGateway::start(&db, Opts::default());
     let dir = tempfile::tempdir().unwrap();
@@ -89,10 +101,11 @@ fn jdbc_driver_works_unchanged_with_masking_and_refusals() {
         "jdbc:postgresql://127.0.0.1:{}/app?sslmode=require",
         gw.port
     );
+    let (user, password) = login(&gw);
     let o = Command::new("java")
         .args(["-cp", JDBC_JAR])
         .arg(&src)
-        .args([url.as_str(), "alice", ALICE_PW])
+        .args([url.as_str(), user.as_str(), password.as_str()])
         .output()
         .expect("java (apt-get install default-jdk-headless)");
     let out = stdout(&o);
