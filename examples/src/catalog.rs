@@ -80,24 +80,17 @@ pub(crate) fn holds_sampled_values(qualified: &str) -> bool {
 /// `pg_statistic_ext_data.stxdmcv`, a whole row of either): what it computes from them may be
 /// any column's values.
 pub(crate) fn reads_sampled_values(tables: &[String], columns: &[String]) -> bool {
-    let refers = |col: &str| {
-        columns.iter().any(|c| {
-            c == "*"
-                || match col.strip_suffix('*') {
-                    Some(prefix) => c.starts_with(prefix),
-                    None => c == col,
-                }
-        })
-    };
     tables.iter().any(|t| {
         let (schema, rel) = match t.rsplit_once('.') {
             Some((s, r)) => (Some(s), r),
             None => (None, t.as_str()),
         };
+        let relation = format!("pg_catalog.{rel}.");
         schema.is_none_or(|s| s == "pg_catalog")
-            && (SAMPLED_VALUES.iter())
-                .filter_map(|p| p.strip_prefix("pg_catalog.")?.split_once('.'))
-                .any(|(r, col)| r == rel && refers(col))
+            && columns.iter().any(|c| match c.as_str() {
+                "*" => SAMPLED_VALUES.iter().any(|p| p.starts_with(&relation)),
+                c => holds_sampled_values(&format!("{relation}{c}")),
+            })
     })
 }
 

@@ -227,6 +227,9 @@ pub(crate) struct Decider {
     /// Set by [`Decider::decide`] for a `COPY ... TO STDOUT` under a mask profile with column
     /// rules: what the gateway must learn before the COPY runs (masking.rs).
     pub(crate) copy_spec: Option<crate::masking::CopySpec>,
+    /// Set by [`Decider::decide`] for a plain `SET application_name`: the statement that goes
+    /// upstream in its place (pgproxy.rs).
+    pub(crate) identity_set: Option<crate::pgproxy::IdentityNameSet>,
     /// The mask profiles the last decided statement's input was recorded with (for the rows of
     /// a `COPY ... FROM STDIN` that follow it).
     pub(crate) input_maskers: Vec<Arc<guard_mask::Masker>>,
@@ -320,6 +323,7 @@ impl Decider {
             rec,
             rec_failed: None,
             copy_spec: None,
+            identity_set: None,
             input_maskers: Vec::new(),
             copy_in_data: Vec::new(),
             facts_cache: FactsCache::default(),
@@ -367,6 +371,7 @@ impl Decider {
     ) -> Outcome {
         let started = Instant::now();
         self.copy_spec = None;
+        self.identity_set = None;
         let rt = self.shared.runtime();
         let now = now_ts();
         let grants = self.shared.active_grants(&self.identity.subject, now);
@@ -418,16 +423,17 @@ impl Decider {
         // may not overwrite it. RESET returns to the gateway's value and is fine, and a plain
         // SET is replaced by a SET of the identity's name (pgproxy.rs, for drivers that send
         // one when they connect).
-        if facts.iter().any(changes_application_name)
-            && crate::pgproxy::identity_name_set(sql, &self.identity.subject).is_none()
-        {
-            outcome = Outcome::Refuse {
-                message: format!(
-                    "guard: application_name carries your identity to the server \
-                     (guard:{}) and cannot be changed",
-                    self.identity.subject
-                ),
-            };
+        if facts.iter().any(changes_application_name) {
+            self.identity_set = crate::pgproxy::identity_name_set(sql, &self.identity.subject);
+            if self.identity_set.is_none() {
+                outcome = Outcome::Refuse {
+                    message: format!(
+                        "guard: application_name carries your identity to the server \
+                         (guard:{}) and cannot be changed",
+                        self.identity.subject
+                    ),
+                };
+            }
         }
         let audit_only = self.shared.config.policy.audit_only;
         // The mask profiles applied to what this statement returns (audit-only mode forwards
@@ -668,7 +674,7 @@ pub(crate) fn is_client_copy(f: &Facts, direction: &str) -> bool {
 
 /// Whether a statement's facts say it sets `application_name` (not a RESET, which goes back to
 /// the value the gateway gave the session).
-pub(crate) fn changes_application_name(f: &Facts) -> bool {
+fn changes_application_name(f: &Facts) -> bool {
     let sets = f
         .get("sql.settings")
         .and_then(|v| v.as_list())

@@ -1069,9 +1069,7 @@ impl Front {
                 };
                 let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "query");
                 let copy = self.decider.copy_spec.take();
-                if facts.iter().any(crate::decide::changes_application_name)
-                    && let Some(set) = identity_name_set(&sql, &self.decider.identity.subject)
-                {
+                if let Some(set) = self.decider.identity_set.take() {
                     let mut m = Vec::new();
                     Query { sql: set.as_pg() }.encode(&mut m);
                     self.replacement = Some(m);
@@ -1091,9 +1089,7 @@ impl Front {
                     None => Arc::from(Vec::new()),
                 };
                 let outcome = self.decider.decide(&facts, c.as_ref(), &sql, &[], "parse");
-                if facts.iter().any(crate::decide::changes_application_name)
-                    && let Some(set) = identity_name_set(&sql, &self.decider.identity.subject)
-                {
+                if let Some(set) = self.decider.identity_set.take() {
                     let mut m = Vec::new();
                     Parse {
                         name: p.name,

@@ -532,6 +532,28 @@ fn slow_approvals() -> Opts {
     }
 }
 
+/// Requests a grant (`body`) as `requester` and has `approver` approve it; the grant's id.
+async fn granted(api: &str, requester: &str, approver: &str, body: serde_json::Value) -> String {
+    let (status, resp) = http_blocking("POST", api, "/grants", requester, Some(body)).await;
+    assert_eq!(status, 202, "{resp}");
+    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
+        .as_u64()
+        .unwrap();
+    let (status, resp) = http_blocking(
+        "POST",
+        api,
+        &format!("/approvals/{id}/approve"),
+        approver,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{resp}");
+    serde_json::from_str::<serde_json::Value>(&resp).unwrap()["grant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Waits until `who` sees a pending approval whose id is not in `seen`; its id.
 async fn next_approval(api: &str, who: &str, seen: &[u64]) -> u64 {
     for _ in 0..200 {
@@ -662,24 +684,7 @@ async fn grant_request_approval_revocation_and_expiry_bite_a_live_session() {
     let alice = format!("alice:{ALICE_PW}");
     let bob = format!("bob:{BOB_PW}");
     let body = serde_json::json!({"groups": ["writers"], "for": "30m", "reason": "fix data"});
-    let (status, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body)).await;
-    assert_eq!(status, 202, "{resp}");
-    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
-        .as_u64()
-        .unwrap();
-    let (status, resp) = http_blocking(
-        "POST",
-        &api,
-        &format!("/approvals/{id}/approve"),
-        &bob,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{resp}");
-    let grant_id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["grant"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let grant_id = granted(&api, &alice, &bob, body).await;
 
     // The same live session may now write; prepared once, decided again at every Execute.
     let st = c
@@ -706,19 +711,7 @@ async fn grant_request_approval_revocation_and_expiry_bite_a_live_session() {
 
     // A short grant expires on its own.
     let body = serde_json::json!({"groups": ["writers"], "for": "2s", "reason": "quick fix"});
-    let (_, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body)).await;
-    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
-        .as_u64()
-        .unwrap();
-    let (status, _) = http_blocking(
-        "POST",
-        &api,
-        &format!("/approvals/{id}/approve"),
-        &bob,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    granted(&api, &alice, &bob, body).await;
     c.execute(&st, &[&22i32]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let e = c.execute(&st, &[&23i32]).await.unwrap_err();
@@ -816,24 +809,7 @@ async fn statements_the_gateway_cannot_see_into_are_refused_unless_a_dangerous_s
     let api = gw.admin();
     let body = serde_json::json!({"groups": ["dba"], "for": "30m", "reason": "run add_one"});
     let auth = format!("alice:{ALICE_PW}");
-    let (status, resp) = http_blocking("POST", &api, "/grants", &auth, Some(body)).await;
-    assert_eq!(status, 202, "{resp}");
-    let id = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["approval"]["id"]
-        .as_u64()
-        .unwrap();
-    let (status, resp) = http_blocking(
-        "POST",
-        &api,
-        &format!("/approvals/{id}/approve"),
-        &format!("bob:{BOB_PW}"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{resp}");
-    let grant = serde_json::from_str::<serde_json::Value>(&resp).unwrap()["grant"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let grant = granted(&api, &auth, &format!("bob:{BOB_PW}"), body).await;
     let two = alice.query_one("SELECT add_one(1)", &[]).await.unwrap();
     assert_eq!(two.get::<_, i32>(0), 2);
     let (status, resp) = http_blocking(
