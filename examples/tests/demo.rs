@@ -84,17 +84,23 @@ fn demo_prints_working_urls_and_cleans_up() {
     );
     let o = psql(agent, "DELETE FROM orders");
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-unbounded-writes"));
-    // A write that reads a masked column is held for a dba (the client gives up waiting).
-    let o = Command::new("timeout")
-        .args(["3", "psql", "-X", "-A", "-t", agent, "-c"])
-        .arg("UPDATE customers SET note = ssn WHERE id = 1")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("held for approval") && err.contains("pii-copies-need-approval"),
-        "{err}"
-    );
+    // A write that reads a masked column is held for a dba (the client gives up waiting),
+    // and so is keeping its value in a setting that current_setting() would read back.
+    for sql in [
+        "UPDATE customers SET note = ssn WHERE id = 1",
+        "SELECT set_config('x.y', translate(ssn, '0123456789', 'abcdefghij'), false) FROM customers",
+    ] {
+        let o = Command::new("timeout")
+            .args(["3", "psql", "-X", "-A", "-t", agent, "-c"])
+            .arg(sql)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("held for approval") && err.contains("pii-copies-need-approval"),
+            "{sql}: {err}"
+        );
+    }
     // The gateway logs in as a superuser: what reaches past the database is refused for
     // agents, and so is what the gateway cannot see into (admins may run it).
     let escape = "COPY (SELECT 1) TO PROGRAM 'touch /tmp/guard-demo-escaped'";

@@ -84,6 +84,16 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
     expect(&p, "agents", "DROP TABLE orders", "deny:no-drop");
     expect(&p, "agents", "CREATE TABLE scratch (a int)", "approve");
     expect(&p, "agents", "SELECT * FROM customers", "allow");
+    // A masked column's value kept where a later statement reads it back unmasked (a
+    // setting, read with current_setting or SHOW) is a copy, as INSERT ... SELECT is.
+    for sql in [
+        "INSERT INTO orders (note) SELECT ssn FROM customers",
+        "SELECT set_config('x.y', translate(ssn, '0123456789', 'abcdefghij'), false) FROM customers",
+        "SELECT set_config('application_name', (SELECT card_number FROM customers LIMIT 1), false)",
+    ] {
+        expect(&p, "agents", sql, "approve");
+    }
+    expect(&p, "agents", "SELECT set_config('x.y', 'plain', false)", "allow");
     // Admins are not limited by any of it.
     expect(&p, "admins", "DROP TABLE orders", "allow");
     expect(

@@ -223,8 +223,9 @@ pub enum Effect {
     Transaction,
     /// Changes session state (`SET`, `RESET`, `PREPARE`, `DISCARD`, `LISTEN`).
     Session,
-    /// Changes rows (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY FROM STDIN`,
-    /// `nextval()`).
+    /// Changes rows (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY FROM STDIN`), or
+    /// stores a value for later statements (`nextval()`, `set_config()` of a value that is not
+    /// a constant).
     Write,
     /// Changes the schema (`CREATE`, `ALTER`, `DROP`, `SELECT INTO`, `COMMENT`).
     Ddl,

@@ -342,6 +342,23 @@ mod tests {
                     .statements[0]
                     .role_change
             );
+            // A constant value changes the session; a value computed from what the statement
+            // reads (or a parameter) is kept for later statements to read back: a write.
+            for (sql, effect) in [
+                ("SELECT set_config('work_mem', '64MB', false)", Effect::Session),
+                ("SELECT set_config('work_mem', '64MB'::text, true)", Effect::Session),
+                (
+                    "SELECT set_config('x.y', translate(ssn, '0123', 'abcd'), false) FROM customers",
+                    Effect::Write,
+                ),
+                ("SELECT set_config('x.y', $1, false)", Effect::Write),
+                (
+                    "SELECT set_config('application_name', (SELECT email FROM customers LIMIT 1), false)",
+                    Effect::Write,
+                ),
+            ] {
+                assert_eq!(c.classify(sql).statements[0].effect, effect, "{sql}");
+            }
             // `''` parses like STDIN; a file name normalizes to the same text (found by the
             // sql_classify fuzz target).
             for sql in [

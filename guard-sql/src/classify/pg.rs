@@ -906,9 +906,15 @@ impl Walker {
         }
     }
 
-    /// `set_config(name, value, is_local)`: the setting is a fact when it is a constant.
+    /// `set_config(name, value, is_local)`: the setting is a fact when it is a constant. A
+    /// value that is not a constant (an expression over the rows read, a parameter) is kept
+    /// by the server for later statements to read back (`current_setting`, `SHOW`,
+    /// `pg_stat_activity`), as a write keeps it: the statement's effect is `Write`.
     fn set_config(&mut self, args: &[Node]) {
         self.const_sensitive = true;
+        if !args.get(1).is_some_and(is_constant) {
+            self.raise(Effect::Write);
+        }
         let name = args.first().and_then(|a| match &a.node {
             Some(NodeEnum::AConst(c)) => match &c.val {
                 Some(Val::Sval(s)) => Some(s.sval.to_ascii_lowercase()),
@@ -1124,6 +1130,16 @@ const CREDENTIAL_CATALOGS: &[&str] = &[
 /// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
 /// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
 /// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
+/// Whether `n` is a constant written in the statement (a literal, maybe cast): not a column,
+/// an expression or a parameter.
+fn is_constant(n: &Node) -> bool {
+    match &n.node {
+        Some(NodeEnum::AConst(_)) => true,
+        Some(NodeEnum::TypeCast(t)) => t.arg.as_deref().is_some_and(is_constant),
+        _ => false,
+    }
+}
+
 fn credential_catalog(name: &str) -> bool {
     let (schema, rel) = match name.rsplit_once('.') {
         Some((schema, rel)) => (Some(schema), rel),
