@@ -1,7 +1,7 @@
 //! Other real clients through the gateway, unchanged: the PostgreSQL JDBC driver (Debian
 //! `libpostgresql-jdbc-java`, run by the JDK's single-file launcher) and psycopg2 (Debian
 //! `python3-psycopg2`). Each runs a small program against a gateway with the agent policy and
-//! prints what it got; the test reads that.
+//! prints what it got; the test reads that. And pg_dump, whose dump comes out masked.
 
 mod support;
 
@@ -208,4 +208,52 @@ fn psycopg2_works_unchanged_with_masking_and_refusals() {
         "done",
     ];
     assert_eq!(out.lines().collect::<Vec<_>>(), want, "{out}");
+}
+
+/// pg_dump through the gateway as a masked identity: its catalog queries, `set_config` through
+/// `pg_settings`, a REPEATABLE READ snapshot and one COPY per table all pass; the dump comes
+/// out masked, and restores into another database.
+#[test]
+fn pg_dump_gives_a_masked_dump_that_restores() {
+    let db = fresh_database("clients_pg_dump");
+    seed_customers(&db);
+    let gw = TestGateway::start(&db, Opts::default());
+    let o = Command::new(cluster().bindir().join("pg_dump"))
+        .arg(gw.user_url("alice", ALICE_PW))
+        .output()
+        .unwrap();
+    let dump = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        dump.contains("COPY public.customers (id, name, email, ssn, card_number, phone, note)"),
+        "{dump}"
+    );
+    assert!(dump.contains("\n1\tAda\t[EMAIL]\t[REDACTED]\t"), "{dump}");
+    for raw in [
+        "ada@example.com",
+        "123-45-6789",
+        "234-56-7890",
+        "4111 1111 1111 1111",
+    ] {
+        assert!(!dump.contains(raw), "{raw} in the dump");
+    }
+    let restored = fresh_database("clients_pg_restore");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &dump).unwrap();
+    let o = Command::new(cluster().bindir().join("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file.path())
+        .arg(cluster().url(&restored))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        cluster()
+            .psql(
+                &restored,
+                "SELECT id, ssn, email FROM customers ORDER BY id"
+            )
+            .unwrap(),
+        "1|[REDACTED]|[EMAIL]\n2|[REDACTED]|[EMAIL]\n"
+    );
 }

@@ -127,6 +127,24 @@ fn demo_prints_working_urls_and_cleans_up() {
         assert!(err.contains(why), "{sql}: {err}");
     }
     assert!(!std::path::Path::new("/tmp/guard-demo-escaped").exists());
+    // pg_dump as an agent: a masked dump once it leaves out subscriptions (their connection
+    // strings hold passwords, which agents may not read).
+    let o = Command::new("pg_dump").arg(agent).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no-server-escape"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = Command::new("pg_dump")
+        .args(["--no-subscriptions", agent])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dump = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dump.contains("\t[REDACTED]\t") && !dump.contains("123-45-6789"),
+        "{dump}"
+    );
     let o = psql(&vars["ADMIN_URL"], "DO $$ BEGIN PERFORM 1; END $$");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = psql(

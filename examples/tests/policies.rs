@@ -93,7 +93,12 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
     ] {
         expect(&p, "agents", sql, "approve");
     }
-    expect(&p, "agents", "SELECT set_config('x.y', 'plain', false)", "allow");
+    expect(
+        &p,
+        "agents",
+        "SELECT set_config('x.y', 'plain', false)",
+        "allow",
+    );
     // Admins are not limited by any of it.
     expect(&p, "admins", "DROP TABLE orders", "allow");
     expect(

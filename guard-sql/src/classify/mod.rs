@@ -345,8 +345,14 @@ mod tests {
             // A constant value changes the session; a value computed from what the statement
             // reads (or a parameter) is kept for later statements to read back: a write.
             for (sql, effect) in [
-                ("SELECT set_config('work_mem', '64MB', false)", Effect::Session),
-                ("SELECT set_config('work_mem', '64MB'::text, true)", Effect::Session),
+                (
+                    "SELECT set_config('work_mem', '64MB', false)",
+                    Effect::Session,
+                ),
+                (
+                    "SELECT set_config('work_mem', '64MB'::text, true)",
+                    Effect::Session,
+                ),
                 (
                     "SELECT set_config('x.y', translate(ssn, '0123', 'abcd'), false) FROM customers",
                     Effect::Write,
@@ -358,6 +364,29 @@ mod tests {
                 ),
             ] {
                 assert_eq!(c.classify(sql).statements[0].effect, effect, "{sql}");
+            }
+            // pg_dump sets a setting that may not exist through its pg_settings row: the
+            // setting named is a fact, as with a constant name.
+            let st = &c
+                .classify(
+                    "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings \
+                     WHERE name = 'restrict_nonsystem_relation_kind'",
+                )
+                .statements[0];
+            assert!(!st.role_change && !st.opaque && !st.read_write, "{st:?}");
+            assert_eq!(st.effect, Effect::Session);
+            assert_eq!(st.settings, ["restrict_nonsystem_relation_kind"]);
+            // Anything else with a computed name may set anything.
+            for sql in [
+                "SELECT set_config(name, 'x', false) FROM pg_settings WHERE name = 'role'",
+                "SELECT set_config(name, 'x', false) FROM pg_settings",
+                "SELECT set_config(name, 'x', false) FROM pg_settings WHERE name <> 'work_mem'",
+                "SELECT set_config(name, 'x', false) FROM pg_settings s WHERE name = 'work_mem'",
+                "SELECT set_config(name, 'x', false) FROM other WHERE name = 'work_mem'",
+                "SELECT (SELECT set_config(name, 'x', false) FROM t) FROM pg_settings \
+                 WHERE name = 'work_mem'",
+            ] {
+                assert!(c.classify(sql).statements[0].role_change, "{sql}");
             }
             // `''` parses like STDIN; a file name normalizes to the same text (found by the
             // sql_classify fuzz target).

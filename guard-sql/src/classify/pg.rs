@@ -281,6 +281,9 @@ struct Walker {
     /// references: a reference that names a relation is a whole-row reference.
     relations: Vec<String>,
     bare_refs: Vec<String>,
+    /// Inside `SELECT ... FROM pg_settings WHERE name = 'x'` (not its subqueries): `x`, the
+    /// setting that a bare `name` column names (`set_config(name, ...)`, as pg_dump sends).
+    settings_row: Option<String>,
 }
 
 impl Walker {
@@ -297,6 +300,7 @@ impl Walker {
             depth: 0,
             relations: Vec::new(),
             bare_refs: Vec::new(),
+            settings_row: None,
         }
     }
 
@@ -603,7 +607,9 @@ impl Walker {
             }
             self.target(into.rel.as_ref());
         }
+        let outer = std::mem::replace(&mut self.settings_row, settings_row(s));
         self.query_scope(n, s.with_clause.as_ref());
+        self.settings_row = outer;
     }
 
     /// Walks a query's children with its CTEs in scope and its table references as reads.
@@ -920,6 +926,9 @@ impl Walker {
                 Some(Val::Sval(s)) => Some(s.sval.to_ascii_lowercase()),
                 _ => None,
             },
+            Some(NodeEnum::ColumnRef(c)) if column_ref_name(c) == Some(("name", true)) => {
+                self.settings_row.clone()
+            }
             _ => None,
         });
         match name {
@@ -1130,6 +1139,45 @@ const CREDENTIAL_CATALOGS: &[&str] = &[
 /// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
 /// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
 /// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
+/// `x` when `s` is `SELECT ... FROM pg_settings WHERE name = 'x'` (`pg_settings` alone, maybe
+/// qualified with `pg_catalog`, without an alias; the filter exactly that): the one row it
+/// can see is setting `x`'s.
+fn settings_row(s: &pb::SelectStmt) -> Option<String> {
+    let [from] = s.from_clause.as_slice() else {
+        return None;
+    };
+    let Some(NodeEnum::RangeVar(r)) = &from.node else {
+        return None;
+    };
+    if r.relname != "pg_settings"
+        || !(r.schemaname.is_empty() || r.schemaname == "pg_catalog")
+        || !r.catalogname.is_empty()
+        || r.alias.is_some()
+    {
+        return None;
+    }
+    let Some(NodeEnum::AExpr(a)) = s.where_clause.as_deref().and_then(|w| w.node.as_ref()) else {
+        return None;
+    };
+    if AExprKind::try_from(a.kind) != Ok(AExprKind::AexprOp)
+        || a.name.len() != 1
+        || operator_name(&a.name) != "="
+    {
+        return None;
+    }
+    let lexpr = a.lexpr.as_deref().and_then(|n| n.node.as_ref());
+    let rexpr = a.rexpr.as_deref().and_then(|n| n.node.as_ref());
+    let (col, lit) = match (lexpr, rexpr) {
+        (Some(NodeEnum::ColumnRef(c)), Some(NodeEnum::AConst(v)))
+        | (Some(NodeEnum::AConst(v)), Some(NodeEnum::ColumnRef(c))) => (c, v),
+        _ => return None,
+    };
+    match (column_ref_name(col), &lit.val) {
+        (Some(("name", true)), Some(Val::Sval(v))) => Some(v.sval.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
 /// Whether `n` is a constant written in the statement (a literal, maybe cast): not a column,
 /// an expression or a parameter.
 fn is_constant(n: &Node) -> bool {
