@@ -110,6 +110,7 @@ fn demo_prints_working_urls_and_cleans_up() {
         ("SELECT lo_import('/etc/hostname')", "no-server-escape"),
         ("SET ROLE postgres", "no-role-switch"),
         ("SELECT rolpassword FROM pg_authid", "no-server-escape"),
+        ("SELECT query FROM pg_stat_activity", "no-server-escape"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO block"),
         // An unbounded write is one however it is dressed.
         (

@@ -71,9 +71,18 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         "SELECT rolname, rolpassword FROM pg_authid",
         "SELECT passwd FROM pg_catalog.pg_shadow",
         "COPY (SELECT umoptions FROM pg_user_mappings) TO STDOUT",
+        // Other sessions' statements, as `ALTER ROLE app PASSWORD '...'`.
+        "SELECT pid, query FROM pg_stat_activity",
+        "SELECT * FROM pg_catalog.pg_stat_activity",
     ] {
         expect(&p, "agents", sql, "deny:no-server-escape");
     }
+    expect(
+        &p,
+        "agents",
+        "SELECT pid, state, wait_event FROM pg_stat_activity",
+        "allow",
+    );
     expect(&p, "agents", "SET ROLE postgres", "deny:no-role-switch");
     expect(
         &p,

@@ -79,7 +79,8 @@ pub static FACTS: FactSchema = &[
         FactType::List,
         "Danger categories: file_access, large_object, backend_control, server_control, \
          replication, config, remote, dynamic_sql, delay, sequence, program_execution, \
-         code_loading, lock, credential_access.",
+         code_loading, lock, credential_access (password verifiers, user mappings, \
+         subscriptions, other sessions' statement texts).",
     ),
     FactDef::new(
         "sql.opaque",

@@ -56,6 +56,7 @@ const REMOTE: &[&str] = &["remote"];
 const DYNAMIC: &[&str] = &["dynamic_sql"];
 const DELAY: &[&str] = &["delay"];
 const SEQUENCE: &[&str] = &["sequence"];
+const CREDENTIAL: &[&str] = &["credential_access"];
 
 /// The dangerous-function catalog.
 pub(crate) static DANGEROUS: &[Dangerous] = &[
@@ -127,6 +128,9 @@ pub(crate) static DANGEROUS: &[Dangerous] = &[
     d("pg_sync_replication_slots", REPL, Admin, false),
     // Configuration.
     d("set_config", CONFIG, Session, false),
+    // Other sessions' statement texts (which quote the passwords they set), as
+    // pg_stat_activity.query.
+    d("pg_stat_get_activity", CREDENTIAL, Read, false),
     // Other servers.
     d("dblink*", REMOTE, Unknown, true),
     d("postgres_fdw_*", REMOTE, Admin, false),

@@ -333,6 +333,8 @@ impl Walker {
             .iter()
             .chain(&st.tables_written)
             .any(|t| credential_catalog(t))
+            || (st.columns.iter()).any(|c| c == "query" || c == "*")
+                && st.tables_read.iter().any(|t| statement_texts(t))
         {
             self.danger("credential_access");
         }
@@ -1124,7 +1126,6 @@ fn cte_names(w: &WithClause) -> Vec<String> {
         .collect()
 }
 
-/// A relation name as written: `catalog.schema.name`, `schema.name` or `name`.
 /// The catalogs (and views over them) that hold credentials: password verifiers
 /// (`pg_authid.rolpassword`, `pg_shadow.passwd`), user mappings' options (`password` for a
 /// foreign server) and subscriptions' connection strings.
@@ -1136,9 +1137,6 @@ const CREDENTIAL_CATALOGS: &[&str] = &[
     "pg_subscription",
 ];
 
-/// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
-/// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
-/// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
 /// `x` when `s` is `SELECT ... FROM pg_settings WHERE name = 'x'` (`pg_settings` alone, maybe
 /// qualified with `pg_catalog`, without an alias; the filter exactly that): the one row it
 /// can see is setting `x`'s.
@@ -1188,6 +1186,23 @@ fn is_constant(n: &Node) -> bool {
     }
 }
 
+/// Whether `name` (as written) is a view of other sessions' statement texts, whose `query`
+/// column quotes what they ran: the passwords of `ALTER ROLE ... PASSWORD`, `CREATE USER
+/// MAPPING`, `dblink_connect(...)`. `pg_stat_activity` unqualified or in `pg_catalog`;
+/// pg_stat_statements (an extension: in any schema).
+fn statement_texts(name: &str) -> bool {
+    let (schema, rel) = match name.rsplit_once('.') {
+        Some((schema, rel)) => (Some(schema), rel),
+        None => (None, name),
+    };
+    rel == "pg_stat_statements"
+        || rel == "pg_stat_activity"
+            && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
+}
+
+/// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
+/// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
+/// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
 fn credential_catalog(name: &str) -> bool {
     let (schema, rel) = match name.rsplit_once('.') {
         Some((schema, rel)) => (Some(schema), rel),
@@ -1197,6 +1212,7 @@ fn credential_catalog(name: &str) -> bool {
         && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
 }
 
+/// A relation name as written: `catalog.schema.name`, `schema.name` or `name`.
 fn qualified(r: &RangeVar) -> String {
     let mut s = String::with_capacity(r.relname.len() + r.schemaname.len() + 1);
     if !r.catalogname.is_empty() {
