@@ -109,6 +109,14 @@ fn demo_prints_working_urls_and_cleans_up() {
         ("SELECT pg_read_file('PG_VERSION')", "no-server-escape"),
         ("SELECT lo_import('/etc/hostname')", "no-server-escape"),
         ("SET ROLE postgres", "no-role-switch"),
+        (
+            "CREATE POLICY p ON customers USING (true)",
+            "no-role-changes",
+        ),
+        (
+            "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO public",
+            "no-role-changes",
+        ),
         ("SELECT rolpassword FROM pg_authid", "no-server-escape"),
         ("SELECT query FROM pg_stat_activity", "no-server-escape"),
         ("DO $$ BEGIN PERFORM 1; END $$", "DO block"),

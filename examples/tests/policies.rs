@@ -83,6 +83,26 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         "SELECT pid, state, wait_event FROM pg_stat_activity",
         "allow",
     );
+    // Privileges however they change.
+    for sql in [
+        "CREATE ROLE r2 SUPERUSER",
+        "ALTER USER postgres PASSWORD 'x'",
+        "GRANT pg_read_server_files TO CURRENT_USER",
+        "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO public",
+        "CREATE POLICY p ON customers USING (true)",
+        "ALTER POLICY p ON customers USING (true)",
+        "ALTER TABLE customers OWNER TO r2",
+        "REASSIGN OWNED BY postgres TO r2",
+        "CREATE USER MAPPING FOR public SERVER s OPTIONS (user 'u')",
+    ] {
+        expect(&p, "agents", sql, "deny:no-role-changes");
+    }
+    expect(
+        &p,
+        "agents",
+        "ALTER SYSTEM SET fsync = off",
+        "deny:no-server-escape",
+    );
     expect(&p, "agents", "SET ROLE postgres", "deny:no-role-switch");
     expect(
         &p,

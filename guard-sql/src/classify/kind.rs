@@ -229,7 +229,8 @@ pub enum Effect {
     Write,
     /// Changes the schema (`CREATE`, `ALTER`, `DROP`, `SELECT INTO`, `COMMENT`).
     Ddl,
-    /// Changes privileges or roles (`GRANT`, `REVOKE`, `CREATE/ALTER/DROP ROLE`, policies).
+    /// Changes privileges or roles (`GRANT`, `REVOKE`, `CREATE/ALTER/DROP ROLE`, default
+    /// privileges, owners, row-level security and its policies, user mappings).
     Dcl,
     /// Acts on the server itself (`ALTER SYSTEM`, `LOAD`, `CREATE EXTENSION`, `VACUUM`,
     /// `CHECKPOINT`, `COPY ... PROGRAM` or server files, backend and file functions).

@@ -587,6 +587,30 @@ impl Walker {
                 pg_walk::children(node, self);
                 self.in_query -= 1;
             }
+            NodeEnum::AlterTableStmt(a) => {
+                self.node(node);
+                // A new owner, or row-level security turned on or off, changes who may see
+                // the rows: a privilege change, as `ALTER ... OWNER TO` of other objects is.
+                for c in &a.cmds {
+                    let Some(NodeEnum::AlterTableCmd(c)) = &c.node else {
+                        continue;
+                    };
+                    use pb::AlterTableType as T;
+                    match T::try_from(c.subtype) {
+                        Ok(T::AtChangeOwner) => {
+                            self.st.push_command(StatementKind::AlterOwner);
+                            self.raise(Effect::Dcl);
+                        }
+                        Ok(
+                            T::AtEnableRowSecurity
+                            | T::AtDisableRowSecurity
+                            | T::AtForceRowSecurity
+                            | T::AtNoForceRowSecurity,
+                        ) => self.raise(Effect::Dcl),
+                        _ => {}
+                    }
+                }
+            }
             _ => self.node(node),
         }
     }
