@@ -240,6 +240,9 @@ pub(crate) struct Decider {
     facts_cache: FactsCache,
     /// Bumped by each of the client's CancelRequests (a held statement watches it).
     pub(crate) cancels: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Set (by the Back task) when the server reports reading statements otherwise than the
+    /// gateway does (`guard_sql::lexing`): every statement is refused, with this message.
+    pub(crate) lexing_lost: Arc<std::sync::OnceLock<String>>,
 }
 
 /// How many classifications a session keeps the facts of.
@@ -328,6 +331,7 @@ impl Decider {
             copy_in_data: Vec::new(),
             facts_cache: FactsCache::default(),
             cancels: Arc::new(tokio::sync::watch::Sender::new(0)),
+            lexing_lost: Arc::default(),
         }
     }
 
@@ -434,6 +438,27 @@ impl Decider {
                     ),
                 };
             }
+        }
+        // The gateway reads statements as a server with standard_conforming_strings on and an
+        // ASCII-safe client encoding does (guard_sql::lexing): a statement that would change
+        // either is refused (the statements pipelined behind it would be decided on a reading
+        // the server does not share), and once the server reports one changed, all are.
+        if let Some(why) = self.lexing_lost.get() {
+            outcome = Outcome::Refuse {
+                message: why.clone(),
+            };
+        } else if let Some(name) = facts.iter().find_map(|f| changes_lexing(f, sql)) {
+            outcome = Outcome::Refuse {
+                message: format!(
+                    "guard: refused: the statement changes {name}, after which the server would \
+                     read statements otherwise than the gateway does (a plain SET to {} passes)",
+                    if name == "client_encoding" {
+                        "an encoding whose characters hold no ASCII bytes, such as UTF8,"
+                    } else {
+                        "on"
+                    }
+                ),
+            };
         }
         let audit_only = self.shared.config.policy.audit_only;
         // The mask profiles applied to what this statement returns (audit-only mode forwards
@@ -680,6 +705,31 @@ fn changes_application_name(f: &Facts) -> bool {
         .and_then(|v| v.as_list())
         .is_some_and(|l| l.iter().any(|s| s == "application_name"));
     sets && f.get("sql.statement").and_then(|v| v.as_str()) != Some("reset")
+}
+
+/// The setting of `guard_sql::lexing::LEXING_SETTINGS` a statement's facts say it changes to
+/// a value that would not keep the server reading statements as the gateway does: anything but
+/// one plain `SET` (the whole of `sql`) to a value that keeps it, or to `DEFAULT` (the value the
+/// session had at login, checked then). `RESET` goes back to that value too; a startup's
+/// settings are checked in what the server reports at login.
+fn changes_lexing(f: &Facts, sql: &str) -> Option<&'static str> {
+    let settings = f.get("sql.settings").and_then(|v| v.as_list())?;
+    let name =
+        (guard_sql::lexing::LEXING_SETTINGS.iter()).find(|n| settings.iter().any(|s| s == **n))?;
+    // A startup's settings are seen in the server's ParameterStatus at login (pgproxy.rs).
+    if matches!(
+        f.get("sql.statement").and_then(|v| v.as_str()),
+        Some("reset" | "startup")
+    ) {
+        return None;
+    }
+    let keeps = guard_sql::classify::plain_set(sql).is_some_and(|p| {
+        p.name == *name
+            && p.value
+                .as_deref()
+                .is_none_or(|v| guard_sql::lexing::keeps_lexing(name, v))
+    });
+    (!keeps).then_some(*name)
 }
 
 /// `text` with the mask profiles applied (the text itself when none applies or nothing

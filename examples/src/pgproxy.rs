@@ -322,6 +322,18 @@ async fn session(shared: Arc<Shared>, login: LoggedIn, peer: SocketAddr) -> Resu
             return Ok(());
         }
     };
+    // The gateway reads statements as a server with standard_conforming_strings on and an
+    // ASCII-safe client encoding does (guard_sql::lexing): a session where the server reads
+    // them otherwise (a startup parameter, a role's or database's default) is not served.
+    if let Some((name, value)) = parameter_statuses(&upstream.parameter_status)
+        .into_iter()
+        .find(|(n, v)| !guard_sql::lexing::keeps_lexing(n, v))
+    {
+        let msg = lexing_refusal(&name, &value);
+        let _ = client.write_all(&fatal("0A000", &msg)).await;
+        end("the server would read statements differently");
+        return Ok(());
+    }
 
     // ---- the client's own cancel key, mapped to the upstream's
     let (pid, secret) = {
@@ -719,6 +731,7 @@ async fn relay(
     let session_id = decider.session_id;
     let resource_name = decider.resource.name.clone();
     let rec = decider.rec.clone();
+    let lexing_lost = decider.lexing_lost.clone();
     let front = Front {
         decider,
         pipe: pipe.clone(),
@@ -740,6 +753,7 @@ async fn relay(
         pipe,
         rec,
         client_encoding: client_encoding(&upstream.parameter_status),
+        lexing_lost,
     };
     let mut f = tokio::spawn(front.run(cr, client_buf, uw));
     let mut b = tokio::spawn(back.run(ur, upstream.buf, cw, notice_rx));
@@ -1248,6 +1262,9 @@ struct Back {
     rec: Arc<crate::record::Rec>,
     /// The session's `client_encoding` (ParameterStatus), which COPY data is written in.
     client_encoding: String,
+    /// Shared with the Decider: why statements are refused since the server reported reading
+    /// them otherwise than the gateway.
+    lexing_lost: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Back {
@@ -1434,6 +1451,14 @@ impl Back {
                             if p.name.as_bytes() == b"client_encoding" {
                                 self.client_encoding = p.value.to_string_lossy().into_owned();
                             }
+                            // Statements are refused from now on if the server reads them
+                            // differently (decide.rs refuses what sets this; a backstop).
+                            let (name, value) =
+                                (p.name.to_string_lossy(), p.value.to_string_lossy());
+                            if !guard_sql::lexing::keeps_lexing(&name, &value) {
+                                let why = lexing_refusal(&name, &value);
+                                let _ = self.lexing_lost.set(format!("{why}; start a new session"));
+                            }
                             out.extend_from_slice(&buf[..len]);
                         }
                         BackendMessage::RowDescription(_) | BackendMessage::NoData => {
@@ -1580,20 +1605,43 @@ fn keep_copy_data(msgs: &[u8], kept: &mut Vec<u8>) -> u64 {
     seen
 }
 
-/// The `client_encoding` among the ParameterStatus messages of the upstream login (`UTF8`
-/// when absent, as the gateway's upstream sessions ask for nothing else).
-fn client_encoding(parameter_status: &[u8]) -> String {
+/// The ParameterStatus messages of the upstream login, as `(name, value)`.
+fn parameter_statuses(parameter_status: &[u8]) -> Vec<(String, String)> {
     let mut dec = BackendDecoder::new(Limits::default());
     let mut rest = parameter_status;
+    let mut out = Vec::new();
     while let Ok(Decoded::Message { len, msg }) = dec.decode(rest) {
-        if let BackendMessage::ParameterStatus(p) = msg
-            && p.name.as_bytes() == b"client_encoding"
-        {
-            return p.value.to_string_lossy().into_owned();
+        if let BackendMessage::ParameterStatus(p) = msg {
+            out.push((
+                p.name.to_string_lossy().into_owned(),
+                p.value.to_string_lossy().into_owned(),
+            ));
         }
         rest = &rest[len..];
     }
-    "UTF8".to_owned()
+    out
+}
+
+/// The `client_encoding` among the ParameterStatus messages of the upstream login (`UTF8`
+/// when absent, as the gateway's upstream sessions ask for nothing else).
+fn client_encoding(parameter_status: &[u8]) -> String {
+    (parameter_statuses(parameter_status).into_iter())
+        .find_map(|(n, v)| (n == "client_encoding").then_some(v))
+        .unwrap_or_else(|| "UTF8".to_owned())
+}
+
+/// Why a session whose server reads statements with `name = value` is not served (see
+/// `guard_sql::lexing`).
+pub(crate) fn lexing_refusal(name: &str, value: &str) -> String {
+    format!(
+        "guard: the server reads statements with {name} = {value}, and the gateway reads them \
+         as with {}: it cannot decide on what it would not read as the server does",
+        if name == "client_encoding" {
+            "an encoding whose characters hold no ASCII bytes (UTF8, LATIN1...)"
+        } else {
+            "standard_conforming_strings = on"
+        }
+    )
 }
 
 impl Back {

@@ -1361,3 +1361,128 @@ fn a_reload_learns_column_sources_again() {
     let o = psql(&url, &["SELECT ssn FROM customers"]);
     assert_eq!(stdout(&o), "[REDACTED]\n", "{}", stderr(&o));
 }
+
+/// The gateway reads statements as a server with `standard_conforming_strings` on and an
+/// ASCII-safe client encoding does (guard_sql::lexing). With it off, the server ends the first
+/// string of `SELECT 'a\', '; DELETE FROM orders; --'` at the second quote and runs the DELETE,
+/// where the gateway sees a SELECT of two strings: what changes either setting is refused, a
+/// login where the server reads otherwise is not served, and a session where it changes anyway
+/// (a DO block of a group allowed opaque statements) has every later statement refused.
+#[test]
+fn the_server_reads_statements_as_the_gateway_does() {
+    let db = fresh_database("psql_lexing");
+    cluster()
+        .psql(
+            &db,
+            "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 5)",
+        )
+        .unwrap();
+    let rows = || cluster().psql(&db, "SELECT count(*) FROM orders").unwrap();
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            opaque_groups: &["dba"],
+            ..Opts::default()
+        },
+    );
+    let alice = gw.user_url("alice", ALICE_PW);
+    let smuggled = "SELECT 'a\\', '; DELETE FROM orders; --'";
+    let o = psql(&alice, &["SET standard_conforming_strings = off", smuggled]);
+    assert!(
+        stderr(&o).contains("changes standard_conforming_strings"),
+        "{}",
+        stderr(&o)
+    );
+    // Still on: a SELECT of two strings for the gateway and the server alike.
+    assert_eq!(stdout(&o), "a\\|; DELETE FROM orders; --\n");
+    for (sql, setting) in [
+        (
+            "SELECT set_config('standard_conforming_strings', 'off', false)",
+            "standard_conforming_strings",
+        ),
+        (
+            "ALTER ROLE postgres SET standard_conforming_strings = off",
+            "standard_conforming_strings",
+        ),
+        (
+            "SET standard_conforming_strings = off; SELECT 1",
+            "standard_conforming_strings",
+        ),
+        ("SET client_encoding = 'SJIS'", "client_encoding"),
+        ("SET NAMES 'BIG5'", "client_encoding"),
+    ] {
+        let o = psql(&alice, &[sql]);
+        assert!(
+            stderr(&o).contains(&format!("changes {setting}")),
+            "{sql}: {}",
+            stderr(&o)
+        );
+    }
+    for sql in [
+        "SET standard_conforming_strings = on",
+        "SET standard_conforming_strings TO DEFAULT",
+        "RESET standard_conforming_strings",
+        "SET client_encoding = 'LATIN1'",
+        "SET NAMES 'UTF8'",
+    ] {
+        let o = psql(&alice, &[sql]);
+        assert!(o.status.success(), "{sql}: {}", stderr(&o));
+    }
+    // At login: a startup setting, a client encoding, a database default.
+    for (var, value, told) in [
+        (
+            "PGOPTIONS",
+            "-c standard_conforming_strings=off",
+            "standard_conforming_strings = off",
+        ),
+        ("PGCLIENTENCODING", "SJIS", "client_encoding = SJIS"),
+    ] {
+        let o = std::process::Command::new("psql")
+            .args(["-X", "-A", "-t", "-d", &alice, "-c", "SELECT 1"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success() && stderr(&o).contains(told),
+            "{var}: {}",
+            stderr(&o)
+        );
+    }
+    cluster()
+        .psql(
+            &db,
+            &format!("ALTER DATABASE {db} SET standard_conforming_strings = off"),
+        )
+        .unwrap();
+    let o = psql(&alice, &["SELECT 1"]);
+    assert!(
+        stderr(&o).contains("reads statements with standard_conforming_strings = off"),
+        "{}",
+        stderr(&o)
+    );
+    cluster()
+        .psql(
+            &db,
+            &format!("ALTER DATABASE {db} RESET standard_conforming_strings"),
+        )
+        .unwrap();
+    // Changed where the gateway cannot see (a DO block, allowed for dba): every later
+    // statement of the session is refused.
+    let o = psql(
+        &gw.user_url("bob", BOB_PW),
+        &[
+            "DO $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); END $$",
+            smuggled,
+            "SET standard_conforming_strings = on",
+        ],
+    );
+    assert_eq!(
+        stderr(&o)
+            .matches("reads statements with standard_conforming_strings = off")
+            .count(),
+        2,
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(rows(), "5\n");
+}

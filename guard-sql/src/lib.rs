@@ -80,6 +80,7 @@
 pub mod classify;
 pub mod copy;
 mod facts;
+pub mod lexing;
 pub mod pg;
 mod session;
 pub mod startup;

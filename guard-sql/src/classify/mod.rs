@@ -62,6 +62,9 @@ pub struct PlainSet {
     pub name: String,
     /// `SET LOCAL` (until the end of the transaction).
     pub local: bool,
+    /// The value when it is one constant (`'on'`, `on`, `1` all give their text); `None` for
+    /// `DEFAULT` and for lists (`search_path = a, b`).
+    pub value: Option<String>,
 }
 
 /// Whether `sql` (PostgreSQL) is exactly one plain `SET` of a parameter to constants or to its
@@ -73,7 +76,9 @@ pub struct PlainSet {
 /// use guard_sql::classify::plain_set;
 /// let s = plain_set("SET application_name = 'PostgreSQL JDBC Driver'").unwrap();
 /// assert_eq!((s.name.as_str(), s.local), ("application_name", false));
+/// assert_eq!(s.value.as_deref(), Some("PostgreSQL JDBC Driver"));
 /// assert!(plain_set("SET LOCAL Application_Name TO DEFAULT").unwrap().local);
+/// assert_eq!(plain_set("SET standard_conforming_strings TO off").unwrap().value.as_deref(), Some("off"));
 /// assert_eq!(plain_set("SET application_name = 'a'; SELECT 1"), None);
 /// assert_eq!(plain_set("SELECT set_config('application_name', 'a', false)"), None);
 /// ```

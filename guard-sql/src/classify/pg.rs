@@ -62,9 +62,23 @@ pub(crate) fn plain_set(sql: &str) -> Option<super::PlainSet> {
     }
     // Constants only (a SET takes no expressions, but be sure of it).
     let constant = |a: &Node| matches!(a.node, Some(NodeEnum::AConst(_)));
+    let value = match v.args.as_slice() {
+        [one] => match &one.node {
+            Some(NodeEnum::AConst(c)) => match &c.val {
+                Some(Val::Sval(s)) => Some(s.sval.clone()),
+                Some(Val::Ival(i)) => Some(i.ival.to_string()),
+                Some(Val::Fval(f)) => Some(f.fval.clone()),
+                Some(Val::Boolval(b)) => Some(if b.boolval { "on" } else { "off" }.to_owned()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
     v.args.iter().all(constant).then(|| super::PlainSet {
         name: v.name.to_ascii_lowercase(),
         local: v.is_local,
+        value,
     })
 }
 
