@@ -247,6 +247,17 @@ async fn request_grant(
     let who = caller(&gw, &headers)?;
     let length: Duration = crate::config::parse_duration(&req.duration)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    let longest = gw.shared.config.approvals.max_grant_duration;
+    if length > longest {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "grants last at most {} here ([approvals] max_grant_duration); asked for {}",
+                crate::config::format_duration(longest),
+                req.duration
+            ),
+        ));
+    }
     let approvers = gw
         .shared
         .config

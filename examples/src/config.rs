@@ -405,18 +405,28 @@ pub struct ApprovalsConfig {
     /// How long a held statement waits when the policy names no timeout (`30s`, `5m`, `1h`).
     #[serde(default = "default_approval_timeout", with = "duration_str")]
     pub timeout: Duration,
+    /// The longest grant a request may ask for (`POST /grants` with a longer `for` is refused):
+    /// elevation is just in time, and an approver in a hurry should not be able to hand out a
+    /// standing one.
+    #[serde(default = "default_max_grant", with = "duration_str")]
+    pub max_grant_duration: Duration,
 }
 
 impl Default for ApprovalsConfig {
     fn default() -> Self {
         ApprovalsConfig {
             timeout: default_approval_timeout(),
+            max_grant_duration: default_max_grant(),
         }
     }
 }
 
 fn default_approval_timeout() -> Duration {
     Duration::from_secs(300)
+}
+
+fn default_max_grant() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 /// Prometheus metrics.
@@ -784,6 +794,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(mul)))
 }
 
+/// `d` in the largest of the units `parse_duration` reads that divides it (`12h`, `90m`).
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".to_owned(),
+        _ if s.is_multiple_of(86400) => format!("{}d", s / 86400),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
 mod duration_str {
     use serde::Deserialize;
     use std::time::Duration;
@@ -798,6 +820,18 @@ mod duration_str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_read_back() {
+        for s in ["0s", "45s", "90m", "12h", "2d"] {
+            let d = super::parse_duration(s).unwrap();
+            assert_eq!(super::format_duration(d), s);
+        }
+        assert_eq!(
+            super::format_duration(std::time::Duration::from_secs(3600)),
+            "1h"
+        );
+    }
+
     use super::*;
 
     const MINIMAL: &str = r#"

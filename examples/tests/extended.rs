@@ -709,6 +709,14 @@ async fn grant_request_approval_revocation_and_expiry_bite_a_live_session() {
         "revocation bites at the next Execute"
     );
 
+    // Grants are short: a request for longer than `max_grant_duration` (12h) is refused.
+    for long in ["13h", "1d", "100000d"] {
+        let body = serde_json::json!({"groups": ["writers"], "for": long, "reason": "forever"});
+        let (status, resp) = http_blocking("POST", &api, "/grants", &alice, Some(body)).await;
+        assert_eq!(status, 400, "{resp}");
+        assert!(resp.contains("at most 12h"), "{resp}");
+    }
+
     // A short grant expires on its own.
     let body = serde_json::json!({"groups": ["writers"], "for": "2s", "reason": "quick fix"});
     granted(&api, &alice, &bob, body).await;
