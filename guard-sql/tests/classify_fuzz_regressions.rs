@@ -25,3 +25,23 @@ fn fuzz_regressions() {
         }
     }
 }
+
+/// Inputs on which the MySQL parser (sqlparser 0.55) backtracked exponentially: 3.6 s, 14 s and
+/// 21 s each in a release build, found as the fuzz target's slow units. sqlparser 0.64 remembers
+/// where a speculative parse failed and reads each in about a millisecond; a regression shows
+/// as this test taking tens of seconds.
+#[test]
+fn mysql_inputs_that_once_took_seconds() {
+    let cases: [&[u8]; 3] = [
+        include_bytes!("../testdata/fuzz-sql_classify/mysql-slow-case-chain"),
+        include_bytes!("../testdata/fuzz-sql_classify/mysql-slow-set-chain"),
+        include_bytes!("../testdata/fuzz-sql_classify/mysql-slow-set-case-dollar"),
+    ];
+    let cl = Classifier::builder().dialect(Dialect::MySql).build();
+    for bytes in cases {
+        let sql = std::str::from_utf8(bytes).expect("fuzz inputs here are UTF-8");
+        let uncached = cl.classify_uncached(sql);
+        assert_eq!(uncached.statements.len(), 1, "{sql}");
+        assert_eq!(*cl.classify(sql), uncached);
+    }
+}

@@ -127,13 +127,11 @@ fn classify_stmt(s: &Ast) -> Statement {
                 targets.push(name(n));
             }
         }
-        Ast::Update {
-            table, selection, ..
-        } => {
-            if let TableFactor::Table { name: n, .. } = &table.relation {
+        Ast::Update(u) => {
+            if let TableFactor::Table { name: n, .. } = &u.table.relation {
                 targets.push(name(n));
             }
-            st.unbounded = unbounded(selection.as_ref());
+            st.unbounded = unbounded(u.selection.as_ref());
         }
         Ast::Delete(d) => {
             for t in &d.tables {
@@ -151,9 +149,9 @@ fn classify_stmt(s: &Ast) -> Statement {
             }
             st.unbounded = unbounded(d.selection.as_ref());
         }
-        Ast::Truncate { table_names, .. } => {
+        Ast::Truncate(t) => {
             st.unbounded = true;
-            for t in table_names {
+            for t in &t.table_names {
                 targets.push(name(&t.name));
             }
         }
@@ -167,11 +165,23 @@ fn classify_stmt(s: &Ast) -> Statement {
                 targets.extend(names.iter().map(name));
             }
         }
-        Ast::AlterTable { name: n, .. } => targets.push(name(n)),
+        Ast::AlterTable(a) => targets.push(name(&a.name)),
         Ast::CreateTable(c) => targets.push(name(&c.name)),
-        Ast::CreateView { name: n, .. } => targets.push(name(n)),
-        Ast::SetVariable { variables, .. } => {
-            for v in variables.iter() {
+        Ast::CreateView(v) => targets.push(name(&v.name)),
+        Ast::Set(
+            set @ (ast::Set::SingleAssignment { .. }
+            | ast::Set::MultipleAssignments { .. }
+            | ast::Set::ParenthesizedAssignments { .. }),
+        ) => {
+            let names: Vec<&ObjectName> = match set {
+                ast::Set::SingleAssignment { variable, .. } => vec![variable],
+                ast::Set::MultipleAssignments { assignments } => {
+                    assignments.iter().map(|a| &a.name).collect()
+                }
+                ast::Set::ParenthesizedAssignments { variables, .. } => variables.iter().collect(),
+                _ => Vec::new(),
+            };
+            for v in names {
                 let n = name(v).to_ascii_lowercase();
                 let n = n
                     .trim_start_matches("@@")
@@ -183,7 +193,7 @@ fn classify_stmt(s: &Ast) -> Statement {
                 push_unique(&mut st.settings, &n);
             }
         }
-        Ast::SetRole { .. } => {
+        Ast::Set(ast::Set::SetRole { .. } | ast::Set::SetSessionAuthorization(_)) => {
             st.role_change = true;
             push_unique(&mut st.settings, "role");
         }
@@ -201,7 +211,7 @@ fn classify_stmt(s: &Ast) -> Statement {
         if targets.contains(&n) {
             return ControlFlow::<()>::Continue(());
         }
-        if writes_targets && !matches!(s, Ast::Insert(_) | Ast::Update { .. } | Ast::Delete(_)) {
+        if writes_targets && !matches!(s, Ast::Insert(_) | Ast::Update(_) | Ast::Delete(_)) {
             push_unique(&mut st.tables_written, &n);
         } else {
             push_unique(&mut st.tables_read, &n);
@@ -248,14 +258,14 @@ fn kind_of(s: &Ast) -> (K, Effect) {
     match s {
         Ast::Query(_) => (K::Select, Read),
         Ast::Insert(_) => (K::Insert, Write),
-        Ast::Update { .. } => (K::Update, Write),
+        Ast::Update(_) => (K::Update, Write),
         Ast::Delete(_) => (K::Delete, Write),
         Ast::Merge { .. } => (K::Merge, Write),
-        Ast::Truncate { .. } => (K::Truncate, Write),
+        Ast::Truncate(_) => (K::Truncate, Write),
         Ast::LoadData { .. } => (K::Copy, Admin),
         Ast::CreateTable(c) if c.query.is_some() => (K::CreateTableAs, Ddl),
         Ast::CreateTable(_) => (K::CreateTable, Ddl),
-        Ast::CreateView { .. } => (K::CreateView, Ddl),
+        Ast::CreateView(_) => (K::CreateView, Ddl),
         Ast::CreateIndex(_) => (K::CreateIndex, Ddl),
         Ast::CreateSchema { .. } | Ast::CreateDatabase { .. } => (K::CreateDatabase, Ddl),
         Ast::CreateFunction(_) => (K::CreateFunction, Ddl),
@@ -263,7 +273,7 @@ fn kind_of(s: &Ast) -> (K, Effect) {
         Ast::CreateTrigger { .. } => (K::CreateTrigger, Ddl),
         Ast::CreateRole { .. } => (K::CreateRole, Dcl),
         Ast::CreateSequence { .. } | Ast::CreateType { .. } => (K::CreateOther, Ddl),
-        Ast::AlterTable { .. } => (K::AlterTable, Ddl),
+        Ast::AlterTable(_) => (K::AlterTable, Ddl),
         Ast::AlterRole { .. } => (K::AlterRole, Dcl),
         Ast::AlterIndex { .. } | Ast::AlterView { .. } => (K::AlterOther, Ddl),
         Ast::RenameTable(_) => (K::Rename, Ddl),
@@ -289,12 +299,8 @@ fn kind_of(s: &Ast) -> (K, Effect) {
         Ast::Rollback { .. } => (K::Rollback, Transaction),
         Ast::Savepoint { .. } => (K::Savepoint, Transaction),
         Ast::ReleaseSavepoint { .. } => (K::ReleaseSavepoint, Transaction),
-        Ast::SetTransaction { .. } => (K::SetTransaction, Transaction),
-        Ast::SetRole { .. } => (K::Set, Session),
-        Ast::SetVariable { .. }
-        | Ast::SetNames { .. }
-        | Ast::SetNamesDefault { .. }
-        | Ast::SetTimeZone { .. } => (K::Set, Session),
+        Ast::Set(ast::Set::SetTransaction { .. }) => (K::SetTransaction, Transaction),
+        Ast::Set(_) => (K::Set, Session),
         Ast::ShowVariable { .. }
         | Ast::ShowVariables { .. }
         | Ast::ShowStatus { .. }
