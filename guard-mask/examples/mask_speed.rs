@@ -66,6 +66,19 @@ fn main() {
         .map(|l| (l.start, l.end, l.detector))
         .collect();
     let exact = got.iter().filter(|g| want.contains(g)).count();
+    if std::env::var_os("MASK_SPEED_MISSES").is_some() {
+        let text = |s: usize, e: usize| {
+            String::from_utf8_lossy(&c.data[s.saturating_sub(20)..(e + 20).min(c.data.len())])
+                .into_owned()
+        };
+        for g in got.iter().filter(|g| !want.contains(g)).take(10) {
+            eprintln!("unlabelled finding {g:?}: {:?}", text(g.0, g.1));
+        }
+        let got: std::collections::HashSet<_> = got.iter().collect();
+        for w in want.iter().filter(|w| !got.contains(w)).take(10) {
+            eprintln!("missed label {w:?}: {:?}", text(w.0, w.1));
+        }
+    }
     eprintln!(
         "{kind}: {} bytes, {} labels, {} findings, {} exact",
         c.data.len(),

@@ -1,7 +1,7 @@
 //! The scan's block test: for 64 bytes at a time, which bytes may trigger anything in the
 //! built-in catalog and which are ASCII digits, as bit masks (bit `k` is byte `k`).
 //!
-//! The trigger set is the one `engine::swar_candidates` marks (`0x28..=0x4b`, `_` and `%`; no
+//! The trigger set is the one `engine::swar_candidates` marks (`0x24..=0x4b` and `_`; no
 //! non-ASCII byte). On x86-64 the test runs on SSE2 (part of the baseline, through the safe
 //! wrappers of `safe_arch`: this workspace forbids `unsafe`), sixteen bytes per instruction;
 //! elsewhere it runs the word-at-a-time test on eight bytes at a time. Both give the same
@@ -21,10 +21,9 @@ pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
         set_splat_i8_m128i, sub_i8_m128i,
     };
     // `(x - lo) min span == x - lo` (bytewise, wrapping) holds exactly for lo <= x <= lo + span.
-    let lo = set_splat_i8_m128i(0x28);
-    let span = set_splat_i8_m128i(0x4b - 0x28);
+    let lo = set_splat_i8_m128i(0x24);
+    let span = set_splat_i8_m128i(0x4b - 0x24);
     let underscore = set_splat_i8_m128i(b'_' as i8);
-    let percent = set_splat_i8_m128i(b'%' as i8);
     let zero = set_splat_i8_m128i(b'0' as i8);
     let nine = set_splat_i8_m128i(9);
     let mut cand = 0u64;
@@ -34,8 +33,7 @@ pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
         let t = sub_i8_m128i(v, lo);
         let range = cmp_eq_mask_i8_m128i(min_u8_m128i(t, span), t);
         let us = cmp_eq_mask_i8_m128i(v, underscore);
-        let pc = cmp_eq_mask_i8_m128i(v, percent);
-        let c = move_mask_i8_m128i(bitor_m128i(range, bitor_m128i(us, pc)));
+        let c = move_mask_i8_m128i(bitor_m128i(range, us));
         let d = sub_i8_m128i(v, zero);
         let dm = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(min_u8_m128i(d, nine), d));
         // move_mask sets only the low 16 bits.

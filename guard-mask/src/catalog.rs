@@ -416,6 +416,37 @@ pub(crate) const CATALOG: &[Spec] = &[
         )),
         Matcher::Assignment,
     ),
+    spec(
+        "password_hash",
+        concat!(
+            r"\$2[abxy]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}",
+            r"|\$argon2(?:id|i|d)\$v=[0-9]{1,3}\$m=[0-9]{1,10},t=[0-9]{1,10},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,88}\$[A-Za-z0-9+/]{22,88}",
+            r"|SCRAM-SHA-256\$[0-9]{1,10}:[A-Za-z0-9+/]{16,88}={0,2}\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=",
+            r"|pbkdf2_sha(?:256|1)\$[0-9]{1,10}\$[A-Za-z0-9./]{1,64}\$[A-Za-z0-9+/]{27,88}={0,2}",
+            r"|\$1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}",
+            r"|\$5\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43}",
+            r"|\$6\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}",
+            r"|\$y\$[./A-Za-z0-9]{1,64}\$[./A-Za-z0-9]{1,86}\$[./A-Za-z0-9]{43}",
+        ),
+        320,
+        Lit(&[
+            "$2a$",
+            "$2b$",
+            "$2x$",
+            "$2y$",
+            "$argon2",
+            "SCRAM-SHA-256$",
+            "pbkdf2_sha",
+            "$1$",
+            "$5$",
+            "$6$",
+            "$y$",
+        ]),
+        V::None,
+        101,
+        "password hashes: bcrypt, Argon2, PostgreSQL SCRAM-SHA-256 verifiers, Django PBKDF2, \
+         crypt(3) MD5/SHA-256/SHA-512/yescrypt (offline cracking material)",
+    ),
     native(
         value(spec(
             "http_authorization",

@@ -474,8 +474,58 @@ fn b64url_encode(data: &[u8]) -> String {
     out
 }
 
+/// A password hash as applications and servers store it.
+fn password_hash(r: &mut Rng) -> Item {
+    const CRYPT: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let h = match r.below(6) {
+        0 => format!(
+            "$2{}${:02}${}",
+            r.s(&["a", "b", "y"]),
+            r.range(4, 14),
+            r.chars(CRYPT, 53)
+        ),
+        1 => format!(
+            "$argon2id$v=19$m={},t={},p={}${}${}",
+            r.s(&["65536", "19456", "47104"]),
+            r.range(1, 4),
+            r.range(1, 4),
+            r.chars(B64, 22),
+            r.chars(B64, 43)
+        ),
+        2 => format!(
+            "SCRAM-SHA-256$4096:{}==${}=:{}=",
+            r.chars(B64, 22),
+            r.chars(B64, 43),
+            r.chars(B64, 43)
+        ),
+        3 => format!(
+            "pbkdf2_sha256${}${}${}=",
+            r.s(&["600000", "870000", "260000"]),
+            r.chars(ALNUM, 22),
+            r.chars(B64, 43)
+        ),
+        4 => {
+            let (id, n) = if r.below(2) == 0 {
+                ("5", 43)
+            } else {
+                ("6", 86)
+            };
+            format!("${id}${}${}", r.chars(CRYPT, 16), r.chars(CRYPT, n))
+        }
+        _ => format!("$y$j9T${}${}", r.chars(CRYPT, 22), r.chars(CRYPT, 43)),
+    };
+    let (pre, post) = match r.below(4) {
+        0 => ("\"password_digest\": \"", "\""),
+        1 => ("encrypted_password=", ""),
+        2 => ("rolpassword | ", ""),
+        _ => ("root:", ":19000:0:99999:7:::"),
+    };
+    framed(pre, &h, post, "password_hash")
+}
+
 fn secret(r: &mut Rng) -> Item {
-    match r.below(24) {
+    match r.below(25) {
+        22 => password_hash(r),
         0 => whole(
             format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
             "aws_access_key_id",
@@ -638,7 +688,19 @@ fn secret(r: &mut Rng) -> Item {
 
 /// A look-alike: must not be masked.
 fn lookalike(r: &mut Rng) -> Item {
-    let t = match r.below(20) {
+    let t = match r.below(21) {
+        // A hash scheme's name or prefix, not a hash.
+        20 => r
+            .s(&[
+                "costs $2 billion",
+                "$5 per seat",
+                "SCRAM-SHA-256 auth",
+                "pbkdf2_sha256 default",
+                "$argon2id$v=19 params",
+                "$2b$12$ prefix",
+                "$6$rounds=5000$ salt",
+            ])
+            .to_owned(),
         0 => {
             let (mut d, _) = card_digits(r);
             let last = d.len() - 1;
