@@ -820,19 +820,15 @@ mod duration_str {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn durations_read_back() {
         for s in ["0s", "45s", "90m", "12h", "2d"] {
-            let d = super::parse_duration(s).unwrap();
-            assert_eq!(super::format_duration(d), s);
+            assert_eq!(format_duration(parse_duration(s).unwrap()), s);
         }
-        assert_eq!(
-            super::format_duration(std::time::Duration::from_secs(3600)),
-            "1h"
-        );
+        assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
     }
-
-    use super::*;
 
     const MINIMAL: &str = r#"
 [policy]

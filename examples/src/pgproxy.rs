@@ -1632,7 +1632,7 @@ fn client_encoding(parameter_status: &[u8]) -> String {
 
 /// Why a session whose server reads statements with `name = value` is not served (see
 /// `guard_sql::lexing`).
-pub(crate) fn lexing_refusal(name: &str, value: &str) -> String {
+fn lexing_refusal(name: &str, value: &str) -> String {
     format!(
         "guard: the server reads statements with {name} = {value}, and the gateway reads them \
          as with {}: it cannot decide on what it would not read as the server does",
