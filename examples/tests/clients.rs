@@ -212,7 +212,7 @@ fn psycopg2_works_unchanged_with_masking_and_refusals() {
 
 /// pg_dump through the gateway as a masked identity: its catalog queries, `set_config` through
 /// `pg_settings`, a REPEATABLE READ snapshot and one COPY per table all pass; the dump comes
-/// out masked, and restores into another database.
+/// out masked, and restores into another database through another gateway.
 #[test]
 fn pg_dump_gives_a_masked_dump_that_restores() {
     let db = fresh_database("clients_pg_dump");
@@ -237,13 +237,22 @@ fn pg_dump_gives_a_masked_dump_that_restores() {
     ] {
         assert!(!dump.contains(raw), "{raw} in the dump");
     }
+    // Restored through a gateway too: the dump's `SET standard_conforming_strings = on`,
+    // `SET client_encoding = 'UTF8'` and `set_config('search_path', '', false)` pass.
     let restored = fresh_database("clients_pg_restore");
+    let into = TestGateway::start(
+        &restored,
+        Opts {
+            policy: ALLOW_ALL.to_owned(),
+            ..Opts::default()
+        },
+    );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &dump).unwrap();
     let o = Command::new(cluster().bindir().join("psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
         .arg(file.path())
-        .arg(cluster().url(&restored))
+        .arg(into.user_url("alice", ALICE_PW))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
