@@ -1,9 +1,13 @@
 //! guard-sql: the PostgreSQL v3 wire protocol (sans-IO) and SQL statement classification.
 //!
-//! This crate will provide the `pg` module (frontend and backend decoders and encoders for
-//! every message of the PostgreSQL 15-17 protocol documentation, plus sans-IO authentication
-//! helpers) and the `classify` module (statement classification through `pg_query`, producing
-//! guard-core `Facts` under `sql.*`). It does no IO and has no runtime.
+//! The `pg` module holds frontend and backend decoders and encoders for every message of the
+//! PostgreSQL 15-17 protocol documentation, plus sans-IO authentication helpers; the
+//! `classify` module classifies statements through `pg_query`, producing guard-core `Facts`
+//! under `sql.*`. It does no IO and has no runtime.
+//!
+//! A proxy that decides on what this crate reads must keep the server reading statement text
+//! the same way: [`lexing`] names the two settings that change it (`standard_conforming_strings`
+//! off, a client encoding with ASCII trail bytes) and which values keep it.
 //!
 //! # Wire codec (`pg`)
 //!
