@@ -74,15 +74,21 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         // Other sessions' statements, as `ALTER ROLE app PASSWORD '...'`.
         "SELECT pid, query FROM pg_stat_activity",
         "SELECT * FROM pg_catalog.pg_stat_activity",
+        // A standby's replication password, commands that may carry keys.
+        "SHOW primary_conninfo",
+        "SHOW ALL",
+        "SELECT name, setting FROM pg_settings",
+        "SELECT current_setting('archive_command')",
     ] {
         expect(&p, "agents", sql, "deny:no-server-escape");
     }
-    expect(
-        &p,
-        "agents",
+    for sql in [
         "SELECT pid, state, wait_event FROM pg_stat_activity",
-        "allow",
-    );
+        "SHOW work_mem",
+        "SELECT setting FROM pg_settings WHERE name = 'work_mem'",
+    ] {
+        expect(&p, "agents", sql, "allow");
+    }
     // Privileges however they change.
     for sql in [
         "CREATE ROLE r2 SUPERUSER",

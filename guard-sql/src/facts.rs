@@ -80,7 +80,7 @@ pub static FACTS: FactSchema = &[
         "Danger categories: file_access, large_object, backend_control, server_control, \
          replication, config, remote, dynamic_sql, delay, sequence, program_execution, \
          code_loading, lock, credential_access (password verifiers, user mappings, \
-         subscriptions, other sessions' statement texts).",
+         subscriptions, other sessions' statement texts, settings that may hold credentials).",
     ),
     FactDef::new(
         "sql.opaque",

@@ -131,6 +131,9 @@ pub(crate) static DANGEROUS: &[Dangerous] = &[
     // Other sessions' statement texts (which quote the passwords they set), as
     // pg_stat_activity.query.
     d("pg_stat_get_activity", CREDENTIAL, Read, false),
+    // Every setting's value, secret ones too (as pg_settings.setting).
+    d("pg_show_all_settings", CREDENTIAL, Read, false),
+    d("pg_show_all_file_settings", CREDENTIAL, Read, false),
     // Other servers.
     d("dblink*", REMOTE, Unknown, true),
     d("postgres_fdw_*", REMOTE, Admin, false),

@@ -370,6 +370,25 @@ mod tests {
             ] {
                 assert_eq!(c.classify(sql).statements[0].effect, effect, "{sql}");
             }
+            // Which setting is read is a constant of the text: the cache must not answer for
+            // a secret one with what it found for a plain one.
+            for (plain, secret) in [
+                (
+                    "SELECT current_setting('work_mem')",
+                    "SELECT current_setting('primary_conninfo')",
+                ),
+                (
+                    "SELECT setting FROM pg_settings WHERE name = 'work_mem'",
+                    "SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'",
+                ),
+            ] {
+                assert!(c.classify(plain).statements[0].danger.is_empty(), "{plain}");
+                assert_eq!(
+                    c.classify(secret).statements[0].danger,
+                    ["credential_access"],
+                    "{secret}"
+                );
+            }
             // pg_dump sets a setting that may not exist through its pg_settings row: the
             // setting named is a fact, as with a constant name.
             let st = &c

@@ -298,6 +298,9 @@ struct Walker {
     /// Inside `SELECT ... FROM pg_settings WHERE name = 'x'` (not its subqueries): `x`, the
     /// setting that a bare `name` column names (`set_config(name, ...)`, as pg_dump sends).
     settings_row: Option<String>,
+    /// The statement reads `pg_settings` or `pg_file_settings` other than through the one row
+    /// of a setting that holds no secret (see [`secret_setting`]).
+    settings_unfiltered: bool,
 }
 
 impl Walker {
@@ -315,6 +318,7 @@ impl Walker {
             relations: Vec::new(),
             bare_refs: Vec::new(),
             settings_row: None,
+            settings_unfiltered: false,
         }
     }
 
@@ -349,6 +353,9 @@ impl Walker {
             .any(|t| credential_catalog(t))
             || (st.columns.iter()).any(|c| c == "query" || c == "*")
                 && st.tables_read.iter().any(|t| statement_texts(t))
+            || self.settings_unfiltered
+                && (st.columns.iter())
+                    .any(|c| matches!(c.as_str(), "setting" | "reset_val" | "boot_val" | "*"))
         {
             self.danger("credential_access");
         }
@@ -595,6 +602,9 @@ impl Walker {
             NodeEnum::CreateSubscriptionStmt(_) | NodeEnum::AlterSubscriptionStmt(_) => {
                 self.danger("remote");
                 pg_walk::children(node, self);
+            }
+            NodeEnum::VariableShowStmt(v) if v.name == "all" || secret_setting(&v.name) => {
+                self.danger("credential_access");
             }
             NodeEnum::DeclareCursorStmt(_) | NodeEnum::VariableShowStmt(_) => {
                 self.in_query += 1;
@@ -898,6 +908,15 @@ impl Walker {
             } else {
                 ""
             };
+            if name == "current_setting" && (schema.is_empty() || schema == "pg_catalog") {
+                // The setting named is a constant of the statement; a computed name may be
+                // any setting's.
+                self.const_sensitive = true;
+                let plain = (f.args.first()).and_then(constant_text);
+                if plain.is_none_or(|n| secret_setting(&n.to_ascii_lowercase())) {
+                    self.danger("credential_access");
+                }
+            }
             if let Some(d) = functions::dangerous(&name) {
                 push_unique(&mut self.st.dangerous_functions, &name);
                 for c in d.categories {
@@ -994,6 +1013,13 @@ impl Walker {
     }
 
     fn range_var_ref(&mut self, r: &RangeVar) {
+        if settings_view(r) {
+            // Which row the filter names is a constant of the statement.
+            self.const_sensitive = true;
+            if (self.settings_row.as_deref()).is_none_or(secret_setting) {
+                self.settings_unfiltered = true;
+            }
+        }
         push_unique(&mut self.relations, &r.relname);
         if let Some(a) = &r.alias {
             push_unique(&mut self.relations, &a.aliasname);
@@ -1210,6 +1236,41 @@ fn settings_row(s: &pb::SelectStmt) -> Option<String> {
     };
     match (column_ref_name(col), &lit.val) {
         (Some(("name", true)), Some(Val::Sval(v))) => Some(v.sval.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
+/// Settings whose values may hold credentials: the replication connection string of a
+/// standby, the commands that may carry object-store keys or a key passphrase. PostgreSQL shows
+/// them only to superusers and `pg_read_all_settings`, which a gateway's upstream user often is.
+const SECRET_SETTINGS: &[&str] = &[
+    "primary_conninfo",
+    "ssl_passphrase_command",
+    "archive_command",
+    "restore_command",
+    "archive_cleanup_command",
+    "recovery_end_command",
+];
+
+fn secret_setting(name: &str) -> bool {
+    SECRET_SETTINGS.contains(&name)
+}
+
+/// `pg_settings` or `pg_file_settings` (unqualified or in `pg_catalog`).
+fn settings_view(r: &RangeVar) -> bool {
+    matches!(r.relname.as_str(), "pg_settings" | "pg_file_settings")
+        && (r.schemaname.is_empty() || r.schemaname == "pg_catalog")
+        && r.catalogname.is_empty()
+}
+
+/// The text of a string constant (maybe cast).
+fn constant_text(n: &Node) -> Option<&str> {
+    match &n.node {
+        Some(NodeEnum::AConst(c)) => match &c.val {
+            Some(Val::Sval(s)) => Some(&s.sval),
+            _ => None,
+        },
+        Some(NodeEnum::TypeCast(t)) => t.arg.as_deref().and_then(constant_text),
         _ => None,
     }
 }
