@@ -340,7 +340,8 @@ impl Walker {
     }
 
     /// After the walk: a one-part column reference that names a relation of the statement
-    /// (`to_json(c) FROM customers c`) is a whole row.
+    /// (`to_json(c) FROM customers c`) is a whole row; dangers that depend on the relations
+    /// and columns of the whole statement.
     fn finish(&mut self) {
         if self.bare_refs.iter().any(|r| self.relations.contains(r)) {
             push_unique(&mut self.st.columns, "*");
@@ -358,6 +359,13 @@ impl Walker {
                     .any(|c| matches!(c.as_str(), "setting" | "reset_val" | "boot_val" | "*"))
         {
             self.danger("credential_access");
+        }
+        // Large objects' contents read or written in their catalog, as lo_get/lo_put would.
+        let st = &self.st;
+        if (st.tables_read.iter().chain(&st.tables_written))
+            .any(|t| catalog_named(t, "pg_largeobject"))
+        {
+            self.danger("large_object");
         }
     }
 
@@ -1290,25 +1298,25 @@ fn is_constant(n: &Node) -> bool {
 /// MAPPING`, `dblink_connect(...)`. `pg_stat_activity` unqualified or in `pg_catalog`;
 /// pg_stat_statements (an extension: in any schema).
 fn statement_texts(name: &str) -> bool {
-    let (schema, rel) = match name.rsplit_once('.') {
-        Some((schema, rel)) => (Some(schema), rel),
-        None => (None, name),
-    };
-    rel == "pg_stat_statements"
-        || rel == "pg_stat_activity"
-            && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
+    name.rsplit('.').next() == Some("pg_stat_statements") || catalog_named(name, "pg_stat_activity")
 }
 
 /// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
 /// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
 /// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
 fn credential_catalog(name: &str) -> bool {
+    CREDENTIAL_CATALOGS.iter().any(|c| catalog_named(name, c))
+}
+
+/// Whether `name` (as written) is the system catalog `catalog`: unqualified (the catalog
+/// schema comes first in the search path unless it is set otherwise, which the text does not
+/// show) or in `pg_catalog`.
+fn catalog_named(name: &str, catalog: &str) -> bool {
     let (schema, rel) = match name.rsplit_once('.') {
         Some((schema, rel)) => (Some(schema), rel),
         None => (None, name),
     };
-    CREDENTIAL_CATALOGS.contains(&rel)
-        && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
+    rel == catalog && schema.is_none_or(|s| s == "pg_catalog" || s.ends_with(".pg_catalog"))
 }
 
 /// A relation name as written: `catalog.schema.name`, `schema.name` or `name`.
