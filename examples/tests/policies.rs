@@ -81,6 +81,8 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         "SELECT current_setting('archive_command')",
         // Large objects' contents without lo_get.
         "SELECT data FROM pg_largeobject",
+        // A built-in's name pointed at another C function.
+        "UPDATE pg_catalog.pg_proc SET prosrc = 'pg_read_file' WHERE oid = 870",
     ] {
         expect(&p, "agents", sql, "deny:no-server-escape");
     }

@@ -367,6 +367,12 @@ impl Walker {
         {
             self.danger("large_object");
         }
+        // A superuser may change the system catalogs with plain DML: `UPDATE pg_proc SET
+        // prosrc = ...` points a built-in's name at another C function, past every check on
+        // function names.
+        if self.st.tables_written.iter().any(|t| system_catalog(t)) {
+            self.danger("server_control");
+        }
     }
 
     fn raise(&mut self, e: Effect) {
@@ -1306,6 +1312,19 @@ fn statement_texts(name: &str) -> bool {
 /// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
 fn credential_catalog(name: &str) -> bool {
     CREDENTIAL_CATALOGS.iter().any(|c| catalog_named(name, c))
+}
+
+/// Whether `name` (as written) may be a system catalog: in `pg_catalog` or `pg_toast`, or
+/// unqualified with the `pg_` prefix the catalogs use (the catalog schema comes first in the
+/// search path unless it is set otherwise; a user table of such a name counts too).
+fn system_catalog(name: &str) -> bool {
+    match name.rsplit_once('.') {
+        Some((schema, _)) => {
+            let schema = schema.rsplit('.').next().unwrap_or(schema);
+            schema == "pg_catalog" || schema == "pg_toast"
+        }
+        None => name.starts_with("pg_"),
+    }
 }
 
 /// Whether `name` (as written) is the system catalog `catalog`: unqualified (the catalog
