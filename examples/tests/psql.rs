@@ -1486,3 +1486,128 @@ fn the_server_reads_statements_as_the_gateway_does() {
     );
     assert_eq!(rows(), "5\n");
 }
+
+/// Logs in as alice over a raw connection with extra startup parameters (libpq sends none of
+/// its own; drivers such as asyncpg's `server_settings` do) and runs `sql`: the text of what
+/// came back (error messages, row values).
+fn raw_login(port: u16, extra: &[(&'static str, &'static str)], sql: &str) -> String {
+    use guard_sql::pg::auth::ScramClient;
+    use guard_sql::pg::{
+        Authentication, BackendDecoder, BackendMessage, Decoded, Limits, PgStr, ProtocolVersion,
+        Query, SaslInitialResponse, SaslResponse, StartupMessage,
+    };
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let pg = |v: &'static str| PgStr::try_new(v.as_bytes()).unwrap();
+    let mut params = vec![("user", "alice"), ("database", "app")];
+    params.extend_from_slice(extra);
+    let mut out = Vec::new();
+    StartupMessage::encode_params(
+        ProtocolVersion::V3_0,
+        params.iter().map(|(k, v)| (pg(k), pg(v))),
+        &mut out,
+    );
+    s.write_all(&out).unwrap();
+    let mut scram = ScramClient::new(ALICE_PW.as_bytes(), "cmF3IGxvZ2luIG5vbmNl").unwrap();
+    let mut dec = BackendDecoder::new(Limits::default());
+    let (mut buf, mut text, mut asked) = (Vec::new(), String::new(), false);
+    loop {
+        let mut chunk = [0u8; 8192];
+        let n = s.read(&mut chunk).unwrap_or(0);
+        if n == 0 {
+            return text;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Ok(Decoded::Message { len, msg }) = dec.decode(&buf) {
+            let mut reply = Vec::new();
+            match msg {
+                BackendMessage::Authentication(Authentication::Sasl { .. }) => {
+                    let first = scram.client_first();
+                    SaslInitialResponse {
+                        mechanism: pg("SCRAM-SHA-256"),
+                        data: Some(first.as_bytes()),
+                    }
+                    .encode(&mut reply);
+                }
+                BackendMessage::Authentication(Authentication::SaslContinue { data }) => {
+                    let fin = scram.handle_server_first(data).unwrap();
+                    SaslResponse {
+                        data: fin.as_bytes(),
+                    }
+                    .encode(&mut reply);
+                }
+                BackendMessage::Authentication(Authentication::SaslFinal { data }) => {
+                    scram.handle_server_final(data).unwrap();
+                }
+                BackendMessage::ErrorResponse(_) => {
+                    text.push_str(&String::from_utf8_lossy(&buf[..len]));
+                }
+                BackendMessage::DataRow(r) => {
+                    for v in r.values.iter().flatten() {
+                        text.push_str(&String::from_utf8_lossy(v));
+                        text.push('\n');
+                    }
+                }
+                BackendMessage::ReadyForQuery(_) if asked => return text,
+                BackendMessage::ReadyForQuery(_) => {
+                    asked = true;
+                    Query {
+                        sql: PgStr::try_new(sql.as_bytes()).unwrap(),
+                    }
+                    .encode(&mut reply);
+                }
+                _ => {}
+            }
+            buf.drain(..len);
+            s.write_all(&reply).unwrap();
+        }
+    }
+}
+
+/// Startup parameters other than the routine ones are settings the server applies at login:
+/// the gateway decides them as it decides `options`. `role=postgres` is a role switch,
+/// `session_replication_role=replica` (triggers and foreign keys off) a superuser setting;
+/// routine ones (DateStyle) and harmless ones (search_path) pass and reach the server.
+#[test]
+fn startup_parameters_are_decided_like_options() {
+    let db = fresh_database("psql_startup_params");
+    let policy = format!(
+        "{AGENT_POLICY}
+[[rule]]
+id = \"no-role-switch\"
+action = \"deny\"
+facts = {{ \"sql.role_change\" = true }}
+
+[[rule]]
+id = \"no-superuser-settings\"
+action = \"deny\"
+facts = {{ \"sql.danger\" = {{ contains_any = [\"server_control\"] }} }}
+"
+    );
+    let gw = TestGateway::start(
+        &db,
+        Opts {
+            policy,
+            ..Opts::default()
+        },
+    );
+    let got = raw_login(gw.port, &[("role", "postgres")], "SELECT 1");
+    assert!(got.contains("no-role-switch"), "{got}");
+    let got = raw_login(
+        gw.port,
+        &[("session_replication_role", "replica")],
+        "SHOW session_replication_role",
+    );
+    assert!(got.contains("no-superuser-settings"), "{got}");
+    let got = raw_login(
+        gw.port,
+        &[
+            ("DateStyle", "SQL, DMY"),
+            ("search_path", "pg_temp, public"),
+        ],
+        "SELECT current_setting('DateStyle') || ' / ' || current_setting('search_path')",
+    );
+    assert_eq!(got, "SQL, DMY / pg_temp, public\n");
+}

@@ -145,11 +145,28 @@ pub struct StartupRequest {
     /// The settings of the `options` parameter, in order (a name may repeat; the last wins
     /// on the server).
     pub settings: Vec<Setting>,
+    /// The other parameters, which the server applies as settings too (`role=x` as `-c
+    /// role=x` would), but for the routine ones clients send at every connect
+    /// ([`ROUTINE_PARAMETERS`]) and the protocol's own (`user`, `database`, `_pq_.*`).
+    pub parameters: Vec<Setting>,
 }
 
+/// Startup parameters clients send at every connect that change nothing a policy decides:
+/// the application's name, the client encoding (a proxy checks what the server reports, see
+/// [`crate::lexing`]), date and interval styles, time zone, float digits. Compared in lower
+/// case.
+pub const ROUTINE_PARAMETERS: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "datestyle",
+    "extra_float_digits",
+    "intervalstyle",
+    "timezone",
+];
+
 impl StartupRequest {
-    /// Reads the `replication` and `options` parameters of a StartupMessage (other names are
-    /// ignored; the caller decides what to do with them).
+    /// Reads the parameters of a StartupMessage: `replication`, `options`, and the others as
+    /// settings ([`StartupRequest::parameters`]).
     pub fn from_params<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, StartupError> {
@@ -158,15 +175,29 @@ impl StartupRequest {
             match name {
                 "replication" => req.replication = parse_replication(value)?,
                 "options" => req.settings = parse_options(value)?,
-                _ => {}
+                "user" | "database" => {}
+                _ if name.starts_with("_pq_.") => {}
+                _ => {
+                    let name = name.to_ascii_lowercase().replace('-', "_");
+                    if !ROUTINE_PARAMETERS.contains(&name.as_str()) {
+                        if req.parameters.len() >= MAX_SETTINGS {
+                            return Err(StartupError::TooMany);
+                        }
+                        req.parameters.push(Setting {
+                            name,
+                            value: value.to_owned(),
+                        });
+                    }
+                }
             }
         }
         Ok(req)
     }
 
-    /// Whether nothing needs deciding: no walsender mode and no settings.
+    /// Whether nothing needs deciding: no walsender mode, no settings, no parameters beyond
+    /// the routine ones.
     pub fn is_plain(&self) -> bool {
-        self.replication.is_none() && self.settings.is_empty()
+        self.replication.is_none() && self.settings.is_empty() && self.parameters.is_empty()
     }
 
     /// The pseudo-statement a policy decides: kind `startup`, effect `admin` for a replication
@@ -179,9 +210,14 @@ impl StartupRequest {
             Effect::Session
         };
         let mut st = Statement::new(StatementKind::Startup, effect);
-        for s in &self.settings {
+        for s in self.settings.iter().chain(&self.parameters) {
             if !st.settings.contains(&s.name) {
                 st.settings.push(s.name.clone());
+            }
+            if crate::classify::functions::superuser_setting(&s.name)
+                && !st.danger.contains(&"server_control")
+            {
+                st.danger.push("server_control");
             }
             match s.name.as_str() {
                 "role" | "session_authorization" => st.role_change = true,
@@ -244,6 +280,12 @@ impl StartupRequest {
         if !self.settings.is_empty() {
             s.push_str(" options: ");
             s.push_str(&self.encode_options());
+        }
+        for p in &self.parameters {
+            s.push(' ');
+            s.push_str(&p.name);
+            s.push('=');
+            s.push_str(&p.value);
         }
         s
     }
@@ -537,6 +579,38 @@ mod tests {
     }
 
     #[test]
+    fn other_parameters_are_settings() {
+        // What clients send at every connect needs no decision.
+        let routine = StartupRequest::from_params([
+            ("user", "a"),
+            ("database", "d"),
+            ("client_encoding", "UTF8"),
+            ("DateStyle", "ISO, MDY"),
+            ("TimeZone", "UTC"),
+            ("extra_float_digits", "3"),
+            ("_pq_.some_extension", "x"),
+        ])
+        .unwrap();
+        assert!(routine.is_plain(), "{routine:?}");
+        // A parameter the server applies as a setting is decided like `-c name=value`.
+        let req = StartupRequest::from_params([
+            ("user", "a"),
+            ("role", "postgres"),
+            ("session_replication_role", "replica"),
+        ])
+        .unwrap();
+        assert!(!req.is_plain());
+        let st = req.statement();
+        assert!(st.role_change);
+        assert_eq!(st.settings, ["role", "session_replication_role"]);
+        assert_eq!(st.danger, ["server_control"]);
+        assert_eq!(
+            req.summary(),
+            "startup role=postgres session_replication_role=replica"
+        );
+    }
+
+    #[test]
     fn summary_for_audit() {
         let req = StartupRequest::from_params([
             ("replication", "database"),
@@ -562,7 +636,7 @@ mod tests {
                 .iter()
                 .map(|(n, v)| Setting { name: n.to_lowercase(), value: v.clone() })
                 .collect();
-            let req = StartupRequest { replication: None, settings: settings.clone() };
+            let req = StartupRequest { replication: None, settings: settings.clone(), parameters: Vec::new() };
             let encoded = req.encode_options();
             prop_assert_eq!(parse_options(&encoded).unwrap(), settings);
         }
@@ -571,7 +645,7 @@ mod tests {
         #[test]
         fn arbitrary_options_never_panic(s in "\\PC{0,64}") {
             if let Ok(settings) = parse_options(&s) {
-                let req = StartupRequest { replication: None, settings: settings.clone() };
+                let req = StartupRequest { replication: None, settings: settings.clone(), parameters: Vec::new() };
                 prop_assert_eq!(parse_options(&req.encode_options()).unwrap(), settings);
             }
         }

@@ -170,6 +170,67 @@ pub(crate) fn dangerous(name: &str) -> Option<&'static Dangerous> {
     })
 }
 
+/// Whether `name` (lower case) is a setting only a superuser may change (`pg_settings.context
+/// = 'superuser'` in PostgreSQL 15, and extensions' such settings by prefix): what the server
+/// logs (`log_statement`), whether triggers and foreign keys fire (`session_replication_role`),
+/// libraries loaded (`session_preload_libraries`, `dynamic_library_path`), checksums and page
+/// repair. Through a proxy that logs in as a superuser every caller could change them.
+pub(crate) fn superuser_setting(name: &str) -> bool {
+    SUPERUSER_SETTINGS.binary_search(&name).is_ok()
+        || ["pgaudit.", "auto_explain.", "pg_stat_statements."]
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// `SELECT name FROM pg_settings WHERE context = 'superuser' ORDER BY 1` on PostgreSQL 15.
+static SUPERUSER_SETTINGS: &[&str] = &[
+    "allow_in_place_tablespaces",
+    "allow_system_table_mods",
+    "backtrace_functions",
+    "commit_delay",
+    "compute_query_id",
+    "deadlock_timeout",
+    "debug_discard_caches",
+    "dynamic_library_path",
+    "extension_destdir",
+    "ignore_checksum_failure",
+    "jit_dump_bitcode",
+    "lc_messages",
+    "lo_compat_privileges",
+    "log_duration",
+    "log_error_verbosity",
+    "log_executor_stats",
+    "log_lock_waits",
+    "log_min_duration_sample",
+    "log_min_duration_statement",
+    "log_min_error_statement",
+    "log_min_messages",
+    "log_parameter_max_length",
+    "log_parser_stats",
+    "log_planner_stats",
+    "log_replication_commands",
+    "log_statement",
+    "log_statement_sample_rate",
+    "log_statement_stats",
+    "log_temp_files",
+    "log_transaction_sample_rate",
+    "max_stack_depth",
+    "session_preload_libraries",
+    "session_replication_role",
+    "temp_file_limit",
+    "track_activities",
+    "track_counts",
+    "track_functions",
+    "track_io_timing",
+    "track_wal_io_timing",
+    "update_process_title",
+    "wal_compression",
+    "wal_consistency_checking",
+    "wal_init_zero",
+    "wal_recycle",
+    "zero_damaged_pages",
+];
+
 /// Whether `name` (unqualified) is the name of a built-in operator. An operator whose name is
 /// not one was made with CREATE OPERATOR: its function may do anything.
 pub(crate) fn is_builtin_operator(name: &str) -> bool {
@@ -552,6 +613,10 @@ mod tests {
             PURE.windows(2).all(|w| w[0] < w[1]),
             "the list must be sorted and unique"
         );
+        assert!(SUPERUSER_SETTINGS.windows(2).all(|w| w[0] < w[1]));
+        assert!(superuser_setting("session_replication_role"));
+        assert!(superuser_setting("pgaudit.log"));
+        assert!(!superuser_setting("work_mem"));
         assert!(PURE.len() > 2000);
         // Immutable or stable in every overload: known; volatile ones are not.
         for f in [

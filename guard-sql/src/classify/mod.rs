@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 mod cache;
 mod depth;
-mod functions;
+pub(crate) mod functions;
 mod key;
 mod kind;
 mod mysql;

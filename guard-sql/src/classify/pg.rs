@@ -816,6 +816,9 @@ impl Walker {
             }
             _ => {
                 push_unique(&mut self.st.settings, &name);
+                if kind == VariableSetKind::VarSetValue && functions::superuser_setting(&name) {
+                    self.danger("server_control");
+                }
                 if name == "role" || name == "session_authorization" {
                     self.st.role_change = true;
                 }
@@ -1006,6 +1009,9 @@ impl Walker {
         });
         match name {
             Some(name) => {
+                if functions::superuser_setting(&name) {
+                    self.danger("server_control");
+                }
                 if name == "role" || name == "session_authorization" {
                     self.st.role_change = true;
                 }
