@@ -1231,11 +1231,7 @@ fn settings_row(s: &pb::SelectStmt) -> Option<String> {
     let Some(NodeEnum::RangeVar(r)) = &from.node else {
         return None;
     };
-    if r.relname != "pg_settings"
-        || !(r.schemaname.is_empty() || r.schemaname == "pg_catalog")
-        || !r.catalogname.is_empty()
-        || r.alias.is_some()
-    {
+    if r.relname != "pg_settings" || !settings_view(r) || r.alias.is_some() {
         return None;
     }
     let Some(NodeEnum::AExpr(a)) = s.where_clause.as_deref().and_then(|w| w.node.as_ref()) else {
@@ -1314,8 +1310,7 @@ fn statement_texts(name: &str) -> bool {
 }
 
 /// Whether `name` (as written: `pg_authid`, `pg_catalog.pg_shadow`) is one of
-/// [`CREDENTIAL_CATALOGS`]: unqualified (the catalog schema comes first in the search path
-/// unless it is set otherwise, which the text does not show) or in `pg_catalog`.
+/// [`CREDENTIAL_CATALOGS`] (see [`catalog_named`]).
 fn credential_catalog(name: &str) -> bool {
     CREDENTIAL_CATALOGS.iter().any(|c| catalog_named(name, c))
 }
