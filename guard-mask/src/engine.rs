@@ -353,9 +353,10 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// Marks (high bit of each byte) the bytes of `x` in `$ % & ' ( ) * + , - . / 0-9 : ; < = > ?`,
 /// in `@ A-K`, or `_`: every byte the built-in catalog triggers on (`$` of password hashes, `%`
 /// of `%40`), plus a few that the class table then turns away (`&`, `'`, `>` and `?` are rare
-/// enough that one range test for `0x24..=0x4b` is cheaper than more). Never a non-ASCII byte: no built-in triggers on one, and text in
-/// other scripts would otherwise mark nearly every byte (a custom first byte there is one of
-/// the block test's extra bytes). Exact per byte (no carries cross bytes), safe code only.
+/// enough that one range test for `0x24..=0x4b` is cheaper than more). Never a non-ASCII byte:
+/// no built-in triggers on one, and text in other scripts would otherwise mark nearly every
+/// byte (a custom first byte there is one of the block test's extra bytes). Exact per byte (no
+/// carries cross bytes), safe code only.
 #[inline(always)]
 pub(crate) fn swar_candidates(x: u64) -> u64 {
     let v = x & !HI;
