@@ -83,6 +83,10 @@ fn the_demo_policy_sees_through_dressed_up_statements() {
         "SELECT data FROM pg_largeobject",
         // A built-in's name pointed at another C function.
         "UPDATE pg_catalog.pg_proc SET prosrc = 'pg_read_file' WHERE oid = 870",
+        // Superuser-only settings: triggers and foreign keys off, the server's own log off.
+        "SET session_replication_role = replica",
+        "SET log_statement = 'none'",
+        "SELECT set_config('pgaudit.log', 'none', false)",
     ] {
         expect(&p, "agents", sql, "deny:no-server-escape");
     }
