@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use guard_gateway::config::Config;
 use guard_gateway::jwt::DemoIssuer;
-use guard_gateway::pgcluster::{PgCluster, free_port};
+use guard_gateway::pgcluster::PgCluster;
 
 /// The cluster shared by every test of this binary (cleaned up when the process exits).
 pub fn cluster() -> &'static PgCluster {
@@ -186,8 +186,16 @@ impl TestGateway {
             )
             .to_string()
         };
-        let port = free_port().unwrap();
-        let admin_port = free_port().unwrap();
+        // Bound here and handed to the gateway's runtime: a port picked now and bound later
+        // could be taken by another test in between.
+        let bind = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+            l.set_nonblocking(true).unwrap();
+            let port = l.local_addr().unwrap().port();
+            (l, port)
+        };
+        let (listener, port) = bind();
+        let (admin_listener, admin_port) = bind();
         let cfg = format!(
             r#"
 [[listeners]]
@@ -281,12 +289,8 @@ timeout = "{timeout}"
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                    .await
-                    .unwrap();
-                let a = tokio::net::TcpListener::bind(("127.0.0.1", admin_port))
-                    .await
-                    .unwrap();
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                let a = tokio::net::TcpListener::from_std(admin_listener).unwrap();
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
                 let mut admin_stop = stop_rx.clone();
                 let admin = tokio::spawn(guard_gateway::admin::serve(gw.clone(), a, async move {
