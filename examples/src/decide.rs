@@ -447,7 +447,10 @@ impl Decider {
             outcome = Outcome::Refuse {
                 message: why.clone(),
             };
-        } else if let Some(name) = facts.iter().find_map(|f| changes_lexing(f, sql)) {
+        } else if let Some(name) = facts
+            .iter()
+            .find_map(|f| guard_sql::lexing::changes_lexing(f, sql))
+        {
             outcome = Outcome::Refuse {
                 message: format!(
                     "guard: refused: the statement changes {name}, after which the server would \
@@ -705,31 +708,6 @@ fn changes_application_name(f: &Facts) -> bool {
         .and_then(|v| v.as_list())
         .is_some_and(|l| l.iter().any(|s| s == "application_name"));
     sets && f.get("sql.statement").and_then(|v| v.as_str()) != Some("reset")
-}
-
-/// The setting of `guard_sql::lexing::LEXING_SETTINGS` a statement's facts say it changes to
-/// a value that would not keep the server reading statements as the gateway does: anything but
-/// one plain `SET` (the whole of `sql`) to a value that keeps it, or to `DEFAULT` (the value the
-/// session had at login, checked then). `RESET` goes back to that value too; a startup's
-/// settings are checked in what the server reports at login.
-fn changes_lexing(f: &Facts, sql: &str) -> Option<&'static str> {
-    let settings = f.get("sql.settings").and_then(|v| v.as_list())?;
-    let name =
-        (guard_sql::lexing::LEXING_SETTINGS.iter()).find(|n| settings.iter().any(|s| s == **n))?;
-    // A startup's settings are seen in the server's ParameterStatus at login (pgproxy.rs).
-    if matches!(
-        f.get("sql.statement").and_then(|v| v.as_str()),
-        Some("reset" | "startup")
-    ) {
-        return None;
-    }
-    let keeps = guard_sql::classify::plain_set(sql).is_some_and(|p| {
-        p.name == *name
-            && p.value
-                .as_deref()
-                .is_none_or(|v| guard_sql::lexing::keeps_lexing(name, v))
-    });
-    (!keeps).then_some(*name)
 }
 
 /// `text` with the mask profiles applied (the text itself when none applies or nothing

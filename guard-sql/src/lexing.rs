@@ -113,9 +113,89 @@ pub fn keeps_lexing(name: &str, value: &str) -> bool {
     }
 }
 
+/// The setting of [`LEXING_SETTINGS`] that one statement changes to a value that may not keep
+/// the server reading statements as this crate does, if any. `facts` are the statement's (from
+/// [`Classification::statement_facts`](crate::classify::Classification::statement_facts)) and
+/// `sql` the whole text it came from.
+///
+/// Only one plain `SET` (the whole of `sql`) to a value that keeps the lexing, or to `DEFAULT`,
+/// passes: `set_config(...)`, `SET` inside a longer text, `ALTER ROLE ... SET` and the like name
+/// the setting but their value cannot be checked here. `RESET` returns to the session's login
+/// value, and a startup's settings are only known from what the server reports at login: a
+/// proxy checks both in the server's `ParameterStatus` (with [`keeps_lexing`]), which it must
+/// watch anyway, since a function body or a role default can change either setting unseen.
+///
+/// ```
+/// use guard_sql::classify::Classifier;
+/// use guard_sql::lexing::changes_lexing;
+/// let c = Classifier::new();
+/// let check = |sql: &str| {
+///     let k = c.classify(sql);
+///     (0..k.statements.len()).find_map(|i| changes_lexing(&k.statement_facts(i)?, sql))
+/// };
+/// assert_eq!(check("SET standard_conforming_strings = off"), Some("standard_conforming_strings"));
+/// assert_eq!(check("SET standard_conforming_strings = on"), None);
+/// assert_eq!(check("SET client_encoding = 'SJIS'"), Some("client_encoding"));
+/// assert_eq!(check("SET client_encoding TO DEFAULT"), None);
+/// assert_eq!(check("SELECT set_config('client_encoding', 'UTF8', false)"), Some("client_encoding"));
+/// assert_eq!(check("SET search_path = app"), None);
+/// ```
+pub fn changes_lexing(facts: &guard_core::Facts, sql: &str) -> Option<&'static str> {
+    let settings = facts.get("sql.settings").and_then(|v| v.as_list())?;
+    let name = (LEXING_SETTINGS.iter()).find(|n| settings.iter().any(|s| s == **n))?;
+    if matches!(
+        facts.get("sql.statement").and_then(|v| v.as_str()),
+        Some("reset" | "startup")
+    ) {
+        return None;
+    }
+    let keeps = crate::classify::plain_set(sql).is_some_and(|p| {
+        p.name == *name && p.value.as_deref().is_none_or(|v| keeps_lexing(name, v))
+    });
+    (!keeps).then_some(*name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn changed(sql: &str) -> Option<&'static str> {
+        let c = crate::classify::Classifier::new();
+        let k = c.classify(sql);
+        (0..k.statements.len()).find_map(|i| changes_lexing(&k.statement_facts(i)?, sql))
+    }
+
+    #[test]
+    fn statements_that_change_the_lexing() {
+        let scs = Some("standard_conforming_strings");
+        let enc = Some("client_encoding");
+        for (sql, want) in [
+            ("SET standard_conforming_strings = off", scs),
+            ("SET standard_conforming_strings TO 'false'", scs),
+            ("SET SESSION standard_conforming_strings = 0", scs),
+            ("SET LOCAL standard_conforming_strings = off", scs),
+            ("SET standard_conforming_strings = on; SELECT 1", scs),
+            ("SELECT 1; SET standard_conforming_strings = off", scs),
+            (
+                "SELECT set_config('standard_conforming_strings', 'off', false)",
+                scs,
+            ),
+            ("ALTER ROLE app SET standard_conforming_strings = off", scs),
+            ("SET client_encoding = 'SJIS'", enc),
+            ("SET NAMES 'BIG5'", enc),
+            ("SET client_encoding = 'utf-8x'", enc),
+            ("SET standard_conforming_strings = on", None),
+            ("SET standard_conforming_strings TO DEFAULT", None),
+            ("RESET standard_conforming_strings", None),
+            ("RESET ALL", None),
+            ("SET client_encoding = 'UTF8'", None),
+            ("SET NAMES 'LATIN1'", None),
+            ("SET search_path = app, public", None),
+            ("SELECT 'a\\', 'b'", None),
+        ] {
+            assert_eq!(changed(sql), want, "{sql}");
+        }
+    }
 
     #[test]
     fn standard_strings_only_when_on() {
