@@ -295,11 +295,20 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
 /// to three digits standing alone (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no
 /// value has a group that short ahead of this run's. A lead of four or more digits standing
 /// alone (`2024 4111 1111 1111 1111`) may be a group of the same value; a lead glued to a
-/// letter (`DE89 3704`, `v3 4111`) or after a space and a digit is part of a sequence. Looks
-/// back at most 27 bytes (the stream always keeps more).
+/// letter (`DE89 3704`, `v3 4111`) or after a space and a digit is part of a sequence. A run
+/// of seven or more digits starts a value whatever its lead (`1500 4111111111111111`,
+/// fixed-width records): only an E.164 subscriber number has a later group that long
+/// (`+49 1512 3456789`), and that value starts at its `+`, a trigger of its own. Looks back
+/// at most 27 bytes and on at most seven (inside every window of a digit trigger).
 #[inline]
 fn starts_after_number(buf: &[u8], i: usize) -> bool {
     debug_assert!(i >= 2 && buf[i - 1] == b' ' && buf[i - 2].is_ascii_digit());
+    if buf
+        .get(i..i + 7)
+        .is_some_and(|r| r.iter().all(u8::is_ascii_digit))
+    {
+        return true;
+    }
     let mut j = i - 1;
     while i - 1 - j <= 24 && j > 0 && buf[j - 1].is_ascii_digit() {
         j -= 1;

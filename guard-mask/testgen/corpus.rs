@@ -246,9 +246,14 @@ fn card(r: &mut Rng) -> Item {
         r.s(&["", " ", "-"])
     };
     let v = group(&d, groups, sep);
-    match r.below(3) {
+    match r.below(4) {
         0 => framed("card ", &v, "", "credit_card"),
         1 => framed("", &v, "", "credit_card"),
+        // A fixed-width record: a number of four to six digits, a space, the card.
+        2 if sep.is_empty() => {
+            let lead = r.digits_in(4, 6);
+            framed(&format!("{lead} "), &v, "", "credit_card")
+        }
         _ => framed("cc=", &v, "", "credit_card"),
     }
 }
