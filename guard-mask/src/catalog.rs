@@ -579,12 +579,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         spec(
             "email",
-            r"[A-Za-z0-9_%+-][A-Za-z0-9._%+-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
+            r"[A-Za-z0-9_%+\xC3-\xC9-][A-Za-z0-9._%+\x80-\xBF\xC3-\xC9-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
             330,
             At,
             V::None,
             70,
-            "e-mail addresses (plus-addressing, subdomains; URL-encoded `%40` too)",
+            "e-mail addresses (plus-addressing, subdomains, accented Latin letters in the local part; URL-encoded `%40` too)",
         ),
         Matcher::Email,
     ),

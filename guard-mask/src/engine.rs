@@ -226,8 +226,11 @@ fn upper(b: u8) -> bool {
     b.is_ascii_uppercase()
 }
 
+/// A byte of an e-mail local part (as the `email` regex has it: ASCII, or the UTF-8 bytes of
+/// an accented Latin letter, lead bytes C3-C9 and continuation bytes).
 fn local_part(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | 0x80..=0xBF | 0xC3..=0xC9)
 }
 
 /// `lit` occurs in `buf` at `at` (a plain loop: the literals are short, a `memcmp` call costs
@@ -1066,7 +1069,9 @@ impl Engine {
                 if j > 0 && local_part(w[j - 1]) {
                     return; // longer than 64 bytes: not a local part
                 }
-                while j < r && w[j] == b'.' {
+                // Not from the middle of a character (`中zhang@`: the continuation bytes of a
+                // letter outside Latin come before `zhang`), nor from a dot.
+                while j < r && matches!(w[j], b'.' | 0x80..=0xBF) {
                     j += 1;
                 }
                 if j == r || j > 0 && w[j - 1] == b':' && uri_user_before(w, j - 1) {

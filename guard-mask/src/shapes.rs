@@ -823,8 +823,11 @@ fn mac(h: Hay<'_>, r: usize) -> Option<usize> {
 }
 
 fn email(h: Hay<'_>, r: usize) -> Option<usize> {
-    let first = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-');
-    let local = |b: u8| first(b) || b == b'.';
+    // Accented Latin letters (U+00C0 to U+024F: UTF-8 lead bytes C3-C9, then a continuation
+    // byte) count as letters of the local part (`josé.garcía@`), byte by byte as in the regex.
+    let first =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'%' | b'+' | b'-' | 0xC3..=0xC9);
+    let local = |b: u8| first(b) || matches!(b, b'.' | 0x80..=0xBF);
     if !h.is(r, first) {
         return None;
     }
@@ -1006,6 +1009,9 @@ mod tests {
             b"a3:0c:ad:7c:29:84",
             b"99-19-E3-E0-18-E8",
             b"trent17@example.com",
+            "jos\u{e9}.garc\u{ed}a@example.es".as_bytes(),
+            "\u{4e2d}\u{e9}.\u{142}@x.pl".as_bytes(),
+            b"\xc3@x.io",
             b"a.b+c@mail.example.co.uk.",
             b"x@a-.b",
             b"x@b.c-d.ef",
