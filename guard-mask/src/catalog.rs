@@ -447,6 +447,24 @@ pub(crate) const CATALOG: &[Spec] = &[
         "password hashes: bcrypt, Argon2, PostgreSQL SCRAM-SHA-256 verifiers, Django PBKDF2, \
          crypt(3) MD5/SHA-256/SHA-512/yescrypt (offline cracking material)",
     ),
+    value(spec(
+        "sql_password",
+        r"(?:PASSWORD|[Pp]assword|IDENTIFIED BY|[Ii]dentified [Bb]y) (?P<v>'(?:[^'\n]|''){1,256}')",
+        540,
+        Lit(&[
+            "PASSWORD '",
+            "Password '",
+            "password '",
+            "IDENTIFIED BY '",
+            "Identified by '",
+            "Identified By '",
+            "identified by '",
+        ]),
+        V::SecretValue,
+        100,
+        "passwords in SQL text: PostgreSQL's CREATE/ALTER ROLE ... PASSWORD '...', MySQL's \
+         IDENTIFIED BY '...' (statement logs, migration scripts, shell history)",
+    )),
     native(
         value(spec(
             "http_authorization",

@@ -812,11 +812,19 @@ fn dedup_lits(lits: Vec<(Vec<u8>, u16)>) -> Vec<(Vec<u8>, Vec<u16>)> {
     out
 }
 
-/// Which byte of a built-in literal the scan looks for: the one least likely in ordinary
+/// Which byte of a built-in literal the scan looks for: one the block test marks anyway (any
+/// other would cost an equality test per block), and of those the one least likely in ordinary
 /// text (uppercase consonants, then `_ = /`, then other punctuation; never a digit, whose runs
 /// the scan skips, and a lowercase letter only when nothing else exists).
 pub(crate) fn anchor_offset(lit: &[u8]) -> usize {
-    let cost = |b: u8| match b {
+    let marked = |b: u8| swar_candidates(u64::from(b)) & 0x80 != 0;
+    let cost = |b: u8| u8::from(!marked(b)) * 10 + rarity(b);
+    (0..lit.len()).min_by_key(|&i| cost(lit[i])).unwrap_or(0)
+}
+
+/// How common a byte is in ordinary text, as `anchor_offset` ranks it (lower is rarer).
+fn rarity(b: u8) -> u8 {
+    match b {
         b'A' | b'E' | b'I' | b'O' | b'U' | b'T' | b'S' => 2,
         b'A'..=b'Z' => 1,
         b'_' | b'=' | b'/' => 3,
@@ -824,8 +832,7 @@ pub(crate) fn anchor_offset(lit: &[u8]) -> usize {
         b'a'..=b'z' | b' ' => 8,
         b'0'..=b'9' => 9,
         _ => 3,
-    };
-    (0..lit.len()).min_by_key(|&i| cost(lit[i])).unwrap_or(0)
+    }
 }
 
 /// Literals with their detector, case-insensitive?, keyword list?
@@ -866,4 +873,19 @@ fn label_of(name: &str) -> Vec<u8> {
     l.extend(name.bytes().map(|b| b.to_ascii_uppercase()));
     l.push(b']');
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Masker;
+
+    /// Every built-in literal is found through a byte the block test marks anyway: the default
+    /// catalog adds no equality test per block (and leaves the custom detectors all eight).
+    #[test]
+    fn default_catalog_needs_no_extra_block_bytes() {
+        let m = Masker::builder().build().expect("default catalog compiles");
+        assert!(m.engine.swar);
+        let extra: Vec<char> = m.engine.extra.iter().map(|&b| char::from(b)).collect();
+        assert!(extra.is_empty(), "extra block bytes: {extra:?}");
+    }
 }

@@ -528,9 +528,22 @@ fn password_hash(r: &mut Rng) -> Item {
     framed(pre, &h, post, "password_hash")
 }
 
+/// A password in SQL text (a statement log, a migration script).
+fn sql_password(r: &mut Rng) -> Item {
+    let pw = r.set_in(PW, 8, 24);
+    let user = r.pick(FIRST);
+    let (pre, post) = match r.below(3) {
+        0 => (format!("ALTER ROLE {user} PASSWORD '"), "';"),
+        1 => (format!("CREATE USER '{user}'@'%' IDENTIFIED BY '"), "';"),
+        _ => (format!("CREATE ROLE {user} LOGIN password '"), "'"),
+    };
+    framed(&pre, &pw, post, "sql_password")
+}
+
 fn secret(r: &mut Rng) -> Item {
-    match r.below(25) {
+    match r.below(26) {
         22 => password_hash(r),
+        25 => sql_password(r),
         0 => whole(
             format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
             "aws_access_key_id",
@@ -751,6 +764,11 @@ fn lookalike(r: &mut Rng) -> Item {
             r.below(60)
         ),
         12 => format!("{}-{}-{}", r.range(100, 199), r.digits(3), r.digits(4)),
+        13 if r.chance(25) => format!(
+            "ALTER ROLE {} PASSWORD {}",
+            r.pick(FIRST),
+            r.s(&["NULL", "'********'", "'${APP_PASSWORD}'"])
+        ),
         13 => format!(
             "password: {}",
             r.s(&[
