@@ -677,6 +677,8 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     if !e.kws.is_empty() {
         e.class[usize::from(b':')] |= C_ASSIGN;
         e.class[usize::from(b'=')] |= C_ASSIGN;
+        // `<password>...</password>`
+        e.class[usize::from(b'>')] |= C_ASSIGN;
     }
     let extra: Vec<u8> = (0..=255u8)
         .filter(|&b| e.class[usize::from(b)] != 0 && swar_candidates(u64::from(b)) & 0x80 == 0)

@@ -449,8 +449,8 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         .or_else(|| lc(r, b"private").and_then(|p| lc(us(p), b"key")))
         .or_else(|| lc(r, b"api").and_then(|p| lc(us(p), b"key")))
         .or_else(|| lc(r, b"token"))?;
-    let p = quote_opt(h, kw);
-    let p = h.class_then(p, 0, 3, space)?;
+    let q = quote_opt(h, kw);
+    let p = h.class_then(q, 0, 3, space)?;
     // The value is on the operator's line: `PASSWORD=` with nothing after it is empty, and
     // the next line is not its value.
     let value = |p: usize| {
@@ -463,6 +463,12 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         })?;
         Some((p, e))
     };
+    // An XML element or attribute-named element (`<password>`, `name="db.password">`): the
+    // `>` right after the keyword (and its quote). Blanks or an operator there are the other
+    // branch, so the two never compete.
+    if h.at(q) == Some(b'>') {
+        return value(q + 1);
+    }
     match h.at(p)? {
         b':' => value(p + 1),
         // `=` comes before `=>`; after `=`, a `>` cannot start the value, so `=>` is tried
@@ -1139,6 +1145,9 @@ mod tests {
             r#"password: "open quote"#,
             r#"password: 'it"s' x"#,
             "X-Api-Key: 9f8e7d6c5b4a3928",
+            "<password>s3cretXYZ</password> <Password>abc</Password> <token></token>",
+            r#"<property name="db.password">s3cret pw</property> password >abcdef password> abcdefg"#,
+            "password'>abcdefgh token=>abcdefgh secret >= abcdefgh",
             "secret_key=abcdefgh secretkey: abcdefgh secret-key = abcdefgh secret_kex=abcdefgh",
             "SECRET: abcdefgh secret_: abcdefgh",
             "private_key=MIIEvQIBADANBgkqhkiG9w0BAQEFAASC privatekey=x",

@@ -691,12 +691,13 @@ fn secret(r: &mut Rng) -> Item {
         }
         _ => {
             let pw = r.set_in(PW, 8, 24);
-            let (pre, post) = match r.below(6) {
+            let (pre, post) = match r.below(7) {
                 0 => ("password=", ""),
                 1 => ("\"password\": \"", "\""),
                 2 => ("DB_PASSWORD: ", ""),
                 3 => ("api_key = \"", "\""),
                 4 => ("client_secret: ", ""),
+                5 => ("<password>", "</password>"),
                 _ => ("access_token=", "&"),
             };
             framed(pre, &pw, post, "password_assignment")
