@@ -245,7 +245,7 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
             if group_lens[0] != 4 {
                 continue;
             }
-            if group_lens[1..k].iter().any(|&g| !(3..=6).contains(&g)) {
+            if group_lens[1..k].iter().any(|&g| !(3..=6).contains(&g)) || group_lens[k] > 6 {
                 continue;
             }
         }
