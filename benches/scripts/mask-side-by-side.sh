@@ -55,14 +55,30 @@ bytes=$(stat -c %s "$corpus")
 # command's own stdout can be redirected.
 timed() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk "BEGIN { print $t1 - $t0 }" >&3; }
 mbps() { awk "BEGIN { printf \"%.1f\", $bytes / 1000000 / $1 }"; }
+# CPU seconds (user + sys, from wait4: microseconds, where /usr/bin/time rounds to 10 ms, a
+# tenth of a low-density run) of `CMD < FILE`, the median of three runs.
+cpu_seconds() { # FILE CMD...
+    python3 - "$@" <<'PY'
+import os, subprocess, sys
+runs = []
+for _ in range(3):
+    with open(sys.argv[1], "rb") as f:
+        p = subprocess.Popen(sys.argv[2:], stdin=f, stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"{sys.argv[2]} failed")
+    runs.append(ru.ru_utime + ru.ru_stime)
+print(sorted(runs)[1])
+PY
+}
 
 # ---------------------------------------------------------------- measure
 say "measuring (2 cores shared with other work: figures are noisy)"
 cat "$corpus" >/dev/null # warm the page cache
 t_cat=$( { timed cat <"$corpus" >/dev/null; } 3>&1 )
 t_mask=$( { timed "$gw" mask <"$corpus" >"$work/masked.txt"; } 3>&1 )
-# CPU seconds (user + sys) of the masker: the machine is shared, wall time includes waiting.
-cpu_mask=$( { /usr/bin/time -f '%U %S' "$gw" mask <"$corpus" >/dev/null; } 2>&1 | awk '{ print $1 + $2 }')
+# CPU seconds of the masker: the machine is shared, wall time includes waiting.
+cpu_mask=$(cpu_seconds "$corpus" "$gw" mask)
 t_find=$( { timed "$gw" mask --findings <"$corpus" >"$work/guard_findings.jsonl"; } 3>&1 )
 "$work/hs_compare" "$work/patterns.tsv" "$corpus" "$work/hs_regions.tsv" >"$work/hs.txt" 2>"$work/hs.err" || { cat "$work/hs.err"; exit 1; }
 pbytes=$((PMB * 1024 * 1024))
@@ -90,7 +106,7 @@ sp="$work/sparse"
 cargo run -q --release -p guard-mask --example gen_corpus -- "$sp" "$MB" "$((0x6d61736b))" sparse
 sbytes=$(stat -c %s "$sp/corpus.txt")
 cat "$sp/corpus.txt" >/dev/null
-cpu_sparse=$( { /usr/bin/time -f '%U %S' "$gw" mask <"$sp/corpus.txt" >/dev/null; } 2>&1 | awk '{ print $1 + $2 }')
+cpu_sparse=$(cpu_seconds "$sp/corpus.txt" "$gw" mask)
 "$gw" mask --findings <"$sp/corpus.txt" >"$sp/guard_findings.jsonl"
 "$work/hs_compare" "$sp/patterns.tsv" "$sp/corpus.txt" "$sp/hs_regions.tsv" >"$sp/hs.txt" 2>"$sp/hs.err" || { cat "$sp/hs.err"; exit 1; }
 echo
