@@ -296,9 +296,13 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
 /// does when the lead ends a token of other separators (`10.0.0.1 10.0.0.2`, `2024-01-15
 /// 4111 ...`, `555-0132 4111 ...`, `10:23:45 4111 ...`), and when the lead is a number of one
 /// to three digits standing alone (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no
-/// value has a group that short ahead of this run's. A lead of four or more digits standing
-/// alone (`2024 4111 1111 1111 1111`) may be a group of the same value; a lead glued to a
-/// letter (`DE89 3704`, `v3 4111`) or after a space and a digit is part of a sequence. A run
+/// value has a group that short ahead of this run's. A lead of exactly four digits standing
+/// alone (`2024 4111 1111 1111 1111`) may be the first group of the same value (cards print
+/// four digits first); one of five or more standing alone cannot be (`00042 4111 1111 1111
+/// 1111` in a fixed-width record: no grouped value starts with such a group), so the run
+/// starts a value. A lead glued to a letter (`DE89 3704`, `v3 4111`) or after a space and a
+/// digit is part of a sequence (`3782 822463 10005`); one after another separator and a digit
+/// stands alone (`cache-1\n22600 6011 ...`). A run
 /// of seven or more digits starts a value whatever its lead (`1500 4111111111111111`,
 /// fixed-width records): only an E.164 subscriber number has a later group that long
 /// (`+49 1512 3456789`), and that value starts at its `+`, a trigger of its own. Looks back
@@ -321,16 +325,21 @@ fn starts_after_number(buf: &[u8], i: usize) -> bool {
         return false;
     }
     if j == 0 {
-        return lead <= 3;
+        return lead != 4;
     }
     let c = buf[j - 1];
     if alnum(c) {
         return false;
     }
     if j >= 2 && buf[j - 2].is_ascii_digit() {
-        return matches!(c, b'.' | b'-' | b'/' | b':' | b',');
+        match c {
+            b'.' | b'-' | b'/' | b':' | b',' => return true,
+            b' ' => return false,
+            // A line break, a tab, `|`...: the lead stands alone (`cache-1\n22600 6011 ...`).
+            _ => {}
+        }
     }
-    lead <= 3
+    lead != 4
 }
 
 /// `w[c]` is the colon after the user name of a URI (`scheme://user:`), so what follows up to

@@ -249,9 +249,14 @@ fn card(r: &mut Rng) -> Item {
     match r.below(4) {
         0 => framed("card ", &v, "", "credit_card"),
         1 => framed("", &v, "", "credit_card"),
-        // A fixed-width record: a number of four to six digits, a space, the card.
-        2 if sep.is_empty() => {
-            let lead = r.digits_in(4, 6);
+        // A fixed-width record: a number, a space, the card (a grouped card after a number of
+        // four digits reads as one sequence with it: see the engine's `starts_after_number`).
+        2 => {
+            let lead = if sep.is_empty() {
+                r.digits_in(4, 6)
+            } else {
+                r.digits_in(5, 6)
+            };
             framed(&format!("{lead} "), &v, "", "credit_card")
         }
         _ => framed("cc=", &v, "", "credit_card"),
