@@ -681,7 +681,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         e.class[usize::from(b'>')] |= C_ASSIGN;
     }
     let extra: Vec<u8> = (0..=255u8)
-        .filter(|&b| e.class[usize::from(b)] != 0 && swar_candidates(u64::from(b)) & 0x80 == 0)
+        .filter(|&b| e.class[usize::from(b)] != 0 && !block_marks(b))
         .collect();
     e.swar = extra.len() <= MAX_EXTRA;
     if e.swar {
@@ -819,9 +819,13 @@ fn dedup_lits(lits: Vec<(Vec<u8>, u16)>) -> Vec<(Vec<u8>, Vec<u16>)> {
 /// text (uppercase consonants, then `_ = /`, then other punctuation; never a digit, whose runs
 /// the scan skips, and a lowercase letter only when nothing else exists).
 pub(crate) fn anchor_offset(lit: &[u8]) -> usize {
-    let marked = |b: u8| swar_candidates(u64::from(b)) & 0x80 != 0;
-    let cost = |b: u8| u8::from(!marked(b)) * 10 + rarity(b);
+    let cost = |b: u8| u8::from(!block_marks(b)) * 10 + rarity(b);
     (0..lit.len()).min_by_key(|&i| cost(lit[i])).unwrap_or(0)
+}
+
+/// Whether the block test marks byte `b` by itself (no extra equality test).
+fn block_marks(b: u8) -> bool {
+    swar_candidates(u64::from(b)) & 0x80 != 0
 }
 
 /// How common a byte is in ordinary text, as `anchor_offset` ranks it (lower is rarer).
