@@ -201,9 +201,50 @@ pub(crate) fn card_brand_ok(d: &[u8]) -> bool {
 
 /// Card numbers: plain, or grouped with one kind of separator (space or dash) in groups of
 /// three to six digits. Tries the longest prefix that ends at a group boundary first, so a
-/// number followed by more digit groups (an expiry year, say) is still found.
+/// number followed by more digit groups (an expiry year, say) is still found. When none is a
+/// card and the first group is a four-digit number of its own (`2024 4111 1111 1111 1111`: a
+/// year, a store number), the number is read again from the second group on; the scan does
+/// not start a value there (a four-digit group is how cards print their first group, see
+/// `starts_after_number`), so this is the trigger that finds it.
 fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    if let Some(end) = card_groups(cx.value()) {
+        return Some((cx.s, cx.s + end));
+    }
     let v = cx.value();
+    if v.len() < 6 || !v[..4].iter().all(u8::is_ascii_digit) || !matches!(v[4], b' ' | b'-') {
+        return None;
+    }
+    // The detector's match from the second group (`[0-9](?:[ -]?[0-9]){11,18}`, greedy): the
+    // first attempt's match stopped at 19 digits, which may cut this one short.
+    let w = cx.win;
+    let s = cx.s + 5;
+    let digit = |p: usize| w.get(p).is_some_and(u8::is_ascii_digit);
+    if !digit(s) {
+        return None;
+    }
+    let (mut p, mut k) = (s + 1, 0);
+    while k < 18 {
+        if digit(p) {
+            p += 1;
+        } else if matches!(w.get(p), Some(b' ' | b'-')) && digit(p + 1) {
+            p += 2;
+        } else {
+            break;
+        }
+        k += 1;
+    }
+    if k < 11 {
+        return None;
+    }
+    // Of at least 14 digits: `1234 5678 9012 3456` is one number (a test card, an account),
+    // not a four-digit one and a 12-digit Maestro.
+    let end = card_groups(&w[s..p])?;
+    let digits = w[s..s + end].iter().filter(|b| b.is_ascii_digit()).count();
+    (digits >= 14).then_some((s, s + end))
+}
+
+/// `card` on one candidate: the end (in `v`) of the longest valid number `v` starts with.
+fn card_groups(v: &[u8]) -> Option<usize> {
     let sep = v.iter().copied().find(|b| !b.is_ascii_digit());
     // Group ends (exclusive offsets into v), in order.
     let mut ends = [0usize; 20];
@@ -251,7 +292,7 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
         }
         let n = digits_of(&v[..end], &mut d);
         if (12..=19).contains(&n) && card_brand_ok(&d[..n]) && luhn(&d[..n]) {
-            return Some((cx.s, cx.s + end));
+            return Some(end);
         }
         if sep.is_none() {
             break;
@@ -666,6 +707,17 @@ mod tests {
         }
         // A trailing group is cut off.
         assert_eq!(card(&cx(b"4111 1111 1111 1111 2024")), Some((0, 19)));
+        // A lone four-digit number before the card is left out, and the card is read past
+        // where the first match (19 digits) stopped.
+        assert_eq!(card(&cx(b"2024 4111 1111 1111 1111")), Some((5, 24)));
+        assert_eq!(card(&cx(b"0042-5555-5555-5555-4444")), Some((5, 24)));
+        assert_eq!(card(&cx(b"2024 3782 822463 10005 12")), Some((5, 22)));
+        // Only one group is dropped, and only a four-digit one.
+        assert_eq!(card(&cx(b"2024 1999 4111 1111 1111 1111")), None);
+        assert_eq!(card(&cx(b"20245 4111 1111 1111 1111")), None);
+        assert_eq!(card(&cx(b"2024 4111 1111 1111 1112")), None);
+        assert_eq!(card(&cx(b"1234 5678 9012 3456")), None);
+        assert_eq!(card(&cx(b"1234 5678 9012 3456 7898")), Some((5, 24)));
     }
 
     #[test]

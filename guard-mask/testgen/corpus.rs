@@ -249,11 +249,16 @@ fn card(r: &mut Rng) -> Item {
     match r.below(4) {
         0 => framed("card ", &v, "", "credit_card"),
         1 => framed("", &v, "", "credit_card"),
-        // A fixed-width record: a number, a space, the card (a grouped card after a number of
-        // four digits reads as one sequence with it: see the engine's `starts_after_number`).
+        // A fixed-width record: a number, a space, the card. A grouped card after a number of
+        // four digits is read as one sequence with it (see the engine's
+        // `starts_after_number`) and found by dropping that number (the card validator),
+        // when the number is not itself the start of a card (a year) and the card has at
+        // least 14 digits.
         2 => {
             let lead = if sep.is_empty() {
                 r.digits_in(4, 6)
+            } else if d.len() >= 14 && r.below(2) == 0 {
+                r.range(1990, 2030).to_string()
             } else {
                 r.digits_in(5, 6)
             };
