@@ -58,6 +58,10 @@ pub(crate) enum Matcher {
     Authorization,
     /// `CVV: 123` and its sister keys: the value group.
     CardCode,
+    /// `PASSWORD '...'` / `IDENTIFIED BY '...'` in SQL text: the quoted value group.
+    SqlPassword,
+    /// The password hash formats (bcrypt, Argon2, SCRAM-SHA-256, PBKDF2, crypt(3)).
+    PasswordHash,
 }
 
 /// The token formats with a literal prefix and fixed character classes.
@@ -179,6 +183,7 @@ impl Matcher {
             Matcher::Assignment => return assignment(h, r),
             Matcher::Authorization => return authorization(h, r),
             Matcher::CardCode => return card_code(h, r),
+            Matcher::SqlPassword => return sql_password(h, r),
             _ => {}
         }
         self.end(h, r).map(|e| (r, e))
@@ -208,12 +213,14 @@ impl Matcher {
                 h.class(p, 0, usize::MAX, b64)
             }
             Matcher::Token(t) => token(h, r, t),
+            Matcher::PasswordHash => password_hash(h, r),
             Matcher::AwsSecret
             | Matcher::AzureKey
             | Matcher::UriPassword
             | Matcher::Assignment
             | Matcher::Authorization
-            | Matcher::CardCode => None,
+            | Matcher::CardCode
+            | Matcher::SqlPassword => None,
         }
     }
 }
@@ -233,6 +240,144 @@ fn upper_digit(b: u8) -> bool {
 
 fn word_dash(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// `(?:PASSWORD|[Pp]assword|IDENTIFIED BY|[Ii]dentified [Bb]y) (?P<v>'(?:[^'\n]|''){1,256}')`.
+/// The keyword alternatives differ in their first byte or cannot both match. The quoted
+/// value takes as many pieces (a byte other than a quote or a line break, or a doubled
+/// quote) as it can, up to 256, and then needs a quote; where there is none, the regex gives
+/// pieces back, and the only place a quote can come next is the first quote of a doubled
+/// one: the last such piece that leaves at least one before it.
+fn sql_password(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
+    let p = match h.at(r)? {
+        b'P' | b'p' => h.first_of(r, &[b"PASSWORD", b"Password", b"password"])?,
+        b'I' | b'i' => h.first_of(
+            r,
+            &[
+                b"IDENTIFIED BY",
+                b"Identified By",
+                b"Identified by",
+                b"identified By",
+                b"identified by",
+            ],
+        )?,
+        _ => return None,
+    };
+    let q = h.lit(p, b" ")?;
+    let mut i = h.lit(q, b"'")?;
+    let mut pieces = 0;
+    // Where the last doubled quote after the first piece starts.
+    let mut give_back = None;
+    while pieces < 256 {
+        match h.at(i) {
+            Some(b'\'') if h.at(i + 1) == Some(b'\'') => {
+                if pieces >= 1 {
+                    give_back = Some(i);
+                }
+                i += 2;
+            }
+            Some(b'\'' | b'\n') | None => break,
+            Some(_) => i += 1,
+        }
+        pieces += 1;
+    }
+    if pieces >= 1 && h.at(i) == Some(b'\'') {
+        return Some((q, i + 1));
+    }
+    give_back.map(|g| (q, g + 1))
+}
+
+/// The `password_hash` regex: eight alternatives, each starting with its own literal
+/// (`$2a$`, `$argon2`, `SCRAM-SHA-256$`, `pbkdf2_sha`, `$1$`, `$5$`, `$6$`, `$y$`), so at
+/// most one applies at `r`. Every repetition is of a class that excludes what follows it.
+fn password_hash(h: Hay<'_>, r: usize) -> Option<usize> {
+    let crypt = |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b == b'/';
+    let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    let digit = |b: u8| b.is_ascii_digit();
+    // `[f]{min,max}` then `lit`.
+    let run_lit = |p: usize, min: usize, max: usize, f: &dyn Fn(u8) -> bool, lit: &[u8]| {
+        h.lit(h.class_then(p, min, max, f)?, lit)
+    };
+    match h.at(r)? {
+        b'$' => {}
+        b'S' => {
+            let p = h.lit(r, b"SCRAM-SHA-256$")?;
+            let p = run_lit(p, 1, 10, &digit, b":")?;
+            let mut p = h.class_then(p, 16, 88, b64)?;
+            let mut eq = 0;
+            while eq < 2 && h.at(p) == Some(b'=') {
+                p += 1;
+                eq += 1;
+            }
+            let p = h.lit(p, b"$")?;
+            let p = h.lit(h.class(p, 43, 43, b64)?, b"=:")?;
+            return h.lit(h.class(p, 43, 43, b64)?, b"=");
+        }
+        b'p' => {
+            let p = h.lit(r, b"pbkdf2_sha")?;
+            let p = h.lit(h.first_of(p, &[b"256", b"1"])?, b"$")?;
+            let p = run_lit(p, 1, 10, &digit, b"$")?;
+            let p = run_lit(p, 1, 64, &crypt, b"$")?;
+            let mut p = h.class(p, 27, 88, b64)?;
+            let mut eq = 0;
+            while eq < 2 && h.at(p) == Some(b'=') {
+                p += 1;
+                eq += 1;
+            }
+            return Some(p);
+        }
+        _ => return None,
+    }
+    match h.at(r + 1)? {
+        b'2' => {
+            if !h.is(r + 2, |b| matches!(b, b'a' | b'b' | b'x' | b'y')) {
+                return None;
+            }
+            let p = h.lit(r + 3, b"$")?;
+            // `(?:0[4-9]|[12][0-9]|3[01])`
+            if !matches!(
+                (h.at(p)?, h.at(p + 1)?),
+                (b'0', b'4'..=b'9') | (b'1' | b'2', b'0'..=b'9') | (b'3', b'0' | b'1')
+            ) {
+                return None;
+            }
+            let p = h.lit(p + 2, b"$")?;
+            h.class(p, 53, 53, crypt)
+        }
+        b'a' => {
+            let p = h.lit(r, b"$argon2")?;
+            let p = h.first_of(p, &[b"id$", b"i$", b"d$"])?;
+            let p = h.lit(p, b"v=")?;
+            let p = run_lit(p, 1, 3, &digit, b"$m=")?;
+            let p = run_lit(p, 1, 10, &digit, b",t=")?;
+            let p = run_lit(p, 1, 10, &digit, b",p=")?;
+            let p = run_lit(p, 1, 3, &digit, b"$")?;
+            let p = run_lit(p, 11, 88, &b64, b"$")?;
+            h.class(p, 22, 88, b64)
+        }
+        b'1' => {
+            let p = h.lit(r, b"$1$")?;
+            let p = run_lit(p, 1, 8, &crypt, b"$")?;
+            h.class(p, 22, 22, crypt)
+        }
+        c @ (b'5' | b'6') => {
+            let p = h.lit(r + 2, b"$")?;
+            let tail = if c == b'5' { 43 } else { 86 };
+            let rest = |p: usize| h.class(run_lit(p, 1, 16, &crypt, b"$")?, tail, tail, crypt);
+            // `(?:rounds=[0-9]{1,9}\$)?`: with the group first, then without.
+            h.lit(p, b"rounds=")
+                .and_then(|q| run_lit(q, 1, 9, &digit, b"$"))
+                .and_then(rest)
+                .or_else(|| rest(p))
+        }
+        b'y' => {
+            let p = h.lit(r, b"$y$")?;
+            let p = run_lit(p, 1, 64, &crypt, b"$")?;
+            let p = run_lit(p, 1, 86, &crypt, b"$")?;
+            h.class(p, 43, 43, crypt)
+        }
+        _ => None,
+    }
 }
 
 fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
@@ -937,6 +1082,8 @@ mod tests {
         ("password_assignment", Matcher::Assignment),
         ("http_authorization", Matcher::Authorization),
         ("card_security_code", Matcher::CardCode),
+        ("sql_password", Matcher::SqlPassword),
+        ("password_hash", Matcher::PasswordHash),
     ];
 
     /// The catalog marks exactly these detectors as matched by hand.
@@ -1075,6 +1222,30 @@ mod tests {
             b"AUTHORIZATION =  token   ghp_0123",
             b"redis://:pw123456@cache",
             b"secret=>",
+            b"PASSWORD 'md5''s3cr''et'",
+            b"identified By 'a''b\nc'",
+            b"Password '''",
+            b"IDENTIFIED BY 'x'''",
+            b"password ''",
+            b"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+            b"$2y$04$",
+            b"$2a$31$abc",
+            b"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+            b"$argon2i$v=1$m=1,t=1,p=1$",
+            b"SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$",
+            b"SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ=:",
+            b"pbkdf2_sha256$600000$saltsalt$0123456789abcdefghijABCDEFG=",
+            b"pbkdf2_sha1$1$s$",
+            b"$1$saltsalt$qwertyuiopasdfghjklzxc",
+            b"$5$rounds=5000$saltstring$",
+            b"$5$rounds=5000$",
+            b"$6$saltsalt$",
+            b"$y$j9T$salt$",
+            b"SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ=:qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ=",
+            b"$5$rounds=5000$saltstring$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ",
+            b"$6$salt$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJqwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGH",
+            b"$y$j9T$salt$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ",
+            b"qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJ",
         ];
         prop_oneof![
             3 => proptest::sample::select(samples).prop_map(<[u8]>::to_vec),
