@@ -407,10 +407,10 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         value(spec(
             "password_assignment",
-            r#"(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)["']?(?:\s{0,3}(?::|=|=>)|>)[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})"#,
+            r#"(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)["']?(?:\s{0,3}(?::|=|=>)|>)[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{1,256})"#,
             300,
             Assign(ASSIGN_LITERALS),
-            V::SecretValue,
+            V::Assigned,
             100,
             "values of password=, secret:, api_key=, *_token=, pwd= style assignments, X-Api-Key: headers and XML elements (<password>...</password>)",
         )),

@@ -565,7 +565,7 @@ fn quoted(h: Hay<'_>, p: usize) -> Option<usize> {
 
 /// `(?i:password|passwd|passphrase|pwd|secret[_-]?key|secret|private[_-]?key|api[_-]?key|token)`
 /// `["']?\s{0,3}(?::|=|=>)`
-/// `[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{4,256})`
+/// `[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{1,256})`
 /// (the validator takes the quotes off).
 fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
     let lc = |p: usize, lit: &[u8]| {
@@ -603,7 +603,7 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         if let Some(e) = quoted(h, p) {
             return Some((p, e));
         }
-        let e = h.class(quote_opt(h, p), 4, 256, |b| {
+        let e = h.class(quote_opt(h, p), 1, 256, |b| {
             !space(b) && !matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>')
         })?;
         Some((p, e))

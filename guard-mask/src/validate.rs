@@ -32,6 +32,8 @@ pub(crate) enum Validator {
     Ipv6,
     Jwt,
     SecretValue,
+    /// `SecretValue`, and an unquoted value of a line of its own runs to the line's end.
+    Assigned,
     UriPassword,
 }
 
@@ -49,26 +51,112 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::Phone => ok(phone_ok(cx.value())),
         Validator::Ipv6 => ipv6(cx),
         Validator::Jwt => ok(jwt_ok(cx.value())),
-        Validator::SecretValue => {
-            // The value's quotes stay (`"password": "..."` remains JSON): a quoted value
-            // (`"correct horse battery staple"`) is masked between them, and an opening quote
-            // that none closes is left out.
-            let (mut s, mut e) = (cx.s, cx.e);
-            if let Some(&q @ (b'"' | b'\'')) = cx.win.get(s) {
-                s += 1;
-                if e > s && cx.win[e - 1] == q {
-                    e -= 1;
-                    return secret_value_ok(&cx.win[s..e]).then_some((s, e));
-                }
-            }
-            // A sentence's full stop is not part of an unquoted value ("password: hunter22.").
-            while e > s + 1 && cx.win[e - 1] == b'.' {
-                e -= 1;
-            }
-            secret_value_ok(&cx.win[s..e]).then_some((s, e))
-        }
+        Validator::SecretValue => secret_value(cx, false),
+        Validator::Assigned => secret_value(cx, true),
         Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
     }
+}
+
+/// A secret value after its keyword. The value's quotes stay (`"password": "..."` remains
+/// JSON): a quoted value (`"correct horse battery staple"`) is masked between them, and an
+/// opening quote that none closes is left out. With `to_line_end`, an unquoted value that a
+/// blank ends runs on to the end of its line when the assignment is the line's only content
+/// (see `line_value`) and its first word is not a placeholder (`password: ******** (set
+/// in the vault)` is not a secret).
+fn secret_value(cx: &VCtx<'_>, to_line_end: bool) -> Option<(usize, usize)> {
+    let (mut s, mut e) = (cx.s, cx.e);
+    if let Some(&q @ (b'"' | b'\'')) = cx.win.get(s) {
+        s += 1;
+        if e > s && cx.win[e - 1] == q {
+            e -= 1;
+            return secret_value_ok(&cx.win[s..e]).then_some((s, e));
+        }
+    } else if to_line_end
+        && !placeholder(&cx.win[s..e])
+        && let Some(le) = line_value(cx.win, s, e)
+        && secret_value_ok(&cx.win[s..le])
+    {
+        return Some((s, le));
+    }
+    // A sentence's full stop is not part of an unquoted value ("password: hunter22.").
+    while e > s + 1 && cx.win[e - 1] == b'.' {
+        e -= 1;
+    }
+    secret_value_ok(&cx.win[s..e]).then_some((s, e))
+}
+
+/// Where the unquoted value `win[s..e]` ends when it is the rest of a `key: value` or
+/// `key=value` line (YAML, `.env`, `.properties`, INI): `password: correct horse battery
+/// staple` is one value, where in a log line (`login failed password=hunter2 user=bob`) a
+/// blank ends it. The line must hold nothing before the key but blanks and a YAML list dash
+/// or `export`; the key is one word (`DB_PASSWORD`, `spring.datasource.password`, quoted or
+/// not); the rest of the line must not look like more fields (`=`, `key: `, quotes, braces,
+/// `;`, `&`: `password=hunter2 user=bob` is a logfmt line). The value stops before ` #` (a
+/// comment) and after 256 bytes; trailing blanks are left out. `None` when the value does not go on (a blank must end the first word, and
+/// more must follow it), or the line does not qualify. Looks back at most 64 bytes before
+/// the operator: the trigger's window holds more than that before it unless the input
+/// starts there, so reaching the window's start means the line starts there too.
+fn line_value(win: &[u8], s: usize, e: usize) -> Option<usize> {
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    if !win.get(e).copied().is_some_and(blank) {
+        return None;
+    }
+    // The operator, past the blanks before the value.
+    let mut o = s;
+    while o > 0 && blank(win[o - 1]) {
+        o -= 1;
+    }
+    if o == 0 || !matches!(win[o - 1], b':' | b'=') {
+        return None;
+    }
+    let op = o - 1;
+    let stop = op.saturating_sub(64);
+    let mut k = op;
+    let back = |k: &mut usize, f: &dyn Fn(u8) -> bool| {
+        let from = *k;
+        while *k > stop && f(win[*k - 1]) {
+            *k -= 1;
+        }
+        from - *k
+    };
+    back(&mut k, &blank);
+    back(&mut k, &|b| b == b'"' || b == b'\'');
+    if back(&mut k, &|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+    }) == 0
+    {
+        return None;
+    }
+    back(&mut k, &|b| b == b'"' || b == b'\'');
+    back(&mut k, &blank);
+    if k > 0 && win[k - 1] == b'-' || k >= 6 && &win[k - 6..k] == b"export" {
+        k -= if win[k - 1] == b'-' { 1 } else { 6 };
+        back(&mut k, &blank);
+    }
+    if k > 0 && !matches!(win[k - 1], b'\n' | b'\r') {
+        return None;
+    }
+    let mut p = e;
+    while p < win.len() && p - s < 256 && !matches!(win[p], b'\n' | b'\r') {
+        match win[p] {
+            b'#' if blank(win[p - 1]) => break,
+            // More fields follow (`password=hunter2 user=bob`, `pw: x {"k": 1}`): the
+            // first word is the value.
+            b'=' | b'"' | b'{' | b'}' | b';' | b'&' => return None,
+            b':' if win
+                .get(p + 1)
+                .is_none_or(|&b| blank(b) || b == b'\n' || b == b'\r') =>
+            {
+                return None;
+            }
+            _ => {}
+        }
+        p += 1;
+    }
+    while blank(win[p - 1]) {
+        p -= 1;
+    }
+    (p > e).then_some(p)
 }
 
 const SSN_CONTEXT: &[&[u8]] = &[b"ssn", b"social security", b"social_security"];
@@ -600,9 +688,15 @@ fn jwt_ok(v: &[u8]) -> bool {
 
 /// Rejects values that are obviously not secrets: placeholders, templates, masks.
 fn secret_value_ok(v: &[u8]) -> bool {
-    if v.len() < 4 {
-        return false;
-    }
+    v.len() >= 4 && !placeholder(v)
+}
+
+/// A stand-in rather than a secret: `null`, `********`, `${VAR}`, `<redacted>`, a function
+/// call.
+fn placeholder(v: &[u8]) -> bool {
+    let Some(&first) = v.first() else {
+        return true;
+    };
     let lower_is = |w: &[u8]| v.eq_ignore_ascii_case(w);
     if lower_is(b"null")
         || lower_is(b"none")
@@ -612,7 +706,7 @@ fn secret_value_ok(v: &[u8]) -> bool {
         || lower_is(b"redacted")
         || lower_is(b"[redacted]")
     {
-        return false;
+        return true;
     }
     if v.starts_with(b"${")
         || v.starts_with(b"{{")
@@ -620,14 +714,13 @@ fn secret_value_ok(v: &[u8]) -> bool {
         || v.starts_with(b"<")
         || v.starts_with(b"$(")
     {
-        return false;
+        return true;
     }
-    let first = v[0];
     if matches!(first, b'*' | b'x' | b'X' | b'.' | b'#') && v.iter().all(|&b| b == first) {
-        return false;
+        return true;
     }
     // A function call (`password=get_password()`).
-    !(v.ends_with(b")") && v.contains(&b'('))
+    v.ends_with(b")") && v.contains(&b'(')
 }
 
 #[cfg(test)]
@@ -718,6 +811,54 @@ mod tests {
         assert_eq!(card(&cx(b"2024 4111 1111 1111 1112")), None);
         assert_eq!(card(&cx(b"1234 5678 9012 3456")), None);
         assert_eq!(card(&cx(b"1234 5678 9012 3456 7898")), Some((5, 24)));
+    }
+
+    /// `line_value` on `text`, the value's first word starting after `key`.
+    fn line_end(text: &str, key: &str, word: &str) -> Option<String> {
+        let w = text.as_bytes();
+        let s = text.find(key).expect("key") + key.len();
+        let e = s + word.len();
+        assert_eq!(&text[s..e], word);
+        line_value(w, s, e).map(|p| text[s..p].to_owned())
+    }
+
+    #[test]
+    fn line_values() {
+        let some = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            line_end("password: a b c", "password: ", "a"),
+            some("a b c")
+        );
+        assert_eq!(
+            line_end("x\r\n\tpwd =  a b \r\n", "pwd =  ", "a"),
+            some("a b")
+        );
+        assert_eq!(line_end("k\n- secret: a b", "secret: ", "a"), some("a b"));
+        assert_eq!(line_end("k\nexport  PW=a b\nz", "PW=", "a"), some("a b"));
+        assert_eq!(
+            line_end("\"password\": a b", "\"password\": ", "a"),
+            some("a b")
+        );
+        // A comment, nothing more, more fields, an operator other than `:` or `=`.
+        assert_eq!(line_end("password: a # b", "password: ", "a"), None);
+        assert_eq!(line_end("password: a   ", "password: ", "a"), None);
+        assert_eq!(line_end("password: a b=c", "password: ", "a"), None);
+        assert_eq!(line_end("password: a b: c", "password: ", "a"), None);
+        assert_eq!(
+            line_end("password: a b:c", "password: ", "a"),
+            some("a b:c")
+        );
+        assert_eq!(line_end("password> a b", "password> ", "a"), None);
+        // Not the line's only assignment or key.
+        assert_eq!(line_end("the password: a b", "password: ", "a"), None);
+        assert_eq!(line_end("x exported PW=a b", "PW=", "a"), None);
+        assert_eq!(line_end("user=x password=a b", "password=", "a"), None);
+        // At most 256 bytes.
+        let long = format!("pw: a {}", "b".repeat(300));
+        assert_eq!(line_end(&long, "pw: ", "a").map(|v| v.len()), Some(256));
+        // The key is at most 64 bytes before the operator, or the line is not looked at.
+        let key = "k".repeat(70);
+        assert_eq!(line_end(&format!("{key}: a b"), ": ", "a"), None);
     }
 
     #[test]

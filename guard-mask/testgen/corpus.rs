@@ -879,6 +879,40 @@ impl Corpus {
     }
 }
 
+/// A `key: value` line of a config file whose value is a passphrase of several words (masked
+/// to the line's end, before a comment), or a placeholder followed by a remark (not masked).
+fn passphrase_line(r: &mut Rng) -> Item {
+    let key = r.s(&[
+        "password",
+        "DB_PASSWORD",
+        "  passphrase",
+        "export APP_PASSWORD",
+        "- secret",
+        "spring.datasource.password",
+    ]);
+    let op = r.s(&[": ", "=", " = "]);
+    let pre = format!("{key}{op}");
+    if r.chance(20) {
+        return plain(format!(
+            "{pre}{} {}",
+            r.s(&["********", "${DB_PASSWORD}", "null", "<redacted>"]),
+            words(r, 2, 4)
+        ));
+    }
+    // The first word may be shorter than the four bytes a one-word value needs.
+    let phrase = format!(
+        "{} {}",
+        r.s(&["my", "correct", "Tr0ub4dor", "it"]),
+        words(r, 2, 4)
+    );
+    let post = if r.chance(30) {
+        "  # rotated yearly"
+    } else {
+        ""
+    };
+    framed(&pre, &phrase, post, "password_assignment")
+}
+
 /// Generates at least `target` bytes (whole records) from `seed`.
 pub fn generate(seed: u64, target: usize) -> Corpus {
     let mut r = Rng::new(seed);
@@ -945,7 +979,11 @@ pub fn generate(seed: u64, target: usize) -> Corpus {
                     r.s(&["db", "cache", "api"]),
                     r.s(&["db-primary", "localhost", "cache-1"])
                 ));
-                let it = slot(&mut r);
+                let it = if r.chance(10) {
+                    passphrase_line(&mut r)
+                } else {
+                    slot(&mut r)
+                };
                 c.item(it);
                 c.text("\n");
             }
