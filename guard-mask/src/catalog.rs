@@ -251,12 +251,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         spec(
             "stripe_key",
-            r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",
+            r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{32,}",
             128,
-            Lit(&["sk_live_", "rk_live_", "sk_test_", "rk_test_"]),
+            Lit(&["sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"]),
             V::None,
             110,
-            "Stripe secret and restricted keys",
+            "Stripe secret and restricted keys, webhook signing secrets",
         ),
         Matcher::Token(Token::Stripe),
     ),

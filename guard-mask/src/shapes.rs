@@ -423,6 +423,10 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             h.class(p, 20, 32, an)
         }
         Token::Stripe => {
+            // The alternatives differ in their first byte.
+            if let Some(p) = h.lit(r, b"whsec_") {
+                return h.class(p, 32, MAX, an);
+            }
             let p = h.first_of(r, &[b"sk_", b"rk_"])?;
             let p = h.first_of(p, &[b"live_", b"test_"])?;
             h.class(p, 16, MAX, an)
@@ -1193,6 +1197,8 @@ mod tests {
             b"xapp-1-A0123456789",
             b"hooks.slack.com/services/T0123456/B0123456/abcdefghij0123456789",
             b"sk_live_0123456789abcdef",
+            b"whsec_0123456789abcdefghijABCDEFGHIJ0123",
+            b"whsec_0123456789abcdefghij",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

@@ -602,11 +602,15 @@ fn secret(r: &mut Rng) -> Item {
             "slack_webhook",
         ),
         7 => whole(
-            format!(
-                "{}_{}",
-                r.s(&["sk_live", "rk_live", "sk_test"]),
-                r.chars(ALNUM, 24)
-            ),
+            if r.chance(25) {
+                format!("whsec_{}", r.chars(ALNUM, 32))
+            } else {
+                format!(
+                    "{}_{}",
+                    r.s(&["sk_live", "rk_live", "sk_test"]),
+                    r.chars(ALNUM, 24)
+                )
+            },
             "stripe_key",
         ),
         8 => whole(format!("AIza{}", r.chars(B64URL, 35)), "google_api_key"),
