@@ -92,10 +92,11 @@ fn secret_value(cx: &VCtx<'_>, to_line_end: bool) -> Option<(usize, usize)> {
 /// or `export`; the key is one word (`DB_PASSWORD`, `spring.datasource.password`, quoted or
 /// not); the rest of the line must not look like more fields (`=`, `key: `, quotes, braces,
 /// `;`, `&`: `password=hunter2 user=bob` is a logfmt line). The value stops before ` #` (a
-/// comment) and after 256 bytes; trailing blanks are left out. `None` when the value does not go on (a blank must end the first word, and
-/// more must follow it), or the line does not qualify. Looks back at most 64 bytes before
-/// the operator: the trigger's window holds more than that before it unless the input
-/// starts there, so reaching the window's start means the line starts there too.
+/// comment) and after 256 bytes; trailing blanks are left out. `None` when the value does
+/// not go on (a blank must end the first word, and more must follow it), or the line does
+/// not qualify. Looks back at most 64 bytes before the operator: the trigger's window holds
+/// more than that before it unless the input starts there, so reaching the window's start
+/// means the line starts there too.
 fn line_value(win: &[u8], s: usize, e: usize) -> Option<usize> {
     let blank = |b: u8| b == b' ' || b == b'\t';
     if !win.get(e).copied().is_some_and(blank) {
