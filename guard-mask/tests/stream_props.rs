@@ -31,6 +31,12 @@ const SAMPLES: &[&str] = &[
     "xoxb-1234567890-abcdefghij SK0123456789abcdef0123456789abcdef",
     " 2024-01-15T10:23:45Z ",
     "\u{e9}\u{4e2d}",
+    "\npassword: correct horse battery staple",
+    "\n  - secret = my dog rex  # old\n",
+    "2024 4111 1111 1111 1111 ",
+    "PASSWORD 'it''s'",
+    "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+    "whsec_0123456789abcdefghijABCDEFGHIJ0123",
 ];
 
 fn input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
