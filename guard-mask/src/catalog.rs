@@ -395,7 +395,7 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         value(spec(
             "uri_password",
-            r"://[^:/@\s]{0,128}:(?P<v>[^@\s/]{1,256})@",
+            r"://[^:/@\s]{0,128}:(?P<v>[^\s/]{1,256})@",
             400,
             Lit(&["://"]),
             V::UriPassword,

@@ -361,6 +361,27 @@ fn uri_user_before(w: &[u8], c: usize) -> bool {
     u >= 3 && w[u - 3..u] == *b"://"
 }
 
+/// `w[a]`, the byte before an e-mail local part, is the colon after a URI's user name or a
+/// byte of its password (`scheme://user:P@ss@host`, `scheme://u:pa:ss@host`): `uri_password`
+/// runs to the last `@` before the host, so the local part is password, not an address.
+/// Looks back over the password (no blank or `/`, at most 256 bytes, and only as far as the
+/// window goes: a pure function of the window, whatever the chunking) for that colon.
+fn in_uri_password(w: &[u8], a: usize) -> bool {
+    let mut c = a;
+    loop {
+        if w[c] == b':' && uri_user_before(w, c) {
+            return true;
+        }
+        if c == 0
+            || a - c >= 256
+            || matches!(w[c - 1], b'/' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+        {
+            return false;
+        }
+        c -= 1;
+    }
+}
+
 /// The hex group of an IPv6 address or a MAC starting at `s` is not glued to a larger token
 /// (an alphanumeric, which also means no further hex digit, or `:` `.` `-` before it).
 #[inline(always)]
@@ -1083,7 +1104,7 @@ impl Engine {
                 while j < r && matches!(w[j], b'.' | 0x80..=0xBF) {
                     j += 1;
                 }
-                if j == r || j > 0 && w[j - 1] == b':' && uri_user_before(w, j - 1) {
+                if j == r || j > 0 && matches!(w[j - 1], b':' | b'@') && in_uri_password(w, j - 1) {
                     return;
                 }
                 for &d in &self.at_dets {

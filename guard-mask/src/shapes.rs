@@ -176,9 +176,11 @@ impl Matcher {
                 let p =
                     h.class_then(p, 0, 128, |b| !matches!(b, b':' | b'/' | b'@') && !space(b))?;
                 let v = h.lit(p, b":")?;
-                let e = h.class_then(v, 1, 256, |b| !matches!(b, b'@' | b'/') && !space(b))?;
-                h.lit(e, b"@")?;
-                return Some((v, e));
+                // `[^\s/]{1,256}@`: the greedy run gives back to its last `@` (a password may
+                // hold one: `P@ssw0rd@db`; a host never does). The `@` is part of the run.
+                let n = h.run(v, 257, |b| b != b'/' && !space(b));
+                let k = (1..n.min(257)).rev().find(|&k| h.at(v + k) == Some(b'@'))?;
+                return Some((v, v + k));
             }
             Matcher::Assignment => return assignment(h, r),
             Matcher::Authorization => return authorization(h, r),
@@ -1212,6 +1214,8 @@ mod tests {
             b"dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             b"AccountKey=0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdef==",
             b"postgres://user:s3cr:et@db",
+            b"postgres://app:P@ssw0rd@db.example.com:5432/x",
+            b"mysql://u:a@b@c@d/e",
             b"https://a:@b",
             b"password=hunter22",
             b"Passwd  => 'x1y2z3'",

@@ -695,7 +695,11 @@ fn secret(r: &mut Rng) -> Item {
                 "amqp",
                 "mongodb",
             ]);
-            let pw = r.set_in(PW, 8, 20);
+            let mut pw = r.set_in(PW, 8, 20);
+            if r.chance(20) {
+                // Unencoded, as hand-written connection strings have it (`P@ssw0rd`).
+                pw.insert(r.range(1, 6) as usize, '@');
+            }
             framed(
                 &format!("{scheme}://{}:", r.pick(FIRST)),
                 &pw,
