@@ -305,13 +305,8 @@ fn password_hash(h: Hay<'_>, r: usize) -> Option<usize> {
         b'S' => {
             let p = h.lit(r, b"SCRAM-SHA-256$")?;
             let p = run_lit(p, 1, 10, &digit, b":")?;
-            let mut p = h.class_then(p, 16, 88, b64)?;
-            let mut eq = 0;
-            while eq < 2 && h.at(p) == Some(b'=') {
-                p += 1;
-                eq += 1;
-            }
-            let p = h.lit(p, b"$")?;
+            let p = h.class_then(p, 16, 88, b64)?;
+            let p = h.lit(h.class(p, 0, 2, |b| b == b'=')?, b"$")?;
             let p = h.lit(h.class(p, 43, 43, b64)?, b"=:")?;
             return h.lit(h.class(p, 43, 43, b64)?, b"=");
         }
@@ -320,13 +315,8 @@ fn password_hash(h: Hay<'_>, r: usize) -> Option<usize> {
             let p = h.lit(h.first_of(p, &[b"256", b"1"])?, b"$")?;
             let p = run_lit(p, 1, 10, &digit, b"$")?;
             let p = run_lit(p, 1, 64, &crypt, b"$")?;
-            let mut p = h.class(p, 27, 88, b64)?;
-            let mut eq = 0;
-            while eq < 2 && h.at(p) == Some(b'=') {
-                p += 1;
-                eq += 1;
-            }
-            return Some(p);
+            let p = h.class(p, 27, 88, b64)?;
+            return h.class(p, 0, 2, |b| b == b'=');
         }
         _ => return None,
     }
