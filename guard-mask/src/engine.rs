@@ -35,13 +35,14 @@ pub(crate) const C_ANCHOR: u16 = 128;
 pub(crate) const C_ASSIGN: u16 = 256;
 
 pub(crate) enum Verify {
+    /// A custom regex (a built-in one only if it had no hand-written matcher).
     Regex {
         re: meta::Regex,
         vgroup: Option<usize>,
-        /// A hand-written equivalent of `re` (built-ins only): it answers `vgroup`'s span when
-        /// there is one, the whole match otherwise.
-        native: Option<Matcher>,
     },
+    /// A built-in detector's hand-written equivalent of its regex: it answers the value
+    /// group's span when there is one, the whole match otherwise. Its regex is not compiled.
+    Native(Matcher),
     Keyword,
 }
 
@@ -454,18 +455,11 @@ impl Scratch {
         let mut caps = Vec::with_capacity(engine.dets.len());
         for d in &engine.dets {
             match &d.verify {
-                Verify::Regex {
-                    re,
-                    vgroup,
-                    native: None,
-                } => {
+                Verify::Regex { re, vgroup } => {
                     caches.push(Some(re.create_cache()));
                     caps.push(vgroup.map(|_| re.create_captures()));
                 }
-                Verify::Regex {
-                    native: Some(_), ..
-                }
-                | Verify::Keyword => {
+                Verify::Native(_) | Verify::Keyword => {
                     caches.push(None);
                     caps.push(None);
                 }
@@ -1164,10 +1158,8 @@ impl Engine {
         }
         let span_end = (r + det.max_len).min(w.len());
         let (ms, me) = match &det.verify {
-            Verify::Regex {
-                native: Some(m), ..
-            } => m.find(w, r, span_end)?,
-            Verify::Regex { re, vgroup, .. } => {
+            Verify::Native(m) => m.find(w, r, span_end)?,
+            Verify::Regex { re, vgroup } => {
                 let inp = Input::new(w).range(r..span_end).anchored(Anchored::Yes);
                 match vgroup {
                     None => caches.search(usize::from(d), re, &inp)?,

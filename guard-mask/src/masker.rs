@@ -323,7 +323,7 @@ impl MaskStream<Arc<Masker>> {
     }
 }
 
-fn byte_syntax() -> syntax::Config {
+pub(crate) fn byte_syntax() -> syntax::Config {
     syntax::Config::new().unicode(false).utf8(false)
 }
 
@@ -381,29 +381,31 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     };
     for spec in CATALOG.iter().filter(|s| enabled(s.name)) {
         let idx = u16::try_from(dets.len()).map_err(|_| BuildError::TooManyDetectors)?;
-        let re = meta::Builder::new()
-            .syntax(byte_syntax())
-            .configure(meta::Config::new().utf8_empty(false))
-            .build(spec.regex)
-            .map_err(|source| BuildError::Regex {
-                name: spec.name.to_owned(),
-                source: Box::new(source),
-            })?;
-        let vgroup = if spec.value_group {
-            re.group_info().to_index(PatternID::ZERO, "v")
-        } else {
-            None
+        let verify = match spec.matcher {
+            Some(m) => Verify::Native(m),
+            None => {
+                let re = meta::Builder::new()
+                    .syntax(byte_syntax())
+                    .configure(meta::Config::new().utf8_empty(false))
+                    .build(spec.regex)
+                    .map_err(|source| BuildError::Regex {
+                        name: spec.name.to_owned(),
+                        source: Box::new(source),
+                    })?;
+                let vgroup = if spec.value_group {
+                    re.group_info().to_index(PatternID::ZERO, "v")
+                } else {
+                    None
+                };
+                Verify::Regex { re, vgroup }
+            }
         };
         dets.push(Det {
             name: spec.name.into(),
             label: label_of(spec.name),
             priority: spec.priority,
             max_len: spec.max_len,
-            verify: Verify::Regex {
-                re,
-                vgroup,
-                native: spec.matcher,
-            },
+            verify,
             validator: spec.validator,
             context: None,
             start_boundary: spec.start_boundary,
@@ -492,11 +494,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             label: label_of(name),
             priority: c.priority,
             max_len: c.max_len,
-            verify: Verify::Regex {
-                re,
-                vgroup: None,
-                native: None,
-            },
+            verify: Verify::Regex { re, vgroup: None },
             validator: Validator::None,
             context: context_of(&c.context, c.context_window),
             start_boundary: false,
