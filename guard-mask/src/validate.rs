@@ -339,12 +339,20 @@ fn card_groups(v: &[u8]) -> Option<usize> {
     let mut ends = [0usize; 20];
     let mut nends = 0;
     let mut group_lens = [0usize; 20];
+    // The digits, and how many of them each group end closes.
+    let mut d = [0u8; 40];
+    let mut nd = 0;
+    let mut cum = [0usize; 20];
     let mut cur = 0;
     // A separator of the other kind ends the number (`4111-1111-1111-1111 2024`: the year
     // after a space is not a group of a dashed number).
     let mut len = v.len();
     for (i, &b) in v.iter().enumerate() {
         if b.is_ascii_digit() {
+            if nd < d.len() {
+                d[nd] = b - b'0';
+                nd += 1;
+            }
             cur += 1;
         } else {
             if Some(b) != sep {
@@ -356,6 +364,7 @@ fn card_groups(v: &[u8]) -> Option<usize> {
             }
             group_lens[nends] = cur;
             ends[nends] = i;
+            cum[nends] = nd;
             nends += 1;
             cur = 0;
         }
@@ -363,9 +372,9 @@ fn card_groups(v: &[u8]) -> Option<usize> {
     if nends < 20 {
         group_lens[nends] = cur;
         ends[nends] = len;
+        cum[nends] = nd;
         nends += 1;
     }
-    let mut d = [0u8; 40];
     for k in (0..nends).rev() {
         let end = ends[k];
         // The first group alone is a plain number (`378282246310005 2024`).
@@ -379,7 +388,7 @@ fn card_groups(v: &[u8]) -> Option<usize> {
                 continue;
             }
         }
-        let n = digits_of(&v[..end], &mut d);
+        let n = cum[k];
         if (12..=19).contains(&n) && card_brand_ok(&d[..n]) && luhn(&d[..n]) {
             return Some(end);
         }
