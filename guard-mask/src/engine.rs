@@ -299,9 +299,9 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
 /// to three digits standing alone (`qty 3 4111 1111 1111 1111`, `room 101 555-123-4567`): no
 /// value has a group that short ahead of this run's. A lead of exactly four digits standing
 /// alone (`2024 4111 1111 1111 1111`) may be the first group of the same value (cards print
-/// four digits first; the card validator tries the sequence without it); one of five or more standing alone cannot be (`00042 4111 1111 1111
-/// 1111` in a fixed-width record: no grouped value starts with such a group), so the run
-/// starts a value. A lead glued to a letter (`DE89 3704`, `v3 4111`) or after a space and a
+/// four digits first; the card validator tries the sequence without it); one of five or more
+/// standing alone cannot be (`00042 4111 1111 1111 1111` in a fixed-width record: no grouped
+/// value starts with such a group), so the run starts a value. A lead glued to a letter (`DE89 3704`, `v3 4111`) or after a space and a
 /// digit is part of a sequence (`3782 822463 10005`); one after another separator and a digit
 /// stands alone (`cache-1\n22600 6011 ...`). A run
 /// of seven or more digits starts a value whatever its lead (`1500 4111111111111111`,
