@@ -92,7 +92,7 @@ fn secret_value(cx: &VCtx<'_>, to_line_end: bool) -> Option<(usize, usize)> {
 /// or `export`; the key is one word (`DB_PASSWORD`, `spring.datasource.password`, quoted or
 /// not); the rest of the line must not look like more fields (`=`, `key: `, quotes, braces,
 /// `;`, `&`: `password=hunter2 user=bob` is a logfmt line). The value stops before ` #` (a
-/// comment) and after 256 bytes; trailing blanks are left out. `None` when the value does
+/// comment); one that runs on past 256 bytes is not one; trailing blanks are left out. `None` when the value does
 /// not go on (a blank must end the first word, and more must follow it), or the line does
 /// not qualify. Looks back at most 64 bytes before the operator: the trigger's window holds
 /// more than that before it unless the input starts there, so reaching the window's start
@@ -138,7 +138,11 @@ fn line_value(win: &[u8], s: usize, e: usize) -> Option<usize> {
         return None;
     }
     let mut p = e;
-    while p < win.len() && p - s < 256 && !matches!(win[p], b'\n' | b'\r') {
+    while p < win.len() && !matches!(win[p], b'\n' | b'\r') {
+        // A value that long is not a passphrase, and what follows may be more fields.
+        if p - s >= 256 {
+            return None;
+        }
         match win[p] {
             b'#' if blank(win[p - 1]) => break,
             // More fields follow (`password=hunter2 user=bob`, `pw: x {"k": 1}`): the
@@ -863,9 +867,11 @@ mod tests {
         assert_eq!(line_end("the password: a b", "password: ", "a"), None);
         assert_eq!(line_end("x exported PW=a b", "PW=", "a"), None);
         assert_eq!(line_end("user=x password=a b", "password=", "a"), None);
-        // At most 256 bytes.
-        let long = format!("pw: a {}", "b".repeat(300));
+        // At most 256 bytes, or the first word alone.
+        let long = format!("pw: a {}", "b".repeat(254));
         assert_eq!(line_end(&long, "pw: ", "a").map(|v| v.len()), Some(256));
+        let long = format!("pw: a {}", "b".repeat(255));
+        assert_eq!(line_end(&long, "pw: ", "a"), None);
         // The key is at most 64 bytes before the operator, or the line is not looked at.
         let key = "k".repeat(70);
         assert_eq!(line_end(&format!("{key}: a b"), ": ", "a"), None);
