@@ -83,6 +83,16 @@ pub(crate) enum Token {
     Huggingface,
     Shopify,
     Digitalocean,
+    Vault,
+    Grafana,
+    Atlassian,
+    Postman,
+    Newrelic,
+    Linear,
+    Age,
+    Doppler,
+    Square,
+    Pulumi,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
@@ -451,9 +461,50 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Digitalocean => {
             let p = h.first_of(r, &[b"dop_v1_", b"doo_v1_", b"dor_v1_"])?;
-            h.class(p, 64, 64, |b| matches!(b, b'a'..=b'f' | b'0'..=b'9'))
+            h.class(p, 64, 64, lower_hex)
         }
+        Token::Vault => {
+            let p = h.first_of(r, &[b"hvs.", b"hvb."])?;
+            h.class(p, 90, MAX, word_dash)
+        }
+        Token::Grafana => {
+            if let Some(p) = h.lit(r, b"glsa_") {
+                let p = h.lit(h.class(p, 32, 32, an)?, b"_")?;
+                return h.class(p, 8, 8, |b| b.is_ascii_hexdigit());
+            }
+            let p = h.lit(r, b"glc_")?;
+            let p = h.class(p, 32, 400, |b| an(b) || b == b'+' || b == b'/')?;
+            h.class(p, 0, 3, |b| b == b'=')
+        }
+        Token::Atlassian => h.class(h.lit(r, b"ATATT3")?, 186, 186, |b| {
+            word_dash(b) || b == b'='
+        }),
+        Token::Postman => {
+            let p = h.lit(r, b"PMAK-")?;
+            let p = h.lit(h.class(p, 24, 24, |b| b.is_ascii_hexdigit())?, b"-")?;
+            h.class(p, 34, 34, |b| b.is_ascii_hexdigit())
+        }
+        Token::Newrelic => h.class(h.lit(r, b"NRAK-")?, 27, 27, upper_digit),
+        Token::Linear => h.class(h.lit(r, b"lin_api_")?, 40, 40, an),
+        Token::Age => h.class(h.lit(r, b"AGE-SECRET-KEY-1")?, 58, 58, |b| {
+            b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L".contains(&b)
+        }),
+        Token::Doppler => {
+            let p = h.lit(r, b"dp.")?;
+            let p = h.first_of(p, &[b"pt.", b"st.", b"sa.", b"ct."])?;
+            h.class(p, 40, 64, an)
+        }
+        Token::Square => {
+            let p = h.lit(r, b"sq0")?;
+            let p = h.first_of(p, &[b"atp-", b"csp-"])?;
+            h.class(p, 22, 60, word_dash)
+        }
+        Token::Pulumi => h.class(h.lit(r, b"pul-")?, 40, 40, lower_hex),
     }
+}
+
+fn lower_hex(b: u8) -> bool {
+    matches!(b, b'a'..=b'f' | b'0'..=b'9')
 }
 
 /// `-----BEGIN[A-Z ]{0,30}PRIVATE KEY(?: BLOCK)?-----` at `at` (`BLOCK`: PGP armor): the
@@ -1073,6 +1124,16 @@ mod tests {
         ("huggingface_token", Matcher::Token(Token::Huggingface)),
         ("shopify_token", Matcher::Token(Token::Shopify)),
         ("digitalocean_token", Matcher::Token(Token::Digitalocean)),
+        ("vault_token", Matcher::Token(Token::Vault)),
+        ("grafana_token", Matcher::Token(Token::Grafana)),
+        ("atlassian_api_token", Matcher::Token(Token::Atlassian)),
+        ("postman_api_key", Matcher::Token(Token::Postman)),
+        ("newrelic_api_key", Matcher::Token(Token::Newrelic)),
+        ("linear_api_key", Matcher::Token(Token::Linear)),
+        ("age_secret_key", Matcher::Token(Token::Age)),
+        ("doppler_token", Matcher::Token(Token::Doppler)),
+        ("square_token", Matcher::Token(Token::Square)),
+        ("pulumi_token", Matcher::Token(Token::Pulumi)),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
         ("password_assignment", Matcher::Assignment),
@@ -1191,6 +1252,21 @@ mod tests {
             b"sk_live_0123456789abcdef",
             b"whsec_0123456789abcdefghijABCDEFGHIJ0123",
             b"whsec_0123456789abcdefghij",
+            b"hvs.CAESIJ0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij-_xyz",
+            b"hvb.AAAAAQ012345",
+            b"glsa_0123456789abcdefghijABCDEFGHIJ01_0a1b2c3d",
+            b"glc_eyJvIjoiMTIzNDU2Nzg5MCIsIm4iOiJzdGFjay0xMjM0NTY=",
+            b"glc_abc",
+            b"ATATT3xFfGF0123456789abcdefghij=-_",
+            b"PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01",
+            b"NRAK-0123456789ABCDEFGHIJKLMNOPQ",
+            b"lin_api_0123456789abcdefghijABCDEFGHIJ0123456789",
+            b"AGE-SECRET-KEY-1QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X8GF2TVDW0S3JN54KHCE6MUA",
+            b"dp.st.prd.0123456789",
+            b"dp.pt.0123456789abcdefghijABCDEFGHIJ0123456789abc",
+            b"sq0csp-0123456789abcdefghij_-ABCDEFGHIJ0123456789abc",
+            b"sq0atp-0123456789",
+            b"pul-0123456789abcdef0123456789abcdef01234567",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

@@ -551,9 +551,10 @@ fn sql_password(r: &mut Rng) -> Item {
 }
 
 fn secret(r: &mut Rng) -> Item {
-    match r.below(26) {
+    match r.below(27) {
         22 => password_hash(r),
         25 => sql_password(r),
+        26 => saas_token(r),
         0 => whole(
             format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
             "aws_access_key_id",
@@ -721,6 +722,56 @@ fn secret(r: &mut Rng) -> Item {
             framed(pre, &pw, post, "password_assignment")
         }
     }
+}
+
+/// Tokens of the SaaS formats added after the first catalog (Vault, Grafana, Atlassian, ...).
+fn saas_token(r: &mut Rng) -> Item {
+    const AGE: &[u8] = b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+    let (t, det) = match r.below(10) {
+        0 => (
+            format!("{}{}", r.s(&["hvs.", "hvb."]), r.chars(B64URL, 95)),
+            "vault_token",
+        ),
+        1 => (
+            if r.chance(50) {
+                format!("glsa_{}_{}", r.chars(ALNUM, 32), r.chars(HEX, 8))
+            } else {
+                format!("glc_{}==", r.chars(B64, 60))
+            },
+            "grafana_token",
+        ),
+        2 => (
+            format!("ATATT3{}", r.chars(B64URL, 186)),
+            "atlassian_api_token",
+        ),
+        3 => (
+            format!("PMAK-{}-{}", r.chars(HEX, 24), r.chars(HEX, 34)),
+            "postman_api_key",
+        ),
+        4 => (
+            format!("NRAK-{}", r.chars(UPPER_DIGIT, 27)),
+            "newrelic_api_key",
+        ),
+        5 => (format!("lin_api_{}", r.chars(ALNUM, 40)), "linear_api_key"),
+        6 => (
+            format!("AGE-SECRET-KEY-1{}", r.chars(AGE, 58)),
+            "age_secret_key",
+        ),
+        7 => (
+            format!(
+                "dp.{}.{}",
+                r.s(&["pt", "st", "sa", "ct"]),
+                r.chars(ALNUM, 43)
+            ),
+            "doppler_token",
+        ),
+        8 => (
+            format!("{}{}", r.s(&["sq0atp-", "sq0csp-"]), r.chars(B64URL, 43)),
+            "square_token",
+        ),
+        _ => (format!("pul-{}", r.chars(HEX, 40)), "pulumi_token"),
+    };
+    whole(t, det)
 }
 
 /// A look-alike: must not be masked.
