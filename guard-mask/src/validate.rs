@@ -3,6 +3,7 @@
 //! Each validator sees the whole trigger window and the span the detector's regex matched (or
 //! its `v` group), and returns the span to mask, possibly shortened (a card number followed by
 //! a year is cut back to the last group that makes a valid number), or `None`.
+use crate::shapes::Matcher;
 
 /// What a validator sees: the trigger window and the matched span inside it.
 pub(crate) struct VCtx<'a> {
@@ -307,28 +308,11 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     if v.len() < 6 || !v[..4].iter().all(u8::is_ascii_digit) || !matches!(v[4], b' ' | b'-') {
         return None;
     }
-    // The detector's match from the second group (`[0-9](?:[ -]?[0-9]){11,18}`, greedy): the
-    // first attempt's match stopped at 19 digits, which may cut this one short.
+    // The detector's match from the second group: the first attempt's match stopped at 19
+    // digits, which may cut this one short.
     let w = cx.win;
     let s = cx.s + 5;
-    let digit = |p: usize| w.get(p).is_some_and(u8::is_ascii_digit);
-    if !digit(s) {
-        return None;
-    }
-    let (mut p, mut k) = (s + 1, 0);
-    while k < 18 {
-        if digit(p) {
-            p += 1;
-        } else if matches!(w.get(p), Some(b' ' | b'-')) && digit(p + 1) {
-            p += 2;
-        } else {
-            break;
-        }
-        k += 1;
-    }
-    if k < 11 {
-        return None;
-    }
+    let (_, p) = Matcher::Card.find(w, s, w.len())?;
     // Of at least 14 digits: `1234 5678 9012 3456` is one number (a test card, an account),
     // not a four-digit one and a 12-digit Maestro.
     let end = card_groups(&w[s..p])?;
