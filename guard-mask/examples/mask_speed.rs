@@ -7,7 +7,8 @@
 //! `dense` is `testgen::generate` (a sensitive value or a look-alike every ~40 bytes: the
 //! worst case); `sparse` is `testgen::generate_sparse` with one sensitive value per ~50
 //! records (~4 KiB), `sparse:N` with one per N records. Prints MiB/s of the best round and checks the findings against the
-//! labels first (`MASK_SPEED_DUMP=FILE` also writes the corpus there). Also handy under `valgrind --tool=callgrind --toggle-collect=*mask_rounds*`.
+//! labels first (`MASK_SPEED_DUMP=FILE` also writes the corpus there; `MASK_SPEED_INPUT=FILE`
+//! masks that file instead, `MIB` ignored, nothing checked). Also handy under `valgrind --tool=callgrind --toggle-collect=*mask_rounds*`.
 
 #[path = "../testgen/corpus.rs"]
 mod corpus;
@@ -41,6 +42,18 @@ fn main() {
     let mib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(16);
     let kib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    if let Ok(path) = std::env::var("MASK_SPEED_INPUT") {
+        // Any input instead of the generated corpus (no labels to check): two builds of the
+        // masker compared on the same bytes.
+        let data = std::fs::read(&path).expect("read MASK_SPEED_INPUT");
+        let m = Masker::builder().build().expect("default catalog compiles");
+        let (n, secs) = mask_rounds(&m, &data, kib * 1024, rounds);
+        println!(
+            "{path} {kib}KiB: {:.1} MiB/s (best of {rounds}, {n} bytes out)",
+            data.len() as f64 / secs / (1 << 20) as f64
+        );
+        return;
+    }
     let c = match kind.split_once(':') {
         Some(("sparse", every)) => {
             let every = every
