@@ -49,6 +49,10 @@ pub(crate) struct Spec {
     pub(crate) start_boundary: bool,
     /// The byte after the match must not be a letter or digit (nor `-`/`.` before a digit).
     pub(crate) end_boundary: bool,
+    /// The regex has no longest match (a class run without an upper bound): a match that
+    /// reaches `max_len` was cut there, and is masked without the end-boundary test (a token
+    /// longer than any real one is masked up to `max_len` rather than not at all).
+    pub(crate) unbounded: bool,
     /// A hand-written equivalent of `regex` (see `shapes`), used instead of it.
     pub(crate) matcher: Option<Matcher>,
     pub(crate) about: &'static str,
@@ -73,6 +77,7 @@ const fn spec(
         value_group: false,
         start_boundary: true,
         end_boundary: true,
+        unbounded: false,
         matcher: None,
         about,
     }
@@ -87,6 +92,11 @@ const fn value(mut s: Spec) -> Spec {
 
 const fn native(mut s: Spec, m: Matcher) -> Spec {
     s.matcher = Some(m);
+    s
+}
+
+const fn unbounded(mut s: Spec) -> Spec {
+    s.unbounded = true;
     s
 }
 
@@ -158,7 +168,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Pem,
     ),
     native(
-        spec(
+        unbounded(spec(
             "jwt",
             r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
             8192,
@@ -166,7 +176,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::Jwt,
             110,
             "JSON Web Tokens (header must decode to JSON with alg/typ)",
-        ),
+        )),
         Matcher::Jwt,
     ),
     native(
@@ -199,7 +209,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::AwsSecret,
     ),
     native(
-        spec(
+        unbounded(spec(
             "github_token",
             r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}",
             300,
@@ -207,23 +217,26 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "GitHub tokens: classic, OAuth, app (user/server/refresh), fine-grained",
-        ),
+        )),
         Matcher::Token(Token::Github),
     ),
     native(
-        spec(
+        unbounded(spec(
             "gitlab_token",
-            r"gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20,}",
-            128,
-            Lit(&["glpat-", "gldt-", "glrt-", "glptt-"]),
+            r"gl(?:pat|dt|rt|ptt|cbt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}(?:\.[0-9a-z]{9})?",
+            330,
+            Lit(&[
+                "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glimt-", "glagent-",
+                "gloas-", "glsoat-", "glffct-",
+            ]),
             V::None,
             110,
-            "GitLab personal, deploy, runner and trigger tokens",
-        ),
+            "GitLab personal (also routable, with their `.` checksum), deploy, runner, trigger, CI job, feed, incoming mail, agent, OAuth app, SCIM and feature flag tokens",
+        )),
         Matcher::Token(Token::Gitlab),
     ),
     native(
-        spec(
+        unbounded(spec(
             "slack_token",
             r"xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,}",
             256,
@@ -233,7 +246,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "Slack bot, user and app tokens",
-        ),
+        )),
         Matcher::Token(Token::Slack),
     ),
     native(
@@ -249,7 +262,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Token(Token::SlackWebhook),
     ),
     native(
-        spec(
+        unbounded(spec(
             "stripe_key",
             r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{32,}",
             128,
@@ -257,7 +270,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "Stripe secret and restricted keys, webhook signing secrets",
-        ),
+        )),
         Matcher::Token(Token::Stripe),
     ),
     native(
@@ -309,7 +322,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Token(Token::Npm),
     ),
     native(
-        spec(
+        unbounded(spec(
             "pypi_token",
             r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",
             512,
@@ -317,11 +330,11 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "PyPI API tokens",
-        ),
+        )),
         Matcher::Token(Token::Pypi),
     ),
     native(
-        spec(
+        unbounded(spec(
             "openai_api_key",
             r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
             256,
@@ -329,11 +342,11 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "OpenAI project and service account keys",
-        ),
+        )),
         Matcher::Token(Token::Openai),
     ),
     native(
-        spec(
+        unbounded(spec(
             "anthropic_api_key",
             r"sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_-]{80,}",
             160,
@@ -341,7 +354,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "Anthropic API keys",
-        ),
+        )),
         Matcher::Token(Token::Anthropic),
     ),
     native(
@@ -381,7 +394,7 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Token(Token::Digitalocean),
     ),
     native(
-        spec(
+        unbounded(spec(
             "vault_token",
             r"hv[sb]\.[A-Za-z0-9_-]{90,}",
             400,
@@ -389,7 +402,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             110,
             "HashiCorp Vault service and batch tokens",
-        ),
+        )),
         Matcher::Token(Token::Vault),
     ),
     native(
@@ -499,6 +512,162 @@ pub(crate) const CATALOG: &[Spec] = &[
             "Pulumi access tokens",
         ),
         Matcher::Token(Token::Pulumi),
+    ),
+    native(
+        unbounded(spec(
+            "google_oauth_token",
+            r"ya29\.[A-Za-z0-9_-]{20,}",
+            2048,
+            Lit(&["ya29."]),
+            V::None,
+            110,
+            "Google OAuth 2.0 access tokens (`ya29.`; up to 2048 bytes)",
+        )),
+        Matcher::Token(Token::GoogleOauth),
+    ),
+    native(
+        spec(
+            "perplexity_api_key",
+            r"pplx-[A-Za-z0-9]{48}",
+            53,
+            Lit(&["pplx-"]),
+            V::None,
+            110,
+            "Perplexity API keys",
+        ),
+        Matcher::Token(Token::Perplexity),
+    ),
+    native(
+        spec(
+            "aws_bedrock_api_key",
+            r"ABSK[A-Za-z0-9+/]{109,269}={0,2}",
+            275,
+            Lit(&["ABSK"]),
+            V::None,
+            110,
+            "Amazon Bedrock long-term API keys",
+        ),
+        Matcher::Token(Token::Bedrock),
+    ),
+    native(
+        spec(
+            "planetscale_token",
+            r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_=.-]{31,63}[A-Za-z0-9_=-]",
+            77,
+            Lit(&["pscale_tkn_", "pscale_pw_", "pscale_oauth_"]),
+            V::None,
+            110,
+            "PlanetScale service tokens, database passwords and OAuth tokens",
+        ),
+        Matcher::Token(Token::Planetscale),
+    ),
+    native(
+        spec(
+            "heroku_api_key",
+            r"HRKU-AA[A-Za-z0-9_-]{58}",
+            65,
+            Lit(&["HRKU-AA"]),
+            V::None,
+            110,
+            "Heroku API keys (`HRKU-`)",
+        ),
+        Matcher::Token(Token::Heroku),
+    ),
+    native(
+        unbounded(spec(
+            "flyio_token",
+            r"fo1_[A-Za-z0-9_-]{43}|fm1[ar]_[A-Za-z0-9+/]{100,}={0,3}|fm2_[A-Za-z0-9+/]{100,}={0,3}",
+            2048,
+            Lit(&["fo1_", "fm1a_", "fm1r_", "fm2_"]),
+            V::None,
+            110,
+            "Fly.io access tokens and macaroons",
+        )),
+        Matcher::Token(Token::Flyio),
+    ),
+    native(
+        spec(
+            "sentry_token",
+            r"sntryu_[a-f0-9]{64}|sntrys_eyJ[A-Za-z0-9+/]{10,400}={0,2}_[A-Za-z0-9+/]{43}",
+            456,
+            Lit(&["sntryu_", "sntrys_eyJ"]),
+            V::None,
+            110,
+            "Sentry user auth tokens and organization tokens",
+        ),
+        Matcher::Token(Token::Sentry),
+    ),
+    native(
+        spec(
+            "notion_token",
+            r"ntn_[0-9]{11}[A-Za-z0-9]{35}",
+            50,
+            Lit(&["ntn_"]),
+            V::None,
+            110,
+            "Notion integration tokens (`ntn_`)",
+        ),
+        Matcher::Token(Token::Notion),
+    ),
+    native(
+        unbounded(spec(
+            "onepassword_token",
+            r"ops_eyJ[A-Za-z0-9+/]{250,}={0,3}",
+            2048,
+            Lit(&["ops_eyJ"]),
+            V::None,
+            110,
+            "1Password service account tokens",
+        )),
+        Matcher::Token(Token::OnePassword),
+    ),
+    native(
+        spec(
+            "alibaba_access_key_id",
+            r"LTAI[A-Za-z0-9]{12,20}",
+            24,
+            Lit(&["LTAI"]),
+            V::None,
+            110,
+            "Alibaba Cloud AccessKey ids",
+        ),
+        Matcher::Token(Token::Alibaba),
+    ),
+    native(
+        spec(
+            "dynatrace_token",
+            r"dt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}",
+            96,
+            Lit(&["dt0c01."]),
+            V::None,
+            110,
+            "Dynatrace API tokens",
+        ),
+        Matcher::Token(Token::Dynatrace),
+    ),
+    native(
+        spec(
+            "brevo_api_key",
+            r"(?:xkeysib|xsmtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}",
+            90,
+            Lit(&["xkeysib-", "xsmtpsib-"]),
+            V::None,
+            110,
+            "Brevo (Sendinblue) API and SMTP keys",
+        ),
+        Matcher::Token(Token::Brevo),
+    ),
+    native(
+        spec(
+            "rubygems_api_key",
+            r"rubygems_[a-f0-9]{48}",
+            57,
+            Lit(&["rubygems_"]),
+            V::None,
+            110,
+            "RubyGems API keys",
+        ),
+        Matcher::Token(Token::Rubygems),
     ),
     native(
         value(spec(
@@ -722,7 +891,7 @@ pub(crate) const CATALOG: &[Spec] = &[
     ),
     // ---- contact and network
     native(
-        spec(
+        unbounded(spec(
             "email",
             r"[A-Za-z0-9_%+\xC3-\xC9-][A-Za-z0-9._%+\x80-\xBF\xC3-\xC9-]{0,63}(?:@|%40)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
             330,
@@ -730,14 +899,14 @@ pub(crate) const CATALOG: &[Spec] = &[
             V::None,
             70,
             "e-mail addresses (plus-addressing, subdomains, accented Latin letters in the local part; URL-encoded `%40` too)",
-        ),
+        )),
         Matcher::Email,
     ),
     native(
         spec(
             "phone",
             r"(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,10}){1,5}",
-            48,
+            60,
             Phone,
             V::Phone,
             60,
@@ -811,6 +980,30 @@ mod tests {
                 .syntax(crate::masker::byte_syntax())
                 .build(s.regex)
                 .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        }
+    }
+
+    /// `unbounded` says exactly which regexes have no longest match (the engine skips the
+    /// end-boundary test of a match cut at `max_len` for those only), and `max_len` covers
+    /// the longest match of the others.
+    #[test]
+    fn unbounded_marks_the_regexes_without_a_longest_match() {
+        for s in CATALOG.iter().filter(|s| s.end_boundary) {
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(s.regex)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            let longest = hir.properties().maximum_len();
+            assert_eq!(s.unbounded, longest.is_none(), "{}", s.name);
+            if let Some(n) = longest {
+                assert!(
+                    n <= s.max_len,
+                    "{}: longest {n} > max_len {}",
+                    s.name,
+                    s.max_len
+                );
+            }
         }
     }
 }

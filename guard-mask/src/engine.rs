@@ -56,6 +56,8 @@ pub(crate) struct Det {
     pub(crate) context: Option<(Vec<Vec<u8>>, usize)>,
     pub(crate) start_boundary: bool,
     pub(crate) end_boundary: bool,
+    /// A match of `max_len` bytes was cut there: no end-boundary test (`Spec::unbounded`).
+    pub(crate) unbounded: bool,
     pub(crate) strategy: Strategy,
 }
 
@@ -1179,7 +1181,7 @@ impl Engine {
                 e: me,
             },
         )?;
-        if det.end_boundary && !end_ok(w, e) {
+        if det.end_boundary && !(det.unbounded && e == r + det.max_len) && !end_ok(w, e) {
             return None;
         }
         if let Some((words, n)) = &det.context

@@ -410,6 +410,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             context: None,
             start_boundary: spec.start_boundary,
             end_boundary: spec.end_boundary,
+            unbounded: spec.unbounded,
             strategy: strategy_for(spec.name),
         });
         match spec.trig {
@@ -499,6 +500,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             context: context_of(&c.context, c.context_window),
             start_boundary: false,
             end_boundary: false,
+            unbounded: false,
             strategy: strategy_for(name),
         });
     }
@@ -531,6 +533,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             context: context_of(&k.context, k.context_window),
             start_boundary: k.whole_word,
             end_boundary: k.whole_word,
+            unbounded: false,
             strategy: strategy_for(&k.name),
         });
         kw_sets.push((words, k.case_insensitive, idx));
@@ -818,7 +821,32 @@ fn dedup_lits(lits: Vec<(Vec<u8>, u16)>) -> Vec<(Vec<u8>, Vec<u16>)> {
 /// the scan skips, and a lowercase letter only when nothing else exists).
 pub(crate) fn anchor_offset(lit: &[u8]) -> usize {
     let cost = |b: u8| u8::from(!block_marks(b)) * 10 + rarity(b);
-    (0..lit.len()).min_by_key(|&i| cost(lit[i])).unwrap_or(0)
+    // Among bytes of the same cost, the one whose byte before is the least common: the scan
+    // compares the literals that the byte before an anchor allows (`pscale_tkn_` through its
+    // second `_`, after `n`, rather than its first, after the `e` of every `cache_host`).
+    (0..lit.len())
+        .min_by_key(|&i| {
+            (
+                cost(lit[i]),
+                i.checked_sub(1).map_or(u8::MAX, |p| commonness(lit[p])),
+            )
+        })
+        .unwrap_or(0)
+}
+
+/// How common a byte is before an anchor byte, as `anchor_offset` breaks ties (lower is
+/// rarer): letters by their frequency in English text, digits as the common letters, other
+/// bytes rarest. No byte before (the anchor is the literal's first byte) counts as the most
+/// common of all: every anchor byte then compares the literal.
+fn commonness(b: u8) -> u8 {
+    const BY_FREQUENCY: &[u8] = b"zqjxkvbpygfwmucldrhsnioate";
+    if b.is_ascii_digit() {
+        return 20;
+    }
+    BY_FREQUENCY
+        .iter()
+        .position(|&x| x == b.to_ascii_lowercase())
+        .map_or(0, |r| r as u8 + 1)
 }
 
 /// Whether the block test marks byte `b` by itself (no extra equality test).
@@ -891,5 +919,24 @@ mod tests {
         assert!(m.engine.swar);
         let extra: Vec<char> = m.engine.extra.iter().map(|&b| char::from(b)).collect();
         assert!(extra.is_empty(), "extra block bytes: {extra:?}");
+    }
+
+    /// The anchor is the rarest byte the block test marks; of equal ones, the one after the
+    /// least common byte, and never the first byte when another is as rare.
+    #[test]
+    fn anchor_bytes() {
+        use super::anchor_offset;
+        for (lit, want) in [
+            (&b"ghp_"[..], 3),
+            (b"AKIA", 1),
+            (b"pscale_tkn_", 10),
+            (b"sk_live_", 2),
+            (b"$2b$", 3),
+            (b"eyJ", 2),
+            (b"://", 1),
+            (b"-----BEGIN", 5),
+        ] {
+            assert_eq!(anchor_offset(lit), want, "{}", String::from_utf8_lossy(lit));
+        }
     }
 }

@@ -93,6 +93,19 @@ pub(crate) enum Token {
     Doppler,
     Square,
     Pulumi,
+    GoogleOauth,
+    Perplexity,
+    Bedrock,
+    Planetscale,
+    Heroku,
+    Flyio,
+    Sentry,
+    Notion,
+    OnePassword,
+    Alibaba,
+    Dynatrace,
+    Brevo,
+    Rubygems,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
@@ -404,8 +417,20 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Gitlab => {
             let p = h.lit(r, b"gl")?;
-            let p = h.first_of(p, &[b"pat-", b"dt-", b"rt-", b"ptt-"])?;
-            h.class(p, 20, MAX, word_dash)
+            let p = h.first_of(
+                p,
+                &[
+                    b"pat-", b"dt-", b"rt-", b"ptt-", b"cbt-", b"ft-", b"imt-", b"agent-", b"oas-",
+                    b"soat-", b"ffct-",
+                ],
+            )?;
+            let e = h.class(p, 20, MAX, word_dash)?;
+            // `(?:\.[0-9a-z]{9})?`: the checksum of a routable token, taken when it is there.
+            Some(
+                h.lit(e, b".")
+                    .and_then(|p| h.class(p, 9, 9, |b| matches!(b, b'0'..=b'9' | b'a'..=b'z')))
+                    .unwrap_or(e),
+            )
         }
         Token::Slack => {
             if let Some(p) = h.lit(r, b"xox")
@@ -500,7 +525,67 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             h.class(p, 22, 60, word_dash)
         }
         Token::Pulumi => h.class(h.lit(r, b"pul-")?, 40, 40, lower_hex),
+        Token::GoogleOauth => h.class(h.lit(r, b"ya29.")?, 20, MAX, word_dash),
+        Token::Perplexity => h.class(h.lit(r, b"pplx-")?, 48, 48, an),
+        Token::Bedrock => {
+            let p = h.class(h.lit(r, b"ABSK")?, 109, 269, b64)?;
+            h.class(p, 0, 2, |b| b == b'=')
+        }
+        Token::Planetscale => {
+            let p = h.lit(r, b"pscale_")?;
+            let p = h.first_of(p, &[b"tkn_", b"pw_", b"oauth_"])?;
+            // `[\w=.-]{31,63}[\w=-]`: the run gives back to its last byte other than `.` (a
+            // full stop after the token is not part of it).
+            let n = h.run(p, 64, |b| word_dash(b) || b == b'=' || b == b'.');
+            (32..=n)
+                .rev()
+                .find(|&k| h.at(p + k - 1) != Some(b'.'))
+                .map(|k| p + k)
+        }
+        Token::Heroku => h.class(h.lit(r, b"HRKU-AA")?, 58, 58, word_dash),
+        Token::Flyio => {
+            if let Some(p) = h.lit(r, b"fo1_") {
+                return h.class(p, 43, 43, word_dash);
+            }
+            let p = h.first_of(r, &[b"fm1a_", b"fm1r_", b"fm2_"])?;
+            let p = h.class(p, 100, MAX, b64)?;
+            h.class(p, 0, 3, |b| b == b'=')
+        }
+        Token::Sentry => {
+            if let Some(p) = h.lit(r, b"sntryu_") {
+                return h.class(p, 64, 64, lower_hex);
+            }
+            // The base64 run cannot hold the `=` or `_` that must follow it: no give-back.
+            let p = h.class(h.lit(r, b"sntrys_eyJ")?, 10, 400, b64)?;
+            let p = h.lit(h.class(p, 0, 2, |b| b == b'=')?, b"_")?;
+            h.class(p, 43, 43, b64)
+        }
+        Token::Notion => {
+            let p = h.class(h.lit(r, b"ntn_")?, 11, 11, |b| b.is_ascii_digit())?;
+            h.class(p, 35, 35, an)
+        }
+        Token::OnePassword => {
+            let p = h.class(h.lit(r, b"ops_eyJ")?, 250, MAX, b64)?;
+            h.class(p, 0, 3, |b| b == b'=')
+        }
+        Token::Alibaba => h.class(h.lit(r, b"LTAI")?, 12, 20, an),
+        Token::Dynatrace => {
+            let p = h.lit(r, b"dt0c01.")?;
+            let p = h.lit(h.class(p, 24, 24, an)?, b".")?;
+            h.class(p, 64, 64, an)
+        }
+        Token::Brevo => {
+            let p = h.first_of(r, &[b"xkeysib-", b"xsmtpsib-"])?;
+            let p = h.lit(h.class(p, 64, 64, lower_hex)?, b"-")?;
+            h.class(p, 16, 16, an)
+        }
+        Token::Rubygems => h.class(h.lit(r, b"rubygems_")?, 48, 48, lower_hex),
     }
+}
+
+/// `[A-Za-z0-9+/]`: base64 without its padding.
+fn b64(b: u8) -> bool {
+    an(b) || b == b'+' || b == b'/'
 }
 
 fn lower_hex(b: u8) -> bool {
@@ -1134,6 +1219,19 @@ mod tests {
         ("doppler_token", Matcher::Token(Token::Doppler)),
         ("square_token", Matcher::Token(Token::Square)),
         ("pulumi_token", Matcher::Token(Token::Pulumi)),
+        ("google_oauth_token", Matcher::Token(Token::GoogleOauth)),
+        ("perplexity_api_key", Matcher::Token(Token::Perplexity)),
+        ("aws_bedrock_api_key", Matcher::Token(Token::Bedrock)),
+        ("planetscale_token", Matcher::Token(Token::Planetscale)),
+        ("heroku_api_key", Matcher::Token(Token::Heroku)),
+        ("flyio_token", Matcher::Token(Token::Flyio)),
+        ("sentry_token", Matcher::Token(Token::Sentry)),
+        ("notion_token", Matcher::Token(Token::Notion)),
+        ("onepassword_token", Matcher::Token(Token::OnePassword)),
+        ("alibaba_access_key_id", Matcher::Token(Token::Alibaba)),
+        ("dynatrace_token", Matcher::Token(Token::Dynatrace)),
+        ("brevo_api_key", Matcher::Token(Token::Brevo)),
+        ("rubygems_api_key", Matcher::Token(Token::Rubygems)),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
         ("password_assignment", Matcher::Assignment),
@@ -1267,6 +1365,33 @@ mod tests {
             b"sq0csp-0123456789abcdefghij_-ABCDEFGHIJ0123456789abc",
             b"sq0atp-0123456789",
             b"pul-0123456789abcdef0123456789abcdef01234567",
+            b"glpat-0123456789abcdefghij_-ABCDEF.01a2b3c4d",
+            b"glpat-0123456789abcdefghij_-ABCDEF.01a2b3c",
+            b"glagent-0123456789abcdefghij0123456789abcdefghij0123456789",
+            b"ya29.a0AfH6SMB0123456789abcdefghij_-XYZ",
+            b"ya29.short",
+            b"pplx-0123456789abcdefghij0123456789abcdefghij01234567",
+            b"ABSKQmVkcm9ja0FQSUtleS0xMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MA==",
+            b"pscale_pw_0123456789abcdefghij0123456789_=.-ABC",
+            b"pscale_oauth_0123",
+            b"pscale_tkn_0123456789abcdefghij0123456789ab.",
+            b"pscale_tkn_0123456789abcdefghij0123456789.....",
+            b"pscale_tkn_0123456789abcdefghij01.",
+            b"HRKU-AA0123456789abcdefghij0123456789abcdefghij0123456789abcdefgh",
+            b"fo1_0123456789abcdefghij0123456789abcdefghij012",
+            b"fm2_lJPECAAAAAAAAMUBxBB0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789+/==",
+            b"sntryu_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            b"sntrys_eyJpYXQiOjE3MDAwMDAwMDAuMCwidXJsIjoiaHR0cHM6Ly9zZW50cnkuaW8ifQ==_0123456789abcdefghij0123456789abcdefghij+/A",
+            b"sntrys_eyJpYXQiOjE3MDAw===_0123456789abcdefghij0123456789abcdefghij+/A",
+            b"ntn_01234567890abcdefghij0123456789abcdefghij012345",
+            b"ntn_0123456789abcdefghij",
+            b"ops_eyJzaWduSW5BZGRyZXNzIjoibXkuMXBhc3N3b3JkLmNvbSIsInVzZXJBdXRoIjp7Im1ldGhvZCI6IlNSUGctNDA5NiIsImFsZyI6IlBCRVMyZy1IUzI1NiIsIml0ZXJhdGlvbnMiOjY1MDAwMCwic2FsdCI6IjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmIn0sImVtYWlsIjoiYWJjZGVmZ2hpamtsbW5vcEAxcGFzc3dvcmRzZXJ2aWNlYWNjb3VudHMuY29tIn0=",
+            b"LTAI5tABCDEFGHIJ01234567",
+            b"LTAI0123456789ab",
+            b"dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            b"xkeysib-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-ABCDEFGH01234567",
+            b"xsmtpsib-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-ABCDEFGH0123456",
+            b"rubygems_0123456789abcdef0123456789abcdef0123456789abcdef",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

@@ -551,10 +551,11 @@ fn sql_password(r: &mut Rng) -> Item {
 }
 
 fn secret(r: &mut Rng) -> Item {
-    match r.below(27) {
+    match r.below(28) {
         22 => password_hash(r),
         25 => sql_password(r),
         26 => saas_token(r),
+        27 => cloud_token(r),
         0 => whole(
             format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
             "aws_access_key_id",
@@ -770,6 +771,98 @@ fn saas_token(r: &mut Rng) -> Item {
             "square_token",
         ),
         _ => (format!("pul-{}", r.chars(HEX, 40)), "pulumi_token"),
+    };
+    whole(t, det)
+}
+
+/// More token formats: cloud, AI and package-registry credentials.
+fn cloud_token(r: &mut Rng) -> Item {
+    const LOWER_DIGIT: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let (t, det) = match r.below(14) {
+        0 => (
+            format!("ya29.{}", r.set_in(B64URL, 60, 220)),
+            "google_oauth_token",
+        ),
+        1 => (format!("pplx-{}", r.chars(ALNUM, 48)), "perplexity_api_key"),
+        2 => (
+            format!("ABSK{}{}", r.set_in(B64, 109, 200), r.s(&["", "=", "=="])),
+            "aws_bedrock_api_key",
+        ),
+        3 => (
+            format!(
+                "pscale_{}_{}",
+                r.s(&["tkn", "pw", "oauth"]),
+                r.set_in(ALNUM, 32, 64)
+            ),
+            "planetscale_token",
+        ),
+        4 => (format!("HRKU-AA{}", r.chars(B64URL, 58)), "heroku_api_key"),
+        5 => (
+            if r.chance(50) {
+                format!("fo1_{}", r.chars(B64URL, 43))
+            } else {
+                format!(
+                    "{}{}{}",
+                    r.s(&["fm2_", "fm1a_", "fm1r_"]),
+                    r.set_in(B64, 100, 400),
+                    r.s(&["", "=", "=="])
+                )
+            },
+            "flyio_token",
+        ),
+        6 => (
+            if r.chance(50) {
+                format!("sntryu_{}", r.chars(HEX, 64))
+            } else {
+                format!(
+                    "sntrys_eyJ{}{}_{}",
+                    r.set_in(B64, 60, 200),
+                    r.s(&["", "=", "=="]),
+                    r.chars(B64, 43)
+                )
+            },
+            "sentry_token",
+        ),
+        7 => (
+            format!("ntn_{}{}", r.digits(11), r.chars(ALNUM, 35)),
+            "notion_token",
+        ),
+        8 => (
+            format!(
+                "ops_eyJ{}{}",
+                r.set_in(B64, 250, 900),
+                r.s(&["", "=", "=="])
+            ),
+            "onepassword_token",
+        ),
+        9 => (
+            format!("LTAI{}", r.set_in(ALNUM, 12, 20)),
+            "alibaba_access_key_id",
+        ),
+        10 => (
+            format!("dt0c01.{}.{}", r.chars(UPPER_DIGIT, 24), r.chars(ALNUM, 64)),
+            "dynatrace_token",
+        ),
+        11 => (
+            format!(
+                "{}-{}-{}",
+                r.s(&["xkeysib", "xsmtpsib"]),
+                r.chars(HEX, 64),
+                r.chars(ALNUM, 16)
+            ),
+            "brevo_api_key",
+        ),
+        12 => (format!("rubygems_{}", r.chars(HEX, 48)), "rubygems_api_key"),
+        // A routable GitLab token ends in `.` and a checksum.
+        _ => (
+            format!(
+                "{}{}.{}",
+                r.s(&["glpat-", "glrt-t1_", "gldt-"]),
+                r.set_in(B64URL, 27, 60),
+                r.chars(LOWER_DIGIT, 9)
+            ),
+            "gitlab_token",
+        ),
     };
     whole(t, det)
 }

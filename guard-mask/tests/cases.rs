@@ -73,6 +73,37 @@ fn behaviour_table() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A token longer than its detector's `max_len` (longer than any real one) is masked up to
+/// `max_len`, whole and in every chunking, rather than left readable because the byte after
+/// the cut is part of it.
+#[test]
+fn over_long_tokens_are_masked_up_to_max_len() {
+    let m = Masker::builder().build().unwrap();
+    for (prefix, max, det) in [
+        ("ghp_", 300, "github_token"),
+        ("ya29.", 2048, "google_oauth_token"),
+        ("hvs.", 400, "vault_token"),
+    ] {
+        let input = format!("token {prefix}{} end", "aB3".repeat(1000));
+        let found = m.find(input.as_bytes());
+        let got: Vec<_> = found
+            .iter()
+            .map(|f| (f.start, f.end, &*f.detector))
+            .collect();
+        assert_eq!(got, [(6, 6 + max, det)], "{prefix}");
+        let whole = m.mask(input.as_bytes());
+        for size in [1, 7, 4096] {
+            let mut s = m.stream();
+            let mut out = Vec::new();
+            for chunk in input.as_bytes().chunks(size) {
+                s.push(chunk, &mut out);
+            }
+            s.finish(&mut out);
+            assert_eq!(out, whole, "{prefix} chunk {size}");
+        }
+    }
+}
+
 #[cfg(feature = "serde")]
 #[test]
 fn profile_from_toml() {
