@@ -905,12 +905,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         spec(
             "phone",
-            r"(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,10}){1,5}",
+            r"(?:\+1[-. ]?|1[-. ]|001[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{7,14}|\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,10}){1,5}",
             60,
             Phone,
             V::Phone,
             60,
-            "phone numbers: NANP formats with extensions, E.164",
+            "phone numbers: NANP formats with extensions (also after +1, 1 or 001), E.164",
         ),
         Matcher::Phone,
     ),

@@ -1406,7 +1406,13 @@ impl Token {
                 self.cum[..g.min(3)].contains(&9) && self.sep[..g.min(3)].iter().all(|&s| s != b'.')
             }
             DigitRole::Shape(Shape::Ipv4) => g >= 4 && self.sep[..3].iter().all(|&s| s == b'.'),
-            DigitRole::Phone => g >= 3 && self.cum[..g.min(5)].iter().any(|&c| c == 10 || c == 11),
+            // Ten digits, with `1` eleven, with `001` thirteen.
+            DigitRole::Phone => {
+                g >= 3
+                    && self.cum[..g.min(5)]
+                        .iter()
+                        .any(|&c| c == 10 || c == 11 || c == 13 && self.cum[0] == 3)
+            }
         }
     }
 }

@@ -922,12 +922,13 @@ fn sep3(b: u8) -> bool {
     matches!(b, b'-' | b'.' | b' ')
 }
 
-/// `(?:\+1[-. ]?|1[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}` and the
-/// optional extension.
+/// `(?:\+1[-. ]?|1[-. ]|001[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}` and
+/// the optional extension.
 fn phone_nanp(h: Hay<'_>, r: usize) -> Option<usize> {
-    // The prefix: whenever a prefix form matches, the form without it cannot (the core starts
-    // with `(` or a digit, never with `+` or with `1` followed by a separator), and `+1`
-    // followed by a separator cannot go on without taking it. So the bytes decide.
+    // The prefix: where `+1` or `1` and a separator match, the form without them cannot (the
+    // core starts with `(` or three digits), and `+1` followed by a separator cannot go on
+    // without taking it. So the bytes decide. `001` and a separator can also start the core
+    // (`001-555-0132`): where the prefixed form fails, the regex tries that.
     let mut p = r;
     if h.at(p) == Some(b'+') {
         if h.at(p + 1) != Some(b'1') {
@@ -939,7 +940,17 @@ fn phone_nanp(h: Hay<'_>, r: usize) -> Option<usize> {
         }
     } else if h.at(p) == Some(b'1') && h.is(p + 1, sep3) {
         p += 2;
+    } else if h.lit(p, b"001").is_some()
+        && h.is(p + 3, sep3)
+        && let Some(e) = phone_core(h, p + 4)
+    {
+        return Some(e);
     }
+    phone_core(h, p)
+}
+
+/// `(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}` and the optional extension.
+fn phone_core(h: Hay<'_>, mut p: usize) -> Option<usize> {
     if h.at(p) == Some(b'(') {
         if !(h.digits(p + 1, 3) && h.at(p + 4) == Some(b')')) {
             return None;
@@ -1300,6 +1311,10 @@ mod tests {
             b"GB82WEST12345698765432",
             b"+1 (415) 555-0132 ext. 12",
             b"1-800-555-0199 x 7",
+            b"001-415-555-0132x4401",
+            b"001 (415) 555-0132",
+            b"001-555-0132",
+            b"001.415.555.01",
             b"415.555.0132 extension 5",
             b"+14155550132",
             b"+44 20 7946 0958",

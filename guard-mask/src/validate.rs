@@ -608,10 +608,12 @@ fn phone_ok(v: &[u8]) -> bool {
     if intl {
         return (8..=15).contains(&n) && d[0] != 0;
     }
-    // NANP: optional country code 1, then NPA-NXX-XXXX with N in 2..=9.
+    // NANP: optional country code 1 (or 001, dialled from abroad), then NPA-NXX-XXXX with N
+    // in 2..=9.
     let d = match n {
         10 => &d[..10],
         11 if d[0] == 1 => &d[1..11],
+        13 if d[..3] == [0, 0, 1] => &d[3..13],
         _ => return false,
     };
     d[0] >= 2 && d[3] >= 2 && !(d[1] == 1 && d[2] == 1)
@@ -917,6 +919,8 @@ mod tests {
         assert!(phone_ok(b"(415) 555-0132"));
         assert!(phone_ok(b"+1 415 555 0132 ext. 12"));
         assert!(phone_ok(b"+44 20 7946 0958"));
+        assert!(phone_ok(b"001-415-555-0132x77"));
+        assert!(!phone_ok(b"002-415-555-0132"));
         assert!(!phone_ok(b"123-456-7890"));
         assert!(ipv6(&cx(b"2001:db8::8a2e:370:7334")).is_some());
         assert!(ipv6(&cx(b"10:23:45")).is_none());

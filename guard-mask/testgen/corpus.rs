@@ -427,7 +427,8 @@ fn nanp(r: &mut Rng) -> (String, String, String) {
 
 fn phone(r: &mut Rng) -> Item {
     let (a, e, x) = nanp(r);
-    let v = match r.below(9) {
+    let v = match r.below(10) {
+        9 => format!("001-{a}-{e}-{x}{}", r.s(&["", " x12", "x4401"])),
         0 => format!("({a}) {e}-{x}"),
         1 => format!("{a}-{e}-{x}"),
         2 => format!("{a}.{e}.{x}"),
