@@ -293,6 +293,69 @@ pub(crate) fn card_brand_ok(d: &[u8]) -> bool {
         || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39) && (14..=16).contains(&n)
 }
 
+/// Words that make a 13-digit EAN-13 look-alike a card number (see `card`).
+const CARD_WORDS: &[&[u8]] = &[
+    b"card",
+    b"cardnumber",
+    b"cardno",
+    b"credit",
+    b"debit",
+    b"visa",
+    b"maestro",
+    b"cc",
+    b"ccnum",
+    b"ccnumber",
+    b"pan",
+];
+
+/// Whether a card word names the number at `s`: one of the two words right before it on its
+/// line (within 32 bytes, across blanks and punctuation) is one, or has one as a part between
+/// `_` or `-` (`card_number`, `cc-num`, `"Card No.": `). A card word further back, such as the
+/// card field before a product code in a CSV row, does not count, nor does one behind a word
+/// with a digit (another value, `81cc` of a UUID).
+fn card_word_before(win: &[u8], s: usize) -> bool {
+    let hay = &win[s.saturating_sub(32)..s];
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let mut i = hay.len();
+    for _ in 0..2 {
+        while i > 0 && !hay[i - 1].is_ascii_alphanumeric() && hay[i - 1] != b'\n' {
+            i -= 1;
+        }
+        if i == 0 || hay[i - 1] == b'\n' {
+            return false;
+        }
+        let end = i;
+        while i > 0 && word_byte(hay[i - 1]) {
+            i -= 1;
+        }
+        let word = &hay[i..end];
+        if word.iter().any(u8::is_ascii_digit) {
+            // Another value in between (`cc=4111...,4299...`), or a word glued to digits.
+            return false;
+        }
+        let named = word
+            .split(|&b| b == b'_' || b == b'-')
+            .any(|part| CARD_WORDS.iter().any(|w| part.eq_ignore_ascii_case(w)));
+        if named {
+            return true;
+        }
+    }
+    false
+}
+
+/// Thirteen ASCII digits whose last is the EAN-13 (GTIN-13) check digit of the others.
+fn ean13_ok(v: &[u8]) -> bool {
+    if v.len() != 13 || !all_digits(v) {
+        return false;
+    }
+    let sum: u32 = v[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    (10 - sum % 10) % 10 == u32::from(v[12] - b'0')
+}
+
 /// Card numbers: plain, or grouped with one kind of separator (space or dash) in groups of
 /// three to six digits. Tries the longest prefix that ends at a group boundary first, so a
 /// number followed by more digit groups (an expiry year, say) is still found. When none is a
@@ -302,6 +365,13 @@ pub(crate) fn card_brand_ok(d: &[u8]) -> bool {
 /// `starts_after_number`), so this is the trigger that finds it.
 fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     if let Some(end) = card_groups(cx.value()) {
+        // Thirteen plain digits that are also a valid EAN-13 (a product's barcode number: the
+        // prefixes 40-44, 50 and 56-69 are German, British and Chinese goods among others, and
+        // one in ten passes Luhn) are a card only after a card word.
+        let v = &cx.value()[..end];
+        if v.len() == 13 && ean13_ok(v) && !card_word_before(cx.win, cx.s) {
+            return None;
+        }
         return Some((cx.s, cx.s + end));
     }
     let v = cx.value();
@@ -767,6 +837,46 @@ mod tests {
             s: 0,
             e: v.len(),
         }
+    }
+
+    #[test]
+    fn ean13_look_alikes_need_a_card_word() {
+        assert!(ean13_ok(b"4006381333931"));
+        assert!(!ean13_ok(b"4222222222222"));
+        // Luhn-valid EAN-13s with a Visa and two Maestro prefixes.
+        for ean in ["4299845054125", "6931297003006", "5650653498409"] {
+            let plain = format!("gtin {ean} qty 3");
+            assert!(
+                card(&VCtx {
+                    win: plain.as_bytes(),
+                    s: 5,
+                    e: 18
+                })
+                .is_none(),
+                "{ean}"
+            );
+            for (pre, named) in [
+                ("card ", true),
+                ("\"card_number\": \"", true),
+                ("Card No. ", true),
+                ("cc=", true),
+                ("x,cc=4111111111111111,", false),
+                ("card\n", false),
+                ("81cc-", false),
+            ] {
+                let line = format!("{pre}{ean} exp");
+                let s = pre.len();
+                let got = card(&VCtx {
+                    win: line.as_bytes(),
+                    s,
+                    e: s + 13,
+                })
+                .is_some();
+                assert_eq!(got, named, "{line}");
+            }
+        }
+        // The Visa test number is no EAN-13: masked without a card word.
+        assert!(card(&cx(b"4222222222222")).is_some());
     }
 
     #[test]

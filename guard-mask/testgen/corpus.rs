@@ -179,6 +179,16 @@ fn luhn_digit(body: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+/// The EAN-13 check digit for the first twelve digits (values).
+fn ean13_digit(body: &[u8]) -> u8 {
+    let sum: u32 = body
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| u32::from(x) * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
 /// A valid card number (digits only) of a random brand, and its grouping.
 fn card_digits(r: &mut Rng) -> (Vec<u8>, &'static [usize]) {
     let (prefix, len, groups): (&str, usize, &'static [usize]) = match r.below(11) {
@@ -246,7 +256,10 @@ fn card(r: &mut Rng) -> Item {
         r.s(&["", " ", "-"])
     };
     let v = group(&d, groups, sep);
-    match r.below(4) {
+    // Thirteen digits that are also an EAN-13 are a card only after a card word (the
+    // validator): one in ten Visa numbers of that length.
+    let ean = d.len() == 13 && ean13_digit(&d[..12]) == d[12];
+    match if ean { r.below(2) * 3 } else { r.below(4) } {
         0 => framed("card ", &v, "", "credit_card"),
         1 => framed("", &v, "", "credit_card"),
         // A fixed-width record: a number, a space, the card. A grouped card after a number of
@@ -870,7 +883,23 @@ fn cloud_token(r: &mut Rng) -> Item {
 
 /// A look-alike: must not be masked.
 fn lookalike(r: &mut Rng) -> Item {
-    let t = match r.below(21) {
+    let t = match r.below(22) {
+        // A product's EAN-13 barcode number that passes Luhn too, with a Visa or Maestro
+        // prefix (German, British, Chinese goods).
+        21 => loop {
+            let mut d: Vec<u8> = r
+                .s(&["40", "42", "50", "56", "69"])
+                .bytes()
+                .map(|b| b - b'0')
+                .collect();
+            while d.len() < 12 {
+                d.push(r.below(10) as u8);
+            }
+            d.push(ean13_digit(&d));
+            if luhn_digit(&d[..12]) == d[12] {
+                break d.iter().map(|&x| char::from(b'0' + x)).collect();
+            }
+        },
         // A hash scheme's name or prefix, not a hash.
         20 => r
             .s(&[
