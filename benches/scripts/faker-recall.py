@@ -16,7 +16,7 @@ finding of the expected detector covers it exactly; "covered" counts any finding
 covers it (masked, under another name or with more around it). Faker also writes values the
 catalog leaves out by design (bare ten-digit phone numbers, N11 area codes, JCB numbers
 outside 3528-3589, Maestro 0604, 13-digit numbers that are also an EAN-13 with no card word
-before them): "in spec" counts the others, and its recall is the one
+before them, international numbers in dotted groups of three that read as amounts): "in spec" counts the others, and its recall is the one
 that matters. For the look-alikes, every finding that touches one is a false positive.
 Exits 1 when a type's in-spec recall is below --min-recall (default 0.99) or a look-alike
 is masked.
@@ -43,7 +43,7 @@ def values(n, seed):
     """(type, expected detector or None for a look-alike, value, context prefix)."""
     Faker.seed(seed)
     us = Faker("en_US")
-    locales = ["de_DE", "fr_FR", "en_GB", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_PT"]
+    locales = ["de_DE", "fr_FR", "en_GB", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_PT", "en_AU"]
     intl = {loc: Faker(loc) for loc in locales}
     cards = ["visa16", "visa13", "visa19", "mastercard", "amex", "discover", "jcb15",
              "jcb16", "diners", "maestro"]
@@ -60,6 +60,12 @@ def values(n, seed):
         out.append(("phone_en_US", "phone", us.phone_number(), ""))
         loc = locales[i % len(locales)]
         out.append(("iban:" + loc, "iban", intl[loc].iban(), ""))
+        # International numbers: the ones Faker writes with a `+` (national formats without
+        # one are not in the catalog).
+        p = intl[loc].phone_number()
+        while not p.startswith("+"):
+            p = intl[loc].phone_number()
+        out.append(("phone_intl:" + loc, "phone", p, ""))
         out.append(("ipv4", "ipv4", us.ipv4(), ""))
         out.append(("ipv6", "ipv6", us.ipv6(), ""))
         out.append(("mac", "mac_address", us.mac_address(), ""))
@@ -87,6 +93,10 @@ def in_spec(typ, v):
         return 3528 <= int(v[:4]) <= 3589  # JCB's range; Faker uses any 35xx
     if typ == "card:maestro":
         return not v.startswith("0604")  # not a Maestro range in use
+    if typ.startswith("phone_intl:"):
+        # Dot-separated groups of three after the first read as an amount (`+12.345.678`).
+        groups = v.split(".")
+        return not (len(groups) > 1 and all(len(g) == 3 and g.isdigit() for g in groups[1:]))
     if typ == "phone_en_US":
         if v.isdigit():
             return False  # bare ten digits: as often an order or account number

@@ -912,9 +912,7 @@ fn iban(h: Hay<'_>, r: usize) -> Option<usize> {
 }
 
 fn phone(h: Hay<'_>, r: usize) -> Option<usize> {
-    phone_nanp(h, r)
-        .or_else(|| phone_e164(h, r))
-        .or_else(|| phone_groups(h, r))
+    phone_nanp(h, r).or_else(|| phone_intl(h, r))
 }
 
 /// `[-. ]`
@@ -1007,34 +1005,40 @@ fn phone_ext(h: Hay<'_>, mut p: usize) -> Option<usize> {
     None
 }
 
-/// `\+[1-9][0-9]{7,14}`
-fn phone_e164(h: Hay<'_>, r: usize) -> Option<usize> {
+/// `\+[1-9][0-9]{0,14}(?: ?\(0\) ?[0-9]{1,12})?(?:[ .-][0-9]{1,12}){0,5}`: E.164, plain or
+/// grouped (`+44 20 7946 0958`, `+44118 496 0833`, `+61.2.9876.5432`), with the trunk prefix
+/// written in (`+44(0)20 7946 0958`, `+33 (0)1 23 45 67 89`).
+fn phone_intl(h: Hay<'_>, r: usize) -> Option<usize> {
     if !(h.at(r) == Some(b'+') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
         return None;
     }
-    let n = h.run(r + 2, 14, |b| b.is_ascii_digit());
-    (n >= 7).then_some(r + 2 + n)
-}
-
-/// `\+[1-9][0-9]{0,3}(?:[ -][0-9]{1,10}){1,5}` (a group of ten: `+1 4155550132`)
-fn phone_groups(h: Hay<'_>, r: usize) -> Option<usize> {
-    if !(h.at(r) == Some(b'+') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
-        return None;
+    let digits = |p: usize, max: usize| h.run(p, max, |b| b.is_ascii_digit());
+    // Each digit run is followed by a separator, `(` or the end: taking fewer digits than a
+    // run holds only leaves a digit where one of those must be, so runs are taken whole up
+    // to their bound (or the match ends inside one).
+    let mut p = r + 2 + digits(r + 2, 14);
+    // ` ?\(0\) ?[0-9]{1,12}`, taken when all of it is there; each ` ?` gives its blank back
+    // only where the next byte then fails anyway.
+    let mut q = p;
+    if h.at(q) == Some(b' ') {
+        q += 1;
     }
-    // A group starts with a separator: taking fewer than all digits of a run only leaves a
-    // digit where the separator must be, so every run is taken whole (or fails).
-    let mut p = r + 2;
-    let n = h.run(p, 4, |b| b.is_ascii_digit());
-    if n > 3 {
-        return None;
+    if h.lit(q, b"(0)").is_some() {
+        q += 3;
+        if h.at(q) == Some(b' ') {
+            q += 1;
+        }
+        let n = digits(q, 12);
+        if n >= 1 {
+            p = q + n;
+        }
     }
-    p += n;
     let mut k = 0;
-    while k < 5 && matches!(h.at(p), Some(b' ' | b'-')) && h.digit(p + 1) {
-        p += 1 + h.run(p + 1, 10, |b| b.is_ascii_digit());
+    while k < 5 && matches!(h.at(p), Some(b' ' | b'.' | b'-')) && h.digit(p + 1) {
+        p += 1 + digits(p + 1, 12);
         k += 1;
     }
-    (k >= 1).then_some(p)
+    Some(p)
 }
 
 /// `25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]` at `p`, leftmost-first: the candidate
@@ -1318,6 +1322,15 @@ mod tests {
             b"415.555.0132 extension 5",
             b"+14155550132",
             b"+44 20 7946 0958",
+            b"+44(0)20 7946 0958",
+            b"+33 (0)1 23 45 67 89",
+            b"+49 (0) 30 1234567",
+            b"+49(0) x",
+            b"+44 (0)",
+            b"+44118 496 0833",
+            b"+61.2.9876.5432",
+            b"+39 02123456789012345",
+            b"+4412345678901234567",
             b"+33-1-23-45-67-89",
             b"+1 4155550132",
             b"+44 2079460958 1",

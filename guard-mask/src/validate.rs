@@ -49,7 +49,7 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::Ein => ok(ein_ok(cx.value()) && nearest_context(cx.win, cx.s, EIN_CONTEXT)),
         Validator::Iban => iban(cx),
         Validator::Nino => ok(nino_ok(cx.value())),
-        Validator::Phone => ok(phone_ok(cx.value())),
+        Validator::Phone => phone(cx),
         Validator::Ipv6 => ipv6(cx),
         Validator::Jwt => ok(jwt_ok(cx.value())),
         Validator::SecretValue => secret_value(cx, false),
@@ -665,6 +665,38 @@ fn nino_ok(v: &[u8]) -> bool {
         }
 }
 
+/// Phone numbers: `phone_ok` on the match; an international one whose groups run past what
+/// a number can hold (`+44 20 7946 0958 2024`: a year after it) is cut back to the last group
+/// that keeps it one.
+/// Dot-separated groups of three after the first (`+12.345.678`): an amount with thousands
+/// separators, not a number to dial.
+fn thousands(v: &[u8]) -> bool {
+    let mut groups = v.split(|&b| b == b'.');
+    groups.next();
+    v.contains(&b'.') && groups.all(|g| g.len() == 3 && all_digits(g))
+}
+
+fn phone(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let v = cx.value();
+    if phone_ok(v) {
+        return Some((cx.s, cx.e));
+    }
+    if v.first() != Some(&b'+') {
+        return None;
+    }
+    let mut e = v.len();
+    while let Some(k) = v[..e]
+        .iter()
+        .rposition(|&b| matches!(b, b' ' | b'.' | b'-'))
+    {
+        e = k;
+        if phone_ok(&v[..e]) {
+            return Some((cx.s, cx.s + e));
+        }
+    }
+    None
+}
+
 fn phone_ok(v: &[u8]) -> bool {
     // The main number ends where an extension starts.
     let main_end = v
@@ -676,7 +708,9 @@ fn phone_ok(v: &[u8]) -> bool {
     let n = digits_of(main, &mut d);
     let intl = main.first() == Some(&b'+') && main.get(1) != Some(&b'1');
     if intl {
-        return (8..=15).contains(&n) && d[0] != 0;
+        // The trunk prefix `(0)` is not dialled from abroad: not a digit of the number.
+        let n = n - usize::from(main.windows(3).any(|w| w == b"(0)"));
+        return (8..=15).contains(&n) && d[0] != 0 && !thousands(main);
     }
     // NANP: optional country code 1 (or 001, dialled from abroad), then NPA-NXX-XXXX with N
     // in 2..=9.
@@ -1030,6 +1064,20 @@ mod tests {
         assert!(phone_ok(b"+1 415 555 0132 ext. 12"));
         assert!(phone_ok(b"+44 20 7946 0958"));
         assert!(phone_ok(b"001-415-555-0132x77"));
+        assert!(phone_ok(b"+44(0)20 7946 0958"));
+        assert!(phone_ok(b"+44118 496 0833"));
+        assert!(phone_ok(b"+61.2.9876.5432"));
+        assert!(!phone_ok(b"+12.345.678"));
+        assert!(!phone_ok(b"+44(0)1234"));
+        let year = b"+44 20 7946 0958 2024";
+        assert_eq!(
+            phone(&VCtx {
+                win: year,
+                s: 0,
+                e: year.len()
+            }),
+            Some((0, 16))
+        );
         assert!(!phone_ok(b"002-415-555-0132"));
         assert!(!phone_ok(b"123-456-7890"));
         assert!(ipv6(&cx(b"2001:db8::8a2e:370:7334")).is_some());

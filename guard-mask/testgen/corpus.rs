@@ -449,8 +449,23 @@ fn phone(r: &mut Rng) -> Item {
         4 => format!("+1-{a}-{e}-{x}"),
         5 => format!("{a}-{e}-{x} ext. {}", r.range(1, 9999)),
         6 => format!("+1{a}{e}{x}"),
-        7 => format!("+44 20 {} {}", r.digits(4), r.digits(4)),
-        _ => format!("+49 30 {}", r.digits(7)),
+        7 => match r.below(5) {
+            0 => format!("+44 20 {} {}", r.digits(4), r.digits(4)),
+            1 => format!("+44(0)20 {} {}", r.digits(4), r.digits(4)),
+            2 => format!("+44118 {} {}", r.digits(3), r.digits(4)),
+            3 => format!(
+                "+33 (0)1 {} {} {} {}",
+                r.digits(2),
+                r.digits(2),
+                r.digits(2),
+                r.digits(2)
+            ),
+            _ => format!("+61.2.{}.{}", r.digits(4), r.digits(4)),
+        },
+        _ => match r.below(2) {
+            0 => format!("+49 30 {}", r.digits(7)),
+            _ => format!("+39 02{}", r.digits(8)),
+        },
     };
     let pre = r.s(&["call ", "tel ", "phone: ", ""]);
     framed(pre, &v, "", "phone")
