@@ -95,6 +95,13 @@ const fn native(mut s: Spec, m: Matcher) -> Spec {
     s
 }
 
+/// The keyword of a value detector must not be glued to a letter or digit before it (`?sig=`,
+/// `&sig=` and `webhook_sig=`, not `xsig=`).
+const fn word_start(mut s: Spec) -> Spec {
+    s.start_boundary = true;
+    s
+}
+
 const fn unbounded(mut s: Spec) -> Spec {
     s.unbounded = true;
     s
@@ -668,6 +675,26 @@ pub(crate) const CATALOG: &[Spec] = &[
             "RubyGems API keys",
         ),
         Matcher::Token(Token::Rubygems),
+    ),
+    native(
+        word_start(value(spec(
+            "url_signature",
+            r"(?:sig|Signature|signature|X-Amz-Signature|X-Goog-Signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/=_~-]{16,1024})",
+            1041,
+            Assign(&[
+                "sig",
+                "Signature",
+                "signature",
+                "X-Amz-Signature",
+                "X-Goog-Signature",
+                "x-amz-signature",
+                "x-goog-signature",
+            ]),
+            V::None,
+            105,
+            "signatures of signed URLs, which grant access to whoever holds the URL: Azure SAS (sig=), S3 and GCS presigned URLs, CloudFront (Signature=)",
+        ))),
+        Matcher::UrlSignature,
     ),
     native(
         value(spec(

@@ -60,6 +60,8 @@ pub(crate) enum Matcher {
     CardCode,
     /// `PASSWORD '...'` / `IDENTIFIED BY '...'` in SQL text: the quoted value group.
     SqlPassword,
+    /// `(?:sig|[Ss]ignature|X-Amz-Signature|...)=` and the signature of a signed URL.
+    UrlSignature,
     /// The password hash formats (bcrypt, Argon2, SCRAM-SHA-256, PBKDF2, crypt(3)).
     PasswordHash,
 }
@@ -187,6 +189,27 @@ impl Matcher {
         };
         match self {
             Matcher::AwsSecret => return aws_secret(h, r),
+            Matcher::UrlSignature => {
+                // The keywords differ before their `=` (`sig=` and `signature=` at their
+                // fourth byte), so at most one matches.
+                let v = h.first_of(
+                    r,
+                    &[
+                        b"sig=",
+                        b"Signature=",
+                        b"signature=",
+                        b"X-Amz-Signature=",
+                        b"X-Goog-Signature=",
+                        b"x-amz-signature=",
+                        b"x-goog-signature=",
+                    ],
+                )?;
+                let e = h.class(v, 16, 1024, |b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'%' | b'+' | b'/' | b'=' | b'_' | b'~' | b'-')
+                })?;
+                return Some((v, e));
+            }
             Matcher::AzureKey => {
                 let v = h.lit(r, b"AccountKey=")?;
                 let e = h.class(v, 86, 86, |b| {
@@ -241,6 +264,7 @@ impl Matcher {
             Matcher::PasswordHash => password_hash(h, r),
             Matcher::AwsSecret
             | Matcher::AzureKey
+            | Matcher::UrlSignature
             | Matcher::UriPassword
             | Matcher::Assignment
             | Matcher::Authorization
@@ -1247,6 +1271,7 @@ mod tests {
         ("dynatrace_token", Matcher::Token(Token::Dynatrace)),
         ("brevo_api_key", Matcher::Token(Token::Brevo)),
         ("rubygems_api_key", Matcher::Token(Token::Rubygems)),
+        ("url_signature", Matcher::UrlSignature),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
         ("password_assignment", Matcher::Assignment),
@@ -1432,6 +1457,11 @@ mod tests {
             b"shpat_0123456789abcdef0123456789ABCDEF",
             b"dop_v1_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             b"AccountKey=0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdef==",
+            b"sig=AbCdEfGh0123456789%2BabcdEFGH%2Fijkl%3D&se=1",
+            b"X-Amz-Signature=0123456789abcdef0123456789abcdef",
+            b"Signature=Nql641NHEUkUaXQHZINK1FZ~SYeUSoBJMxjdgqrzIdzV2gyEXPDNv0pYdWJkflDKJ3xIu7lbwRpSkG98NBlgPi4ZJpRRnVX4kXAJK6tdNx6FucDB7OVqzcxkxHsGFd8VCG1BkC-Afh9~lOCMIYHIaiOB6~5jt9w2EOwi6sIIqrg_&Key-Pair-Id=K2JCJMDEHXQW5F",
+            b"signature=short",
+            b"x-goog-signature=0123456789abcdef0123456789abcdef 1",
             b"postgres://user:s3cr:et@db",
             b"postgres://app:P@ssw0rd@db.example.com:5432/x",
             b"mysql://u:a@b@c@d/e",

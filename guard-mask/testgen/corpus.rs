@@ -580,11 +580,12 @@ fn sql_password(r: &mut Rng) -> Item {
 }
 
 fn secret(r: &mut Rng) -> Item {
-    match r.below(28) {
+    match r.below(29) {
         22 => password_hash(r),
         25 => sql_password(r),
         26 => saas_token(r),
         27 => cloud_token(r),
+        28 => signed_url(r),
         0 => whole(
             format!("AKIA{}", r.chars(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
             "aws_access_key_id",
@@ -802,6 +803,39 @@ fn saas_token(r: &mut Rng) -> Item {
         _ => (format!("pul-{}", r.chars(HEX, 40)), "pulumi_token"),
     };
     whole(t, det)
+}
+
+/// A signed URL (Azure SAS, S3, GCS, CloudFront): its signature is the credential.
+fn signed_url(r: &mut Rng) -> Item {
+    const CF: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~_-";
+    let (pre, sig, post) = match r.below(4) {
+        0 => {
+            // Base64, URL-encoded.
+            let b64 = r.chars(B64, 43);
+            let enc = b64.replace('+', "%2B").replace('/', "%2F");
+            (
+                "https://acct.blob.core.windows.net/c/f.txt?sv=2022-11-02&se=2026-12-09T00%3A00%3A00Z&sr=b&sp=r&sig=".to_owned(),
+                format!("{enc}%3D"),
+                "",
+            )
+        }
+        1 => (
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261208T000000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=".to_owned(),
+            r.chars(HEX, 64),
+            "",
+        ),
+        2 => (
+            "https://storage.googleapis.com/b/o?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Expires=900&X-Goog-Signature=".to_owned(),
+            r.chars(HEX, 512),
+            "",
+        ),
+        _ => (
+            format!("https://d{}.cloudfront.net/a.jpg?Expires=1700000000&Signature=", r.chars(HEX, 13)),
+            r.chars(CF, 172),
+            "&Key-Pair-Id=K2JCJMDEHXQW5F",
+        ),
+    };
+    framed(&pre, &sig, post, "url_signature")
 }
 
 /// More token formats: cloud, AI and package-registry credentials.
