@@ -21,9 +21,10 @@ pub(crate) enum Trig {
     /// One of these literals; the anchor is where the literal starts. Each literal is found
     /// through its rarest byte (see `masker::anchor_offset`), then compared in place.
     Lit(&'static [&'static str]),
-    /// One of these keywords followed by `["']?\s{0,3}` and then `:` or `=` (assignments):
-    /// found from the operator by looking back, so common words such as `secret` cost nothing
-    /// until an operator follows them. The anchor is where the keyword starts.
+    /// One of these keywords, in any case, followed by `["']?\s{0,3}` and then `:` or `=`
+    /// (assignments): found from the operator by looking back, so common words such as
+    /// `secret` cost nothing until an operator follows them. The anchor is where the keyword
+    /// starts.
     Assign(&'static [&'static str]),
 }
 
@@ -115,48 +116,27 @@ const fn open_end(mut s: Spec) -> Spec {
 use Trig::{Assign, At, Colon, Digit, LetterDigit, Lit, Mac, Phone};
 use Validator as V;
 
-/// Secrets keywords that introduce an assignment (`password=`, `secret:`...).
+/// Secrets keywords that introduce an assignment (`password=`, `secret:`...), in any case.
 const ASSIGN_LITERALS: &[&str] = &[
     "password",
-    "Password",
-    "PASSWORD",
     "passwd",
-    "PASSWD",
     "passphrase",
-    "Passphrase",
-    "PASSPHRASE",
     // `Pwd=` of ODBC connection strings, `MYSQL_PWD=` (and `PWD=/home/x` of an environment
     // dump, the working directory, is masked too: a value that starts with `/` may be base64).
     "pwd",
-    "Pwd",
-    "PWD",
     "secret",
-    "Secret",
-    "SECRET",
     // `*_key` names that hold secrets; the generic `key` is too common to trigger on.
     "secret_key",
-    "secretKey",
-    "SecretKey",
-    "SECRET_KEY",
+    "secretkey",
     "secret-key",
     "private_key",
-    "privateKey",
-    "PrivateKey",
-    "PRIVATE_KEY",
+    "privatekey",
     "private-key",
     "api_key",
     "apikey",
-    "apiKey",
-    "ApiKey",
-    "API_KEY",
-    "APIKEY",
     "api-key",
-    "Api-Key",
-    "API-KEY",
     // Every `*_token`, `*Token`, `*-Token` (`access_token`, `GITHUB_TOKEN`, `X-Auth-Token`).
     "token",
-    "Token",
-    "TOKEN",
 ];
 
 /// The catalog, in declaration order (ties in the winner rule go to the earlier entry).
@@ -203,12 +183,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             "aws_secret_key",
             r#"(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s{0,3}[:=]\s{0,3}["']?(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
             80,
-            Assign(&[
-                "aws_secret_access_key",
-                "AWS_SECRET_ACCESS_KEY",
-                "SecretAccessKey",
-                "awsSecretAccessKey",
-            ]),
+            Assign(&["aws_secret_access_key", "secretaccesskey"]),
             V::None,
             115,
             "AWS secret access keys after an aws_secret_access_key key",
@@ -679,17 +654,9 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         word_start(value(spec(
             "url_signature",
-            r"(?:sig|Signature|signature|X-Amz-Signature|X-Goog-Signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/=_~-]{16,1024})",
+            r"(?i:sig|signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/=_~-]{16,1024})",
             1041,
-            Assign(&[
-                "sig",
-                "Signature",
-                "signature",
-                "X-Amz-Signature",
-                "X-Goog-Signature",
-                "x-amz-signature",
-                "x-goog-signature",
-            ]),
+            Assign(&["sig", "signature", "x-amz-signature", "x-goog-signature"]),
             V::None,
             105,
             "signatures of signed URLs, which grant access to whoever holds the URL: Azure SAS (sig=), S3 and GCS presigned URLs, CloudFront (Signature=)",
@@ -793,7 +760,7 @@ pub(crate) const CATALOG: &[Spec] = &[
             "http_authorization",
             r#"(?i:authorization)["']?\s{0,3}[:=]\s{0,3}["']?(?i:bearer|basic|token)\s{1,3}(?P<v>[A-Za-z0-9._~+/=-]{8,960})"#,
             1000,
-            Assign(&["authorization", "Authorization", "AUTHORIZATION"]),
+            Assign(&["authorization"]),
             V::SecretValue,
             99,
             "credentials of HTTP Authorization headers (Bearer, Basic, token schemes)",
@@ -820,23 +787,12 @@ pub(crate) const CATALOG: &[Spec] = &[
             40,
             Assign(&[
                 "cvv",
-                "Cvv",
-                "CVV",
                 "cvv2",
-                "CVV2",
                 "cvc",
-                "Cvc",
-                "CVC",
                 "cvc2",
-                "CVC2",
                 "security code",
-                "Security Code",
-                "Security code",
-                "SECURITY CODE",
                 "security_code",
-                "securityCode",
-                "SecurityCode",
-                "SECURITY_CODE",
+                "securitycode",
             ]),
             V::None,
             90,

@@ -791,7 +791,7 @@ impl Engine {
             if j == 1 || j >= 2 && pair_ok(j) {
                 for &kw in &self.kw_by_last[usize::from(buf[j - 1])] {
                     let k = &self.kws[usize::from(kw)].bytes;
-                    if j >= k.len() && eq_at(buf, j - k.len(), k) {
+                    if j >= k.len() && buf[j - k.len()..j].eq_ignore_ascii_case(k) {
                         // The gap is at most ASSIGN_GAP and keywords are short (checked at
                         // build time), so `back` fits.
                         let back = (i - (j - k.len())) as u16;

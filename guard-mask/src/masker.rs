@@ -657,16 +657,29 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             e.alit_pairs.push((start, e.alit_ids.len() as u32));
         }
     }
+    // Keywords are found in any case, as their detectors' regexes take them (`X-API-Key:`
+    // as `api-key`): stored in lowercase, indexed and paired under both cases of a letter.
+    let assign = assign
+        .into_iter()
+        .map(|(k, d)| (k.to_ascii_lowercase(), d))
+        .collect();
+    let cases = |b: u8| [b.to_ascii_lowercase(), b.to_ascii_uppercase()];
     for (kw, d) in dedup_lits(assign) {
         debug_assert!(kw.len() + ASSIGN_GAP <= BACK_ANCHOR);
         let ki = u16::try_from(e.kws.len()).map_err(|_| BuildError::TooManyDetectors)?;
-        let last = usize::from(kw[kw.len() - 1]);
-        e.kw_by_last[last].push(ki);
+        let last = cases(kw[kw.len() - 1]);
+        for l in last {
+            if !e.kw_by_last[usize::from(l)].contains(&ki) {
+                e.kw_by_last[usize::from(l)].push(ki);
+            }
+        }
         // A one-byte keyword ends after any byte.
-        for x in 0..256usize {
-            if kw.len() == 1 || usize::from(kw[kw.len() - 2]) == x {
-                let p = x << 8 | last;
-                e.kw_pairs[p >> 6] |= 1 << (p & 63);
+        for x in 0..=255u8 {
+            if kw.len() == 1 || kw[kw.len() - 2].eq_ignore_ascii_case(&x) {
+                for l in last {
+                    let p = usize::from(x) << 8 | usize::from(l);
+                    e.kw_pairs[p >> 6] |= 1 << (p & 63);
+                }
             }
         }
         e.kws.push(AssignKw {

@@ -191,19 +191,18 @@ impl Matcher {
             Matcher::AwsSecret => return aws_secret(h, r),
             Matcher::UrlSignature => {
                 // The keywords differ before their `=` (`sig=` and `signature=` at their
-                // fourth byte), so at most one matches.
-                let v = h.first_of(
-                    r,
-                    &[
-                        b"sig=",
-                        b"Signature=",
-                        b"signature=",
-                        b"X-Amz-Signature=",
-                        b"X-Goog-Signature=",
-                        b"x-amz-signature=",
-                        b"x-goog-signature=",
-                    ],
-                )?;
+                // fourth byte), so at most one matches, in any case.
+                let v = [
+                    &b"sig="[..],
+                    b"signature=",
+                    b"x-amz-signature=",
+                    b"x-goog-signature=",
+                ]
+                .iter()
+                .find_map(|k| {
+                    let e = r + k.len();
+                    h.w.get(r..e)?.eq_ignore_ascii_case(k).then_some(e)
+                })?;
                 let e = h.class(v, 16, 1024, |b| {
                     b.is_ascii_alphanumeric()
                         || matches!(b, b'%' | b'+' | b'/' | b'=' | b'_' | b'~' | b'-')
