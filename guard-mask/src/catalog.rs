@@ -654,8 +654,8 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         word_start(value(spec(
             "url_signature",
-            r"(?i:sig|signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/=_~-]{16,1024})",
-            1041,
+            r"(?i:sig|signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/_~-]{16,1024}={0,2})",
+            1043,
             Assign(&["sig", "signature", "x-amz-signature", "x-goog-signature"]),
             V::None,
             105,

@@ -203,10 +203,13 @@ impl Matcher {
                     let e = r + k.len();
                     h.w.get(r..e)?.eq_ignore_ascii_case(k).then_some(e)
                 })?;
+                // Base64 padding only at the end: a `=` inside would chain `sig=sig=sig=...` into
+                // one value that every keyword in it scans again.
                 let e = h.class(v, 16, 1024, |b| {
                     b.is_ascii_alphanumeric()
-                        || matches!(b, b'%' | b'+' | b'/' | b'=' | b'_' | b'~' | b'-')
+                        || matches!(b, b'%' | b'+' | b'/' | b'_' | b'~' | b'-')
                 })?;
+                let e = h.class(e, 0, 2, |b| b == b'=')?;
                 return Some((v, e));
             }
             Matcher::AzureKey => {
