@@ -99,6 +99,8 @@ pub(crate) struct LitSet {
 
 pub(crate) struct Engine {
     pub(crate) dets: Vec<Det>,
+    /// The longest region written out whole (`MaskerBuilder::max_region`).
+    pub(crate) region: usize,
     pub(crate) class: [u16; 256],
     pub(crate) class_ahead: [usize; 7],
     pub(crate) digit_dets: Vec<(u16, DigitRole)>,
@@ -180,6 +182,9 @@ pub(crate) struct Cluster {
     det: u16,
     det_s: usize,
     det_len: usize,
+    /// The cluster starts at a piece boundary (a multiple of `Engine::region`) that a
+    /// detection crosses: it continues the region of the cluster ending there.
+    cont: bool,
 }
 
 /// Per-scan mutable state (owned by a stream, or on the stack for one-shot calls).
@@ -199,6 +204,9 @@ pub(crate) struct ScanState {
     /// The digit token the scan loop just measured for the trigger it is firing (never set
     /// while deferred triggers fire).
     tok: Option<(Token, u8)>,
+    /// Where the last piece written out of a region longer than `Engine::region` ended: a
+    /// cluster continuing there belongs to that region (see `drain`).
+    pub(crate) long_end: Option<usize>,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -540,7 +548,7 @@ impl Engine {
             // trigger order, so this stays the already-sorted pass it usually is.
             st.found.sort_unstable_by_key(|&(s, e, _)| (s, e));
             for &(s, e, d) in &st.found {
-                insert(&mut st.clusters, s, e, d, &self.dets);
+                insert_detection(&mut st.clusters, s, e, d, &self.dets, self.region);
             }
             st.found.clear();
         }
@@ -1214,33 +1222,71 @@ impl Engine {
                 .min(st.pos);
             min_t.saturating_sub(BACK_ANCHOR)
         };
-        let mut done = 0;
-        for c in &st.clusters {
-            if c.e > frontier {
-                break;
-            }
-            let det = &self.dets[usize::from(c.det)];
+        // Regions are written out whole, except one longer than `region` (detections that
+        // overlap one another without end: `password=password=...`): it is written piece by
+        // piece, each piece named after its own winner, so that the stream keeps no more of
+        // it than a piece. Pieces end at multiples of `region` (clusters never cross one), so
+        // the cut does not depend on chunking.
+        let mut k = 0;
+        let n = st.clusters.len();
+        let mut write = |st: &mut ScanState, s: usize, e: usize, det: u16| {
+            let det = &self.dets[usize::from(det)];
             match sink {
                 Sink::Bytes(out) => {
-                    out.extend_from_slice(&buf[st.emitted - base..c.s - base]);
+                    out.extend_from_slice(&buf[st.emitted - base..s - base]);
                     strategy::apply(
                         &det.strategy,
                         &self.key,
                         &det.label,
-                        &buf[c.s - base..c.e - base],
+                        &buf[s - base..e - base],
                         out,
                     );
                 }
                 Sink::Findings(out) => out.push(Finding {
-                    start: c.s,
-                    end: c.e,
+                    start: s,
+                    end: e,
                     detector: det.name.clone(),
                 }),
             }
-            st.emitted = c.e;
-            done += 1;
+            st.emitted = e;
+        };
+        'regions: while k < n {
+            let first = &st.clusters[k];
+            let continues = first.cont && st.long_end == Some(first.s);
+            let mut j = k + 1;
+            while j < n && st.clusters[j].cont && st.clusters[j].s == st.clusters[j - 1].e {
+                j += 1;
+            }
+            let (s, e) = (first.s, st.clusters[j - 1].e);
+            if !continues && e - s <= self.region {
+                // No later detection can reach a region that ends before the frontier.
+                if e > frontier {
+                    break;
+                }
+                let mut w = k;
+                for x in k + 1..j {
+                    if better(&st.clusters[x], &st.clusters[w], &self.dets) {
+                        w = x;
+                    }
+                }
+                let det = st.clusters[w].det;
+                write(st, s, e, det);
+                st.long_end = None;
+                k = j;
+                continue;
+            }
+            for x in k..j {
+                let (s, e, det) = (st.clusters[x].s, st.clusters[x].e, st.clusters[x].det);
+                if e > frontier {
+                    k = x;
+                    break 'regions;
+                }
+                write(st, s, e, det);
+                st.long_end = Some(e);
+            }
+            k = j;
         }
-        st.clusters.drain(..done);
+        st.clusters.drain(..k);
         let upto = st.clusters.first().map_or(frontier, |c| c.s.min(frontier));
         if upto > st.emitted {
             if let Sink::Bytes(out) = sink {
@@ -1263,15 +1309,36 @@ impl Engine {
     }
 }
 
-/// Inserts a detection, merging it with every cluster it overlaps.
-fn insert(clusters: &mut Vec<Cluster>, s: usize, e: usize, d: u16, dets: &[Det]) {
-    let new = Cluster {
-        s,
-        e,
-        det: d,
-        det_s: s,
-        det_len: e - s,
-    };
+/// Inserts a detection: its parts between multiples of `region` (most detections have one),
+/// each merged with the clusters it overlaps.
+fn insert_detection(
+    clusters: &mut Vec<Cluster>,
+    s: usize,
+    e: usize,
+    d: u16,
+    dets: &[Det],
+    region: usize,
+) {
+    let mut a = s;
+    while a < e {
+        let b = e.min((a / region + 1) * region);
+        let part = Cluster {
+            s: a,
+            e: b,
+            det: d,
+            det_s: s,
+            det_len: e - s,
+            cont: a > s,
+        };
+        insert(clusters, part, dets);
+        a = b;
+    }
+}
+
+/// Inserts one part of a detection (within one piece), merging it with every cluster it
+/// overlaps (all of them in the same piece).
+fn insert(clusters: &mut Vec<Cluster>, new: Cluster, dets: &[Det]) {
+    let (s, e) = (new.s, new.e);
     let mut i = clusters.len();
     while i > 0 && clusters[i - 1].e > s {
         i -= 1;
@@ -1288,6 +1355,8 @@ fn insert(clusters: &mut Vec<Cluster>, s: usize, e: usize, d: u16, dets: &[Det])
     for c in &clusters[i..j] {
         m.s = m.s.min(c.s);
         m.e = m.e.max(c.e);
+        // Only a cluster that starts at the piece's start can carry `cont`.
+        m.cont |= c.cont;
         if better(c, &m, dets) {
             m.det = c.det;
             m.det_s = c.det_s;
@@ -1419,7 +1488,36 @@ impl Token {
 
 #[cfg(test)]
 mod tests {
-    use super::{digits_upto9, swar_candidates, swar_digits};
+    use super::{Cluster, digits_upto9, insert_detection, swar_candidates, swar_digits};
+
+    /// Detections are cut at multiples of the region size; a cluster that starts at one keeps
+    /// saying that a detection crosses it, whatever merges into it and in whatever order.
+    #[test]
+    fn clusters_never_cross_a_piece_boundary() {
+        let m = crate::Masker::builder().build().unwrap();
+        let dets = &m.engine.dets;
+        let spans = |c: &[Cluster]| -> Vec<(usize, usize, bool)> {
+            c.iter().map(|c| (c.s, c.e, c.cont)).collect()
+        };
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let found = [(60, 70, 0u16), (66, 80, 1), (150, 200, 2)];
+            let mut cl = Vec::new();
+            for i in order {
+                let (s, e, d) = found[i];
+                insert_detection(&mut cl, s, e, d, dets, 64);
+            }
+            assert_eq!(
+                spans(&cl),
+                [
+                    (60, 64, false),
+                    (64, 80, true),
+                    (150, 192, false),
+                    (192, 200, true)
+                ],
+                "{order:?}"
+            );
+        }
+    }
 
     #[test]
     fn digits_upto9_counts_the_run() {

@@ -80,7 +80,9 @@ use std::sync::Arc;
 pub use catalog::{builtin_names, builtin_regex, describe};
 #[cfg(feature = "json")]
 pub use json::JsonError;
-pub use masker::{MAX_DETECTOR_LEN, MaskStream, Masker, MaskerBuilder};
+pub use masker::{
+    DEFAULT_MAX_REGION, MAX_DETECTOR_LEN, MIN_MAX_REGION, MaskStream, Masker, MaskerBuilder,
+};
 pub use profile::{ColumnRule, CustomDetector, JsonRule, KeywordList, Profile};
 pub use strategy::{ParseStrategyError, Strategy};
 
@@ -156,6 +158,12 @@ pub enum BuildError {
         window: usize,
         /// The limit.
         limit: usize,
+    },
+    /// A `max_region` below the smallest allowed.
+    #[error("max_region {bytes} is below the minimum of {MIN_MAX_REGION} bytes")]
+    MaxRegion {
+        /// What was asked for.
+        bytes: usize,
     },
     /// Two detectors with one name, or an empty name.
     #[error("detector name {name:?} is empty or used twice")]

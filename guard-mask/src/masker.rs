@@ -23,12 +23,19 @@ use crate::{BuildError, Finding};
 /// The longest match any detector may declare, in bytes.
 pub const MAX_DETECTOR_LEN: usize = 64 * 1024;
 
+/// The longest region a stream writes out whole unless told otherwise
+/// ([`MaskerBuilder::max_region`]): twice the longest detection.
+pub const DEFAULT_MAX_REGION: usize = 2 * MAX_DETECTOR_LEN;
+
+/// The smallest [`MaskerBuilder::max_region`].
+pub const MIN_MAX_REGION: usize = 64;
+
 /// A compiled, immutable masker: shared by every stream and every thread (`Send + Sync`).
 ///
 /// Build one with [`Masker::builder`]; mask a byte stream with [`Masker::stream`], one value
 /// with [`Masker::mask_value`], report findings with [`Masker::find`].
 pub struct Masker {
-    engine: Engine,
+    pub(crate) engine: Engine,
     columns: Vec<ColumnRule>,
     json: Vec<JsonRule>,
 }
@@ -46,6 +53,7 @@ impl std::fmt::Debug for Masker {
 pub struct MaskerBuilder {
     profile: Profile,
     key: Vec<u8>,
+    max_region: Option<usize>,
 }
 
 impl MaskerBuilder {
@@ -107,13 +115,30 @@ impl MaskerBuilder {
         self
     }
 
+    /// The longest region (overlapping detections merged) that is masked as one: a longer
+    /// one is masked in pieces, cut at the multiples of `bytes` in the stream (each piece
+    /// named after the detection that wins in it). Detections that overlap one another
+    /// without end (input such as `password=password=...`, or a token prefix repeated in its
+    /// own alphabet) would otherwise make a stream keep the whole region in memory until it
+    /// ends. Default [`DEFAULT_MAX_REGION`]; at least [`MIN_MAX_REGION`].
+    pub fn max_region(&mut self, bytes: usize) -> &mut Self {
+        self.max_region = Some(bytes);
+        self
+    }
+
     /// Compiles the masker.
     ///
     /// # Errors
     /// [`BuildError`] for an unknown detector name, a regex that does not compile or has no
     /// bound, a missing key for `hash`/`shape`, and similar configuration mistakes.
     pub fn build(&self) -> Result<Masker, BuildError> {
-        compile(&self.profile, &self.key)
+        let region = self.max_region.unwrap_or(DEFAULT_MAX_REGION);
+        if region < MIN_MAX_REGION {
+            return Err(BuildError::MaxRegion { bytes: region });
+        }
+        let mut m = compile(&self.profile, &self.key)?;
+        m.engine.region = region;
+        Ok(m)
     }
 }
 
@@ -286,6 +311,7 @@ impl<M: Deref<Target = Masker>> MaskStream<M> {
         self.st.emitted = 0;
         self.st.deferred.clear();
         self.st.clusters.clear();
+        self.st.long_end = None;
         self.st.found.clear();
         self.st.lit_resume.clear();
         self.buf.clear();
@@ -347,6 +373,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
     let mut assign: Vec<(Vec<u8>, u16)> = Vec::new();
     let mut e = Engine {
         dets: Vec::new(),
+        region: DEFAULT_MAX_REGION,
         class: [0; 256],
         class_ahead: [0; 7],
         digit_dets: Vec::new(),

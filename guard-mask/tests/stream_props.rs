@@ -378,3 +378,132 @@ fn custom_first_byte_beside_the_builtin_catalog() {
         assert_eq!(out, whole, "chunk {size}");
     }
 }
+
+/// Pieces that chain detections into one region without end (each overlaps the next).
+const CHAINS: &[&str] = &[
+    "password=",
+    "glpat-",
+    "xoxb-",
+    "secret: ",
+    "ghp_",
+    "abcdefghij",
+];
+
+fn chained_input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            (prop::sample::select(CHAINS), 1..60usize).prop_map(|(s, n)| s.repeat(n).into_bytes()),
+            prop::sample::select(SAMPLES).prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(prop::sample::select(b" =:-_aZ09".to_vec()), 0..20),
+        ],
+        0..12,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// With a small `max_region`, regions longer than it are cut at its multiples, the same
+    /// way however the stream is chunked; no region crossing a multiple is longer than it.
+    #[test]
+    fn long_regions_are_cut_at_the_same_places(
+        data in chained_input(),
+        region in prop::sample::select(vec![64usize, 100, 257]),
+        strategy in prop::sample::select(vec!["redact", "partial:4", "hash:8", "shape"]),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let m = Masker::builder()
+            .max_region(region)
+            .default_strategy(strategy.parse::<Strategy>().unwrap())
+            .hash_key(b"k")
+            .build()
+            .unwrap();
+        let (out, found) = chunked(&m, &data, &cuts);
+        prop_assert_eq!(out, m.mask(&data));
+        prop_assert_eq!(&found, &m.find(&data));
+        let mut last = 0;
+        for f in &found {
+            prop_assert!(f.start >= last && f.start < f.end && f.end <= data.len());
+            let crosses = (f.start / region + 1) * region < f.end;
+            prop_assert!(!crosses || f.end - f.start <= region, "{f:?} crosses a multiple of {region}");
+            last = f.end;
+        }
+    }
+}
+
+/// A region without end (each `password=` overlaps the next detection) does not make the
+/// stream keep it: what is pending stays under the region limit plus the usual hold-back.
+#[test]
+fn a_region_without_end_keeps_bounded_memory() {
+    let region = 4096;
+    let m = Masker::builder().max_region(region).build().unwrap();
+    let mut s = m.stream();
+    let chunk = "password=".repeat(7282).into_bytes(); // ~64 KiB
+    let mut out = Vec::new();
+    let mut most = 0;
+    for _ in 0..160 {
+        out.clear();
+        s.push(&chunk, &mut out);
+        most = most.max(s.pending());
+    }
+    s.finish(&mut out);
+    assert!(
+        most <= region + chunk.len() + 2048,
+        "pending grew to {most} bytes over {} pushed",
+        160 * chunk.len()
+    );
+    // All of it is masked but the first key: a label per piece.
+    let whole = m.mask(&chunk.repeat(4));
+    assert!(whole.starts_with(b"password=[PASSWORD_ASSIGNMENT]"));
+    assert!(
+        !whole[9..].windows(9).any(|w| w == b"password="),
+        "{}",
+        String::from_utf8_lossy(&whole[..200])
+    );
+}
+
+#[test]
+fn max_region_has_a_minimum() {
+    let e = Masker::builder().max_region(63).build().unwrap_err();
+    assert!(
+        matches!(e, guard_mask::BuildError::MaxRegion { bytes: 63 }),
+        "{e}"
+    );
+    assert!(
+        Masker::builder()
+            .max_region(guard_mask::MIN_MAX_REGION)
+            .build()
+            .is_ok()
+    );
+}
+
+/// A region no longer than `max_region` stays whole where it crosses a multiple of it, in
+/// every chunking; a longer one is cut there.
+#[test]
+fn regions_are_cut_only_when_longer_than_max_region() {
+    let m = Masker::builder().max_region(64).build().unwrap();
+    let spans = |data: &[u8]| -> Vec<(usize, usize)> {
+        m.find(data).iter().map(|f| (f.start, f.end)).collect()
+    };
+    // An address across offset 64, and one found later that reaches back across it.
+    let mut data = vec![b' '; 56];
+    data.extend_from_slice(b"alice.smith@example.com and more");
+    assert_eq!(spans(&data), [(56, 79)]);
+    for size in [1, 7, 64] {
+        let cuts: Vec<usize> = (size..data.len()).step_by(size).collect();
+        let (_, found) = chunked(&m, &data, &cuts);
+        let got: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
+        assert_eq!(got, [(56, 79)], "chunk {size}");
+    }
+    // 40 chained `password=` from offset 0: 360 bytes cut at 64, 128, ... (the first key is
+    // not part of the value).
+    let data = "password=".repeat(40).into_bytes();
+    let got = spans(&data);
+    assert_eq!(got.first(), Some(&(9, 64)));
+    assert!(
+        got.windows(2).all(|w| w[0].1 == w[1].0 && w[1].0 % 64 == 0),
+        "{got:?}"
+    );
+    assert_eq!(got.last().map(|x| x.1), Some(data.len()));
+}
