@@ -16,7 +16,8 @@ struct Case {
 }
 
 /// Three profiles, one per scan path of the engine: the built-ins with a literal-prefixed
-/// custom regex, a keyword list and a custom first byte the block test adds (`#`); the
+/// custom regex, a keyword list, a custom first byte the block test adds (`#`) and the
+/// smallest `max_region` (regions longer than 64 bytes are cut in pieces); the
 /// built-ins with a custom regex starting with a digit (digit runs stepped over, not
 /// trimmed); and a custom regex with more first bytes than the block test takes (byte by byte).
 fn maskers() -> &'static [Masker; 3] {
@@ -29,7 +30,8 @@ fn maskers() -> &'static [Masker; 3] {
                 Masker::builder()
                     .custom(guard_mask::CustomDetector::new("emp", "EMP-[0-9]{4,6}", 10))
                     .custom(guard_mask::CustomDetector::new("ticket", "#[0-9]{6}", 7))
-                    .keywords(guard_mask::KeywordList::new("kw", &["secretproject"])),
+                    .keywords(guard_mask::KeywordList::new("kw", &["secretproject"]))
+                    .max_region(guard_mask::MIN_MAX_REGION),
             ),
             build(Masker::builder().custom(guard_mask::CustomDetector::new(
                 "part",
