@@ -665,9 +665,6 @@ fn nino_ok(v: &[u8]) -> bool {
         }
 }
 
-/// Phone numbers: `phone_ok` on the match; an international one whose groups run past what
-/// a number can hold (`+44 20 7946 0958 2024`: a year after it) is cut back to the last group
-/// that keeps it one.
 /// Dot-separated groups of three after the first (`+12.345.678`): an amount with thousands
 /// separators, not a number to dial.
 fn thousands(v: &[u8]) -> bool {
@@ -676,6 +673,9 @@ fn thousands(v: &[u8]) -> bool {
     v.contains(&b'.') && groups.all(|g| g.len() == 3 && all_digits(g))
 }
 
+/// Phone numbers: `phone_ok` on the match; one after a `+` whose groups run past what a
+/// number can hold (`+44 20 7946 0958 2024`: a year after it) is cut back to the last group
+/// that keeps it one.
 fn phone(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let v = cx.value();
     if phone_ok(v) {
