@@ -60,7 +60,8 @@ pub(crate) enum Matcher {
     CardCode,
     /// `PASSWORD '...'` / `IDENTIFIED BY '...'` in SQL text: the quoted value group.
     SqlPassword,
-    /// `(?:sig|[Ss]ignature|X-Amz-Signature|...)=` and the signature of a signed URL.
+    /// `(?i:sig|signature|x-amz-signature|x-goog-signature)=` and the signature of a signed
+    /// URL (its value group).
     UrlSignature,
     /// The password hash formats (bcrypt, Argon2, SCRAM-SHA-256, PBKDF2, crypt(3)).
     PasswordHash,
