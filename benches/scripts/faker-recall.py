@@ -16,7 +16,8 @@ finding of the expected detector covers it exactly; "covered" counts any finding
 covers it (masked, under another name or with more around it). Faker also writes values the
 catalog leaves out by design (bare ten-digit phone numbers, N11 area codes, JCB numbers
 outside 3528-3589, Maestro 0604, 13-digit numbers that are also an EAN-13 with no card word
-before them, international numbers in dotted groups of three that read as amounts): "in spec" counts the others, and its recall is the one
+before them, international numbers in dotted groups of three that read as amounts, French
+numbers written as ten bare digits): "in spec" counts the others, and its recall is the one
 that matters. For the look-alikes, every finding that touches one is a false positive.
 Exits 1 when a type's in-spec recall is below --min-recall (default 0.99) or a look-alike
 is masked.
@@ -66,6 +67,11 @@ def values(n, seed):
         while not p.startswith("+"):
             p = intl[loc].phone_number()
         out.append(("phone_intl:" + loc, "phone", p, ""))
+        # French national numbers: five pairs, or ten bare digits (not in the catalog).
+        p = intl["fr_FR"].phone_number()
+        while p.startswith("+"):
+            p = intl["fr_FR"].phone_number()
+        out.append(("phone_national:fr_FR", "phone", p, ""))
         out.append(("ipv4", "ipv4", us.ipv4(), ""))
         out.append(("ipv6", "ipv6", us.ipv6(), ""))
         out.append(("mac", "mac_address", us.mac_address(), ""))
@@ -93,6 +99,8 @@ def in_spec(typ, v):
         return 3528 <= int(v[:4]) <= 3589  # JCB's range; Faker uses any 35xx
     if typ == "card:maestro":
         return not v.startswith("0604")  # not a Maestro range in use
+    if typ == "phone_national:fr_FR":
+        return not v.isdigit()  # ten bare digits: as often another number
     if typ.startswith("phone_intl:"):
         # Dot-separated groups of three after the first read as an amount (`+12.345.678`).
         groups = v.split(".")

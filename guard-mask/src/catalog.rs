@@ -888,12 +888,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         spec(
             "phone",
-            r"(?:\+1[-. ]?|1[-. ]|001[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{0,14}(?: ?\(0\) ?[0-9]{1,12})?(?:[ .-][0-9]{1,12}){0,5}",
+            r"(?:\+1[-. ]?|1[-. ]|001[-. ])?(?:\([0-9]{3}\) ?|[0-9]{3}[-. ])[0-9]{3}[-. ][0-9]{4}(?: ?(?:x|ext\.?|extension) ?[0-9]{1,6})?|\+[1-9][0-9]{0,14}(?: ?\(0\) ?[0-9]{1,12})?(?:[ .-][0-9]{1,12}){0,5}|0[1-9](?: [0-9]{2}){4}|0[1-9](?:\.[0-9]{2}){4}|0[1-9](?:-[0-9]{2}){4}",
             100,
             Phone,
             V::Phone,
             60,
-            "phone numbers: NANP formats with extensions (also after +1, 1 or 001); international numbers after + (grouped with spaces, dashes or dots, with a (0) trunk prefix)",
+            "phone numbers: NANP formats with extensions (also after +1, 1 or 001); international numbers after + (grouped with spaces, dashes or dots, with a (0) trunk prefix); French numbers in five pairs (06 12 34 56 78)",
         ),
         Matcher::Phone,
     ),

@@ -939,7 +939,24 @@ fn iban(h: Hay<'_>, r: usize) -> Option<usize> {
 }
 
 fn phone(h: Hay<'_>, r: usize) -> Option<usize> {
-    phone_nanp(h, r).or_else(|| phone_intl(h, r))
+    phone_nanp(h, r)
+        .or_else(|| phone_intl(h, r))
+        .or_else(|| phone_pairs(h, r))
+}
+
+/// `0[1-9](?: [0-9]{2}){4}|0[1-9](?:\.[0-9]{2}){4}|0[1-9](?:-[0-9]{2}){4}`: a French number,
+/// five pairs of digits with one kind of separator between them.
+fn phone_pairs(h: Hay<'_>, r: usize) -> Option<usize> {
+    if !(h.at(r) == Some(b'0') && h.is(r + 1, |b| matches!(b, b'1'..=b'9'))) {
+        return None;
+    }
+    let sep = h.at(r + 2).filter(|&b| matches!(b, b' ' | b'.' | b'-'))?;
+    (0..4)
+        .all(|k| {
+            let p = r + 2 + 3 * k;
+            h.at(p) == Some(sep) && h.digits(p + 1, 2)
+        })
+        .then_some(r + 14)
 }
 
 /// `[-. ]`
@@ -1350,6 +1367,12 @@ mod tests {
             b"415.555.0132 extension 5",
             b"+14155550132",
             b"+44 20 7946 0958",
+            b"06 12 34 56 78",
+            b"01.23.45.67.89",
+            b"07-12-34-56-78 9",
+            b"06 12.34 56 78",
+            b"00 12 34 56 78",
+            b"06 12 34 567",
             b"+44(0)20 7946 0958",
             b"+33 (0)1 23 45 67 89",
             b"+49 (0) 30 1234567",

@@ -665,6 +665,22 @@ fn nino_ok(v: &[u8]) -> bool {
         }
 }
 
+/// Five pairs of digits (`06 12 34 56 78`) that are not part of a longer row of pairs: a
+/// hex dump (`01 23 45 67 89 ab`) or a list of small numbers has one before or after them.
+fn pairs_alone(cx: &VCtx<'_>) -> bool {
+    let (w, s, e) = (cx.win, cx.s, cx.e);
+    let sep = w[s + 2];
+    let hex = |i: usize| {
+        w.get(i..i + 2)
+            .filter(|p| p.iter().all(u8::is_ascii_hexdigit))
+    };
+    // Before them, a pair with a digit (`de 06 ...` is French for "of"); after them, any.
+    let before =
+        s >= 3 && w[s - 1] == sep && hex(s - 3).is_some_and(|p| p.iter().any(u8::is_ascii_digit));
+    let after = w.get(e) == Some(&sep) && hex(e + 1).is_some();
+    !before && !after
+}
+
 /// Dot-separated groups of three after the first (`+12.345.678`): an amount with thousands
 /// separators, not a number to dial.
 fn thousands(v: &[u8]) -> bool {
@@ -678,6 +694,9 @@ fn thousands(v: &[u8]) -> bool {
 /// that keeps it one.
 fn phone(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let v = cx.value();
+    if v.first() == Some(&b'0') && v.len() == 14 && !pairs_alone(cx) {
+        return None;
+    }
     if phone_ok(v) {
         return Some((cx.s, cx.e));
     }
@@ -706,6 +725,12 @@ fn phone_ok(v: &[u8]) -> bool {
     let main = &v[..main_end];
     let mut d = [0u8; 40];
     let n = digits_of(main, &mut d);
+    // Five pairs from `0[1-9]`: the matcher's one form that starts with `0` and is 14 bytes
+    // long (a NANP match that starts with `0` has no valid area code and is 12 bytes or more
+    // with other groups).
+    if main.first() == Some(&b'0') && main.len() == 14 && n == 10 && main[2] == main[5] {
+        return d[1] != 0;
+    }
     let intl = main.first() == Some(&b'+') && main.get(1) != Some(&b'1');
     if intl {
         // The trunk prefix `(0)` is not dialled from abroad: not a digit of the number.
@@ -1064,6 +1089,31 @@ mod tests {
         assert!(phone_ok(b"+1 415 555 0132 ext. 12"));
         assert!(phone_ok(b"+44 20 7946 0958"));
         assert!(phone_ok(b"001-415-555-0132x77"));
+        assert!(phone_ok(b"06 12 34 56 78"));
+        assert!(phone_ok(b"01.23.45.67.89"));
+        assert!(!phone_ok(b"00 12 34 56 78"));
+        for (line, found) in [
+            (&b"tel 06 12 34 56 78."[..], true),
+            (b"0010  01 23 45 67 89 ab cd", false),
+            (b"55 01 23 45 67 89", false),
+            (b"de 06 12 34 56 78", true),
+        ] {
+            let s = line
+                .windows(2)
+                .position(|p| p == b"06" || p == b"01")
+                .unwrap();
+            let cx = VCtx {
+                win: line,
+                s,
+                e: s + 14,
+            };
+            assert_eq!(
+                phone(&cx).is_some(),
+                found,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
         assert!(phone_ok(b"+44(0)20 7946 0958"));
         assert!(phone_ok(b"+44118 496 0833"));
         assert!(phone_ok(b"+61.2.9876.5432"));

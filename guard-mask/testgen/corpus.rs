@@ -462,9 +462,19 @@ fn phone(r: &mut Rng) -> Item {
             ),
             _ => format!("+61.2.{}.{}", r.digits(4), r.digits(4)),
         },
-        _ => match r.below(2) {
+        _ => match r.below(4) {
             0 => format!("+49 30 {}", r.digits(7)),
-            _ => format!("+39 02{}", r.digits(8)),
+            1 => format!("+39 02{}", r.digits(8)),
+            // A French number in five pairs.
+            _ => {
+                let sep = r.s(&[" ", ".", "-"]);
+                let mut v = format!("0{}", r.range(1, 9));
+                for _ in 0..4 {
+                    v.push_str(sep);
+                    v.push_str(&r.digits(2));
+                }
+                v
+            }
         },
     };
     let pre = r.s(&["call ", "tel ", "phone: ", ""]);
@@ -932,7 +942,21 @@ fn cloud_token(r: &mut Rng) -> Item {
 
 /// A look-alike: must not be masked.
 fn lookalike(r: &mut Rng) -> Item {
-    let t = match r.below(22) {
+    let t = match r.below(23) {
+        // A hex dump row whose bytes include five decimal pairs from `0[1-9]`: no French
+        // phone number.
+        22 => {
+            const HEXD: &[u8] = b"0123456789abcdef";
+            let mut row = format!("{:08x} ", r.below(1 << 20) * 16);
+            row.push_str(&format!(" 0{}", r.range(1, 9)));
+            for _ in 0..4 {
+                row.push_str(&format!(" {}", r.digits(2)));
+            }
+            for _ in 0..3 {
+                row.push_str(&format!(" {}", r.chars(HEXD, 2)));
+            }
+            row
+        }
         // A product's EAN-13 barcode number that passes Luhn too, with a Visa or Maestro
         // prefix (German, British, Chinese goods).
         21 => loop {
