@@ -207,6 +207,9 @@ pub(crate) struct ScanState {
     /// Where the last piece written out of a region longer than `Engine::region` ended: a
     /// cluster continuing there belongs to that region (see `drain`).
     pub(crate) long_end: Option<usize>,
+    /// Reporting findings, a region longer than `Engine::region` whose pieces are partly
+    /// written: its start and the winning cluster so far.
+    pub(crate) long_find: Option<(usize, Cluster)>,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -1223,12 +1226,14 @@ impl Engine {
             min_t.saturating_sub(BACK_ANCHOR)
         };
         // Regions are written out whole, except one longer than `region` (detections that
-        // overlap one another without end: `password=password=...`): it is written piece by
+        // overlap one another without end: `password=password=...`): it is masked piece by
         // piece, each piece named after its own winner, so that the stream keeps no more of
         // it than a piece. Pieces end at multiples of `region` (clusters never cross one), so
-        // the cut does not depend on chunking.
+        // the cut does not depend on chunking. Findings need no bytes: such a region is still
+        // reported whole (its start and winner so far are kept until its last piece).
         let mut k = 0;
         let n = st.clusters.len();
+        let findings = matches!(sink, Sink::Findings(_));
         let mut write = |st: &mut ScanState, s: usize, e: usize, det: u16| {
             let det = &self.dets[usize::from(det)];
             match sink {
@@ -1276,13 +1281,26 @@ impl Engine {
                 continue;
             }
             for x in k..j {
-                let (s, e, det) = (st.clusters[x].s, st.clusters[x].e, st.clusters[x].det);
-                if e > frontier {
+                let c = st.clusters[x];
+                if c.e > frontier {
                     k = x;
                     break 'regions;
                 }
-                write(st, s, e, det);
-                st.long_end = Some(e);
+                if findings {
+                    st.long_find = Some(match st.long_find {
+                        Some((s0, w)) if better(&c, &w, &self.dets) => (s0, c),
+                        Some(found) => found,
+                        None => (c.s, c),
+                    });
+                    st.emitted = c.e;
+                } else {
+                    write(st, c.s, c.e, c.det);
+                }
+                st.long_end = Some(c.e);
+            }
+            // Its last piece is written: no later detection can reach it.
+            if let Some((s0, w)) = st.long_find.take() {
+                write(st, s0, st.clusters[j - 1].e, w.det);
             }
             k = j;
         }

@@ -117,10 +117,11 @@ impl MaskerBuilder {
 
     /// The longest region (overlapping detections merged) that is masked as one: a longer
     /// one is masked in pieces, cut at the multiples of `bytes` in the stream (each piece
-    /// named after the detection that wins in it). Detections that overlap one another
-    /// without end (input such as `password=password=...`, or a token prefix repeated in its
-    /// own alphabet) would otherwise make a stream keep the whole region in memory until it
-    /// ends. Default [`DEFAULT_MAX_REGION`]; at least [`MIN_MAX_REGION`].
+    /// named after the detection that wins in it); findings still report it as one region.
+    /// Detections that overlap one another without end (input such as
+    /// `password=password=...`, or a token prefix repeated in its own alphabet) would
+    /// otherwise make a stream keep the whole region in memory until it ends. Default
+    /// [`DEFAULT_MAX_REGION`]; at least [`MIN_MAX_REGION`].
     pub fn max_region(&mut self, bytes: usize) -> &mut Self {
         self.max_region = Some(bytes);
         self
@@ -312,6 +313,7 @@ impl<M: Deref<Target = Masker>> MaskStream<M> {
         self.st.deferred.clear();
         self.st.clusters.clear();
         self.st.long_end = None;
+        self.st.long_find = None;
         self.st.found.clear();
         self.st.lit_resume.clear();
         self.buf.clear();

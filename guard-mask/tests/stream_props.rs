@@ -404,8 +404,8 @@ fn chained_input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// With a small `max_region`, regions longer than it are cut at its multiples, the same
-    /// way however the stream is chunked; no region crossing a multiple is longer than it.
+    /// With a small `max_region`, regions longer than it are masked in pieces cut at its
+    /// multiples and reported whole, the same way however the stream is chunked.
     #[test]
     fn long_regions_are_cut_at_the_same_places(
         data in chained_input(),
@@ -425,8 +425,6 @@ proptest! {
         let mut last = 0;
         for f in &found {
             prop_assert!(f.start >= last && f.start < f.end && f.end <= data.len());
-            let crosses = (f.start / region + 1) * region < f.end;
-            prop_assert!(!crosses || f.end - f.start <= region, "{f:?} crosses a multiple of {region}");
             last = f.end;
         }
     }
@@ -453,6 +451,21 @@ fn a_region_without_end_keeps_bounded_memory() {
         "pending grew to {most} bytes over {} pushed",
         160 * chunk.len()
     );
+    // Reporting findings keeps no more, and reports the region once.
+    let mut f = m.stream();
+    let mut found = Vec::new();
+    let mut most = 0;
+    for _ in 0..160 {
+        f.push_findings(&chunk, &mut found);
+        most = most.max(f.pending());
+    }
+    f.finish_findings(&mut found);
+    assert!(
+        most <= region + chunk.len() + 2048,
+        "findings: pending grew to {most}"
+    );
+    let spans: Vec<(usize, usize)> = found.iter().map(|x| (x.start, x.end)).collect();
+    assert_eq!(spans, [(9, 160 * chunk.len())]);
     // All of it is masked but the first key: a label per piece.
     let whole = m.mask(&chunk.repeat(4));
     assert!(whole.starts_with(b"password=[PASSWORD_ASSIGNMENT]"));
@@ -496,14 +509,19 @@ fn regions_are_cut_only_when_longer_than_max_region() {
         let got: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
         assert_eq!(got, [(56, 79)], "chunk {size}");
     }
-    // 40 chained `password=` from offset 0: 360 bytes cut at 64, 128, ... (the first key is
-    // not part of the value).
+    // 40 chained `password=` from offset 0: one region of 351 bytes (the first key is not
+    // part of the value), reported whole and masked in six pieces cut at 64, 128, ..., 320.
     let data = "password=".repeat(40).into_bytes();
-    let got = spans(&data);
-    assert_eq!(got.first(), Some(&(9, 64)));
-    assert!(
-        got.windows(2).all(|w| w[0].1 == w[1].0 && w[1].0 % 64 == 0),
-        "{got:?}"
+    assert_eq!(spans(&data), [(9, data.len())]);
+    let masked = m.mask(&data);
+    assert_eq!(
+        String::from_utf8_lossy(&masked),
+        format!("password={}", "[PASSWORD_ASSIGNMENT]".repeat(6))
     );
-    assert_eq!(got.last().map(|x| x.1), Some(data.len()));
+    for size in [1, 7, 64] {
+        let cuts: Vec<usize> = (size..data.len()).step_by(size).collect();
+        let (out, found) = chunked(&m, &data, &cuts);
+        assert_eq!(out, masked, "chunk {size}");
+        assert_eq!(found, m.find(&data), "chunk {size}");
+    }
 }
