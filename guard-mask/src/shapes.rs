@@ -126,6 +126,12 @@ impl Hay<'_> {
         let e = p + lit.len();
         (self.w.get(p..e)? == lit).then_some(e)
     }
+    /// `lit` at `p` in any ASCII case (`(?i:...)`): the position after it.
+    #[inline(always)]
+    fn lit_ci(self, p: usize, lit: &[u8]) -> Option<usize> {
+        let e = p + lit.len();
+        self.w.get(p..e)?.eq_ignore_ascii_case(lit).then_some(e)
+    }
     /// The first of `alts` at `p` (alternation in order; callers make sure that what follows
     /// cannot make an earlier alternative fail where a later one would succeed, or try the
     /// rest themselves).
@@ -200,10 +206,7 @@ impl Matcher {
                     b"x-goog-signature=",
                 ]
                 .iter()
-                .find_map(|k| {
-                    let e = r + k.len();
-                    h.w.get(r..e)?.eq_ignore_ascii_case(k).then_some(e)
-                })?;
+                .find_map(|k| h.lit_ci(r, k))?;
                 // Base64 padding only at the end: a `=` inside would chain `sig=sig=sig=...` into
                 // one value that every keyword in it scans again.
                 let e = h.class(v, 16, 1024, |b| {
@@ -650,12 +653,6 @@ fn pem(h: Hay<'_>, r: usize) -> Option<usize> {
 /// `(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s{0,3}[:=]\s{0,3}["']?`
 /// `(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`
 fn aws_secret(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
-    let lc = |p: usize, lit: &[u8]| {
-        let e = p + lit.len();
-        h.w.get(p..e)
-            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
-            .then_some(e)
-    };
     let opt = |p: usize, c: u8| {
         if h.at(p).is_some_and(|b| b.eq_ignore_ascii_case(&c)) {
             p + 1
@@ -664,14 +661,15 @@ fn aws_secret(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         }
     };
     // `_?` before a letter: the byte decides.
-    let kw = lc(r, b"aws")
+    let kw = h
+        .lit_ci(r, b"aws")
         .map(|p| opt(p, b'_'))
-        .and_then(|p| lc(p, b"secret"))
+        .and_then(|p| h.lit_ci(p, b"secret"))
         .map(|p| opt(p, b'_'))
-        .and_then(|p| lc(p, b"access"))
+        .and_then(|p| h.lit_ci(p, b"access"))
         .map(|p| opt(p, b'_'))
-        .and_then(|p| lc(p, b"key"))
-        .or_else(|| lc(r, b"secretaccesskey"))?;
+        .and_then(|p| h.lit_ci(p, b"key"))
+        .or_else(|| h.lit_ci(r, b"secretaccesskey"))?;
     let p = quote_opt(h, kw);
     let p = h.class_then(p, 0, 3, space)?;
     if !matches!(h.at(p), Some(b':' | b'=')) {
@@ -727,12 +725,6 @@ fn quoted(h: Hay<'_>, p: usize) -> Option<usize> {
 /// `[ \t]{0,3}(?P<v>"(?:[^"\\\n]|\\.){1,256}"|'(?:[^'\\\n]|\\.){1,256}'|["']?[^\s"',;&<>]{1,256})`
 /// (the validator takes the quotes off).
 fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
-    let lc = |p: usize, lit: &[u8]| {
-        let e = p + lit.len();
-        h.w.get(p..e)
-            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
-            .then_some(e)
-    };
     let us = |p: usize| {
         if matches!(h.at(p), Some(b'_' | b'-')) {
             p + 1
@@ -744,15 +736,19 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
     // which the next byte decides (`_`, `-`, `k` against a quote, a blank or the operator):
     // at most one keyword leads to a match here, and taking the first that is present is
     // what the regex's alternation does.
-    let kw = lc(r, b"password")
-        .or_else(|| lc(r, b"passwd"))
-        .or_else(|| lc(r, b"passphrase"))
-        .or_else(|| lc(r, b"pwd"))
-        .or_else(|| lc(r, b"secret").and_then(|p| lc(us(p), b"key")))
-        .or_else(|| lc(r, b"secret"))
-        .or_else(|| lc(r, b"private").and_then(|p| lc(us(p), b"key")))
-        .or_else(|| lc(r, b"api").and_then(|p| lc(us(p), b"key")))
-        .or_else(|| lc(r, b"token"))?;
+    let kw = h
+        .lit_ci(r, b"password")
+        .or_else(|| h.lit_ci(r, b"passwd"))
+        .or_else(|| h.lit_ci(r, b"passphrase"))
+        .or_else(|| h.lit_ci(r, b"pwd"))
+        .or_else(|| h.lit_ci(r, b"secret").and_then(|p| h.lit_ci(us(p), b"key")))
+        .or_else(|| h.lit_ci(r, b"secret"))
+        .or_else(|| {
+            h.lit_ci(r, b"private")
+                .and_then(|p| h.lit_ci(us(p), b"key"))
+        })
+        .or_else(|| h.lit_ci(r, b"api").and_then(|p| h.lit_ci(us(p), b"key")))
+        .or_else(|| h.lit_ci(r, b"token"))?;
     let q = quote_opt(h, kw);
     let p = h.class_then(q, 0, 3, space)?;
     // The value is on the operator's line: `PASSWORD=` with nothing after it is empty, and
@@ -792,22 +788,17 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
 /// `(?P<v>[A-Za-z0-9._~+/=-]{8,960})` (a longer token is masked for its first 960 bytes; a JWT,
 /// however long, is also found whole by `jwt`)
 fn authorization(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
-    let lc = |p: usize, lit: &[u8]| {
-        let e = p + lit.len();
-        h.w.get(p..e)
-            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
-            .then_some(e)
-    };
-    let p = quote_opt(h, lc(r, b"authorization")?);
+    let p = quote_opt(h, h.lit_ci(r, b"authorization")?);
     let p = h.class_then(p, 0, 3, space)?;
     if !matches!(h.at(p)?, b':' | b'=') {
         return None;
     }
     let p = quote_opt(h, h.class_then(p + 1, 0, 3, space)?);
     // The schemes differ before any of them ends: at most one matches.
-    let p = lc(p, b"bearer")
-        .or_else(|| lc(p, b"basic"))
-        .or_else(|| lc(p, b"token"))?;
+    let p = h
+        .lit_ci(p, b"bearer")
+        .or_else(|| h.lit_ci(p, b"basic"))
+        .or_else(|| h.lit_ci(p, b"token"))?;
     let v = h.class_then(p, 1, 3, space)?;
     let e = h.class(v, 8, 960, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
@@ -818,19 +809,13 @@ fn authorization(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
 /// `(?i:cvv2?|cvc2?|security[ _]?code)["']?\s{0,3}[:=][ \t]{0,3}["']?`
 /// `(?P<v>[0-9]{3,4})(?:[^0-9A-Za-z]|$)`
 fn card_code(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
-    let lc = |p: usize, lit: &[u8]| {
-        let e = p + lit.len();
-        h.w.get(p..e)
-            .is_some_and(|x| x.eq_ignore_ascii_case(lit))
-            .then_some(e)
-    };
     // Each optional byte (`2`, `[ _]`) is one the rest cannot start with: the byte decides.
     let opt = |p: usize, f: fn(u8) -> bool| if h.is(p, f) { p + 1 } else { p };
-    let kw = (lc(r, b"cvv").or_else(|| lc(r, b"cvc")))
+    let kw = (h.lit_ci(r, b"cvv").or_else(|| h.lit_ci(r, b"cvc")))
         .map(|p| opt(p, |b| b == b'2'))
         .or_else(|| {
-            lc(
-                opt(lc(r, b"security")?, |b| b == b' ' || b == b'_'),
+            h.lit_ci(
+                opt(h.lit_ci(r, b"security")?, |b| b == b' ' || b == b'_'),
                 b"code",
             )
         })?;
