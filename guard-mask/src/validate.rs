@@ -665,6 +665,21 @@ fn nino_ok(v: &[u8]) -> bool {
         }
 }
 
+/// A French number as the phone matcher takes it: `0[1-9]` and four more pairs, one separator.
+fn five_pairs(v: &[u8]) -> bool {
+    v.len() == 14
+        && v[0] == b'0'
+        && matches!(v[1], b'1'..=b'9')
+        && matches!(v[2], b' ' | b'.' | b'-')
+        && (0..14).all(|i| {
+            if i % 3 == 2 {
+                v[i] == v[2]
+            } else {
+                v[i].is_ascii_digit()
+            }
+        })
+}
+
 /// Five pairs of digits (`06 12 34 56 78`) that are not part of a longer row of pairs: a
 /// hex dump (`01 23 45 67 89 ab`) or a list of small numbers has one before or after them.
 fn pairs_alone(cx: &VCtx<'_>) -> bool {
@@ -694,8 +709,8 @@ fn thousands(v: &[u8]) -> bool {
 /// that keeps it one.
 fn phone(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let v = cx.value();
-    if v.first() == Some(&b'0') && v.len() == 14 && !pairs_alone(cx) {
-        return None;
+    if five_pairs(v) {
+        return pairs_alone(cx).then_some((cx.s, cx.e));
     }
     if phone_ok(v) {
         return Some((cx.s, cx.e));
@@ -725,11 +740,8 @@ fn phone_ok(v: &[u8]) -> bool {
     let main = &v[..main_end];
     let mut d = [0u8; 40];
     let n = digits_of(main, &mut d);
-    // Five pairs from `0[1-9]`: the matcher's one form that starts with `0` and is 14 bytes
-    // long (a NANP match that starts with `0` has no valid area code and is 12 bytes or more
-    // with other groups).
-    if main.first() == Some(&b'0') && main.len() == 14 && n == 10 && main[2] == main[5] {
-        return d[1] != 0;
+    if five_pairs(main) {
+        return true;
     }
     let intl = main.first() == Some(&b'+') && main.get(1) != Some(&b'1');
     if intl {
