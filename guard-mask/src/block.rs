@@ -1,7 +1,7 @@
 //! The scan's block test: for 64 bytes at a time, which bytes may trigger anything in the
 //! built-in catalog and which are ASCII digits, as bit masks (bit `k` is byte `k`).
 //!
-//! The trigger set is the one `engine::swar_candidates` marks (`0x24..=0x4b` and `_`; no
+//! The trigger set is the one `engine::swar_candidates` marks (`0x24..=0x4b`, `_` and `~`; no
 //! non-ASCII byte). On x86-64 the test runs on SSE2 (part of the baseline, through the safe
 //! wrappers of `safe_arch`: this workspace forbids `unsafe`), sixteen bytes per instruction;
 //! elsewhere it runs the word-at-a-time test on eight bytes at a time. Both give the same
@@ -24,6 +24,7 @@ pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
     let lo = set_splat_i8_m128i(0x24);
     let span = set_splat_i8_m128i(0x4b - 0x24);
     let underscore = set_splat_i8_m128i(b'_' as i8);
+    let tilde = set_splat_i8_m128i(b'~' as i8);
     let zero = set_splat_i8_m128i(b'0' as i8);
     let nine = set_splat_i8_m128i(9);
     let mut cand = 0u64;
@@ -33,7 +34,8 @@ pub(crate) fn classify(b: &[u8; BLOCK]) -> (u64, u64) {
         let t = sub_i8_m128i(v, lo);
         let range = cmp_eq_mask_i8_m128i(min_u8_m128i(t, span), t);
         let us = cmp_eq_mask_i8_m128i(v, underscore);
-        let c = move_mask_i8_m128i(bitor_m128i(range, us));
+        let tl = cmp_eq_mask_i8_m128i(v, tilde);
+        let c = move_mask_i8_m128i(bitor_m128i(range, bitor_m128i(us, tl)));
         let d = sub_i8_m128i(v, zero);
         let dm = move_mask_i8_m128i(cmp_eq_mask_i8_m128i(min_u8_m128i(d, nine), d));
         // move_mask sets only the low 16 bits.

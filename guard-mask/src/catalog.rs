@@ -16,7 +16,7 @@ pub(crate) enum Trig {
     At,
     /// `:` after at most four hex digits (IPv6).
     Colon,
-    /// `:` or `-` after two hex digits (MAC addresses).
+    /// `:` or `-` after two hex digits, `.` after four (MAC addresses).
     Mac,
     /// One of these literals; the anchor is where the literal starts. Each literal is found
     /// through its rarest byte (see `masker::anchor_offset`), then compared in place.
@@ -54,6 +54,9 @@ pub(crate) struct Spec {
     /// reaches `max_len` was cut there, and is masked without the end-boundary test (a token
     /// longer than any real one is masked up to `max_len` rather than not at all).
     pub(crate) unbounded: bool,
+    /// How many bytes of the match come before its `Lit` literal (a fixed-length head: the
+    /// `abc8` of an Azure AD client secret's `abc8Q~...`); 0 when the literal starts it.
+    pub(crate) lead: u8,
     /// A hand-written equivalent of `regex` (see `shapes`), used instead of it.
     pub(crate) matcher: Option<Matcher>,
     pub(crate) about: &'static str,
@@ -79,6 +82,7 @@ const fn spec(
         start_boundary: true,
         end_boundary: true,
         unbounded: false,
+        lead: 0,
         matcher: None,
         about,
     }
@@ -105,6 +109,12 @@ const fn word_start(mut s: Spec) -> Spec {
 
 const fn unbounded(mut s: Spec) -> Spec {
     s.unbounded = true;
+    s
+}
+
+/// The `Lit` literal starts `n` bytes into the match.
+const fn headed(n: u8, mut s: Spec) -> Spec {
+    s.lead = n;
     s
 }
 
@@ -652,6 +662,33 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Token(Token::Rubygems),
     ),
     native(
+        headed(
+            4,
+            spec(
+                "azure_ad_client_secret",
+                r"[A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
+                40,
+                Lit(&["Q~"]),
+                V::AzureAd,
+                110,
+                "Microsoft Entra ID (Azure AD) application client secrets",
+            ),
+        ),
+        Matcher::Token(Token::AzureAd),
+    ),
+    native(
+        spec(
+            "openshift_token",
+            r"sha256~[A-Za-z0-9_-]{43}",
+            50,
+            Lit(&["sha256~"]),
+            V::Openshift,
+            110,
+            "OpenShift OAuth access tokens (`oc whoami -t`)",
+        ),
+        Matcher::Token(Token::Openshift),
+    ),
+    native(
         word_start(value(spec(
             "url_signature",
             r"(?i:sig|signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/_~-]{16,1024}={0,2})",
@@ -924,12 +961,12 @@ pub(crate) const CATALOG: &[Spec] = &[
     native(
         spec(
             "mac_address",
-            r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}",
+            r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}",
             17,
             Mac,
-            V::None,
+            V::Mac,
             50,
-            "MAC addresses (colon or dash separated)",
+            "MAC addresses (colon or dash separated pairs, Cisco's dotted groups of four)",
         ),
         Matcher::Mac,
     ),

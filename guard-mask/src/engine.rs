@@ -58,6 +58,8 @@ pub(crate) struct Det {
     pub(crate) end_boundary: bool,
     /// A match of `max_len` bytes was cut there: no end-boundary test (`Spec::unbounded`).
     pub(crate) unbounded: bool,
+    /// Bytes of the match before its anchored literal (`Spec::lead`).
+    pub(crate) lead: usize,
     pub(crate) strategy: Strategy,
 }
 
@@ -293,15 +295,29 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
             hex_lead_ok(buf, i - h)
         }
         // A MAC's dash follows exactly two hex digits and comes before a third.
-        C_DASH => {
+        C_DASH if buf[i] == b'-' => {
             next.is_ascii_hexdigit()
                 && i >= 2
                 && buf[i - 1].is_ascii_hexdigit()
                 && buf[i - 2].is_ascii_hexdigit()
                 && hex_lead_ok(buf, i - 2)
         }
+        C_DASH => cisco_mac_worth(buf, i),
         _ => true,
     }
+}
+
+/// The dot at `i` may be the first of a MAC address in Cisco's form (`0011.22aa.bbcc`): four
+/// hex digits not glued to a larger token before it, a hex digit after it and the next dot
+/// five bytes on (not the dot of a price, `1500.00`). Out of line: kept inline, it cost the
+/// scan loop more than the dots it looks at (3% more instructions on the low-density corpus).
+#[inline(never)]
+fn cisco_mac_worth(buf: &[u8], i: usize) -> bool {
+    i >= 4
+        && buf.get(i + 5) == Some(&b'.')
+        && buf.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+        && buf[i - 4..i].iter().all(u8::is_ascii_hexdigit)
+        && hex_lead_ok(buf, i - 4)
 }
 
 /// The digit run at `i` comes after one space and another digit run, the lead: whether it
@@ -407,9 +423,10 @@ const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Marks (high bit of each byte) the bytes of `x` in `$ % & ' ( ) * + , - . / 0-9 : ; < = > ?`,
-/// in `@ A-K`, or `_`: every byte the built-in catalog triggers on (`$` of password hashes, `%`
-/// of `%40`), plus a few that the class table then turns away (`&`, `'`, `>` and `?` are rare
-/// enough that one range test for `0x24..=0x4b` is cheaper than more). Never a non-ASCII byte:
+/// in `@ A-K`, `_` or `~`: every byte the built-in catalog triggers on (`$` of password hashes,
+/// `%` of `%40`, `~` of Azure AD and OpenShift tokens), plus a few that the class table then
+/// turns away (`&`, `'`, `>` and `?` are rare enough that one range test for `0x24..=0x4b` is
+/// cheaper than more). Never a non-ASCII byte:
 /// no built-in triggers on one, and text in other scripts would otherwise mark nearly every
 /// byte (a custom first byte there is one of the block test's extra bytes). Exact per byte (no
 /// carries cross bytes), safe code only.
@@ -423,7 +440,7 @@ pub(crate) fn swar_candidates(x: u64) -> u64 {
     // A byte of `v ^ c` is zero exactly where `v` holds `c`; adding 0x7f sets the high bit
     // of every other byte (no carries: both are <= 0x7f).
     let is = |c: u64| !((v ^ (LO * c)) + LO * 0x7f);
-    (punct_digits_upper | is(0x5f)) & !x & HI
+    (punct_digits_upper | is(0x5f) | is(0x7e)) & !x & HI
 }
 
 /// Marks (high bit of each byte) the ASCII digits of `x`. Exact per byte, like
@@ -1008,11 +1025,12 @@ impl Engine {
             }
             Src::ALit(li) => {
                 let l = &self.alits[usize::from(li)];
-                if r < l.k {
-                    return;
-                }
                 for &d in &l.dets {
-                    if let Some((s, e)) = self.attempt(d, w, r - l.k, l.bytes.len(), caches) {
+                    // The match starts `lead` bytes before the literal (a token's head).
+                    let Some(a) = r.checked_sub(l.k + self.dets[usize::from(d)].lead) else {
+                        continue;
+                    };
+                    if let Some((s, e)) = self.attempt(d, w, a, l.bytes.len(), caches) {
                         found(d, s, e, st);
                     }
                 }
@@ -1136,7 +1154,10 @@ impl Engine {
                             found(d, s, e, st);
                         }
                     }
-                } else if bit == C_DASH && h == 2 && next.is_ascii_hexdigit() {
+                } else if bit == C_DASH
+                    && h == if w[r] == b'.' { 4 } else { 2 }
+                    && next.is_ascii_hexdigit()
+                {
                     for &d in &self.mac_dets {
                         if let Some((s, e)) = self.attempt(d, w, s, 0, caches) {
                             found(d, s, e, st);
@@ -1564,7 +1585,7 @@ mod tests {
 
     #[test]
     fn swar_marks_exactly_its_set() {
-        let want = |b: u8| (0x24..=0x4b).contains(&b) || b == b'_';
+        let want = |b: u8| (0x24..=0x4b).contains(&b) || b == b'_' || b == b'~';
         for b in 0..=255u8 {
             for pos in 0..8 {
                 // Put the byte among neighbours that could disturb a sloppy carry.

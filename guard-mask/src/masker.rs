@@ -440,6 +440,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             start_boundary: spec.start_boundary,
             end_boundary: spec.end_boundary,
             unbounded: spec.unbounded,
+            lead: usize::from(spec.lead),
             strategy: strategy_for(spec.name),
         });
         match spec.trig {
@@ -530,6 +531,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             start_boundary: false,
             end_boundary: false,
             unbounded: false,
+            lead: 0,
             strategy: strategy_for(name),
         });
     }
@@ -563,6 +565,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
             start_boundary: k.whole_word,
             end_boundary: k.whole_word,
             unbounded: false,
+            lead: 0,
             strategy: strategy_for(&k.name),
         });
         kw_sets.push((words, k.case_insensitive, idx));
@@ -627,7 +630,7 @@ fn compile(p: &Profile, key: &[u8]) -> Result<Masker, BuildError> {
         e.class_ahead[4] = ahead(&mut e.colon_dets.iter().copied());
     }
     if !e.mac_dets.is_empty() {
-        set(&mut e, &mut [b'-'].into_iter(), C_DASH);
+        set(&mut e, &mut [b'-', b'.'].into_iter(), C_DASH);
         e.class_ahead[5] = ahead(&mut e.mac_dets.iter().copied());
     }
     if !custom_first.is_empty() {

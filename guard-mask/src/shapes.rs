@@ -109,6 +109,8 @@ pub(crate) enum Token {
     Dynatrace,
     Brevo,
     Rubygems,
+    AzureAd,
+    Openshift,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
@@ -610,6 +612,16 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             h.class(p, 16, 16, an)
         }
         Token::Rubygems => h.class(h.lit(r, b"rubygems_")?, 48, 48, lower_hex),
+        Token::AzureAd => {
+            let az = |b: u8| an(b) || matches!(b, b'_' | b'~' | b'.' | b'-');
+            let p = h.class(r, 3, 3, az)?;
+            let p = h.lit(h.class(p, 1, 1, |b| b.is_ascii_digit())?, b"Q~")?;
+            h.class(p, 31, 34, az)
+        }
+        Token::Openshift => {
+            let p = h.lit(r, b"sha256~")?;
+            h.class(p, 43, 43, |b| an(b) || b == b'_' || b == b'-')
+        }
     }
 }
 
@@ -1137,9 +1149,19 @@ fn ipv6(h: Hay<'_>, r: usize) -> Option<usize> {
 }
 
 fn mac(h: Hay<'_>, r: usize) -> Option<usize> {
-    let sep = h.at(r + 2)?;
-    if !(h.hex(r) && h.hex(r + 1) && matches!(sep, b':' | b'-')) {
+    if !(h.hex(r) && h.hex(r + 1)) {
         return None;
+    }
+    let sep = h.at(r + 2)?;
+    if !matches!(sep, b':' | b'-') {
+        // Cisco's `0011.22aa.bbcc`: its third byte is a hex digit where the others have
+        // their separator.
+        return (0..3)
+            .all(|g| {
+                let q = r + 5 * g;
+                (q..q + 4).all(|k| h.hex(k)) && (g == 2 || h.at(q + 4) == Some(b'.'))
+            })
+            .then_some(r + 14);
     }
     (0..5)
         .all(|g| {
@@ -1276,6 +1298,8 @@ mod tests {
         ("dynatrace_token", Matcher::Token(Token::Dynatrace)),
         ("brevo_api_key", Matcher::Token(Token::Brevo)),
         ("rubygems_api_key", Matcher::Token(Token::Rubygems)),
+        ("azure_ad_client_secret", Matcher::Token(Token::AzureAd)),
+        ("openshift_token", Matcher::Token(Token::Openshift)),
         ("url_signature", Matcher::UrlSignature),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
@@ -1380,6 +1404,10 @@ mod tests {
             b"::ffff:192.0.2.1",
             b"a3:0c:ad:7c:29:84",
             b"99-19-E3-E0-18-E8",
+            b"0011.22aa.BBcc",
+            b"0011.22aa.BBc",
+            b"0011.22aa:BBcc",
+            b"00:1.22aa.bbcc",
             b"trent17@example.com",
             "jos\u{e9}.garc\u{ed}a@example.es".as_bytes(),
             "\u{4e2d}\u{e9}.\u{142}@x.pl".as_bytes(),
@@ -1456,6 +1484,13 @@ mod tests {
             b"xkeysib-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-ABCDEFGH01234567",
             b"xsmtpsib-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-ABCDEFGH0123456",
             b"rubygems_0123456789abcdef0123456789abcdef0123456789abcdef",
+            b"xY_8Q~0123456789abcdefghij.~-_ABCDEFGH",
+            b"a.-7Q~0123456789abcdefghij.~-_ABCDEFGHIJ_-~.",
+            b"abc8Q~0123456789",
+            b"ab8Q~0123456789abcdefghij.~-_ABCDEFGH",
+            b"sha256~0123456789abcdefghij_-ABCDEFGHIJ0123456",
+            b"sha256~0123456789abcdefghij_-ABCDEFGHIJ01234567",
+            b"sha256~0123456789",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

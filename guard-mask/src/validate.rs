@@ -36,6 +36,12 @@ pub(crate) enum Validator {
     /// `SecretValue`, and an unquoted value of a line of its own runs to the line's end.
     Assigned,
     UriPassword,
+    /// An Azure AD client secret stands apart from what is around it (see `token_apart`).
+    AzureAd,
+    /// An OpenShift token is not glued to `_` or `-` (the regex's `\b`).
+    Openshift,
+    /// A MAC address is not the start of a longer run of the same groups.
+    Mac,
 }
 
 pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
@@ -55,6 +61,50 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::SecretValue => secret_value(cx, false),
         Validator::Assigned => secret_value(cx, true),
         Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
+        Validator::AzureAd => azure_ad(cx),
+        Validator::Openshift => ok(token_apart(cx, b"_", b"_-")),
+        Validator::Mac => ok(!mac_goes_on(cx)),
+    }
+}
+
+/// The groups of a MAC address go on past it (`00:1a:2b:3c:4d:5e:6f`, `0011.2233.4455.6677`):
+/// the same separator and another hex digit follow.
+fn mac_goes_on(cx: &VCtx<'_>) -> bool {
+    let sep = if cx.e - cx.s == 14 {
+        b'.'
+    } else {
+        cx.win[cx.s + 2]
+    };
+    cx.win.get(cx.e) == Some(&sep) && cx.win.get(cx.e + 1).is_some_and(u8::is_ascii_hexdigit)
+}
+
+/// An Azure AD client secret: today's are 40 bytes (34 after `Q~`); a shorter match that
+/// ends in `.` ends a sentence (`the secret is abc8Q~...xyz.`), which is left out when at
+/// least 31 bytes stay after `Q~`.
+fn azure_ad(cx: &VCtx<'_>) -> Option<(usize, usize)> {
+    let mut e = cx.e;
+    if e - cx.s < 40 && e - cx.s > 37 && cx.win[e - 1] == b'.' {
+        e -= 1;
+    }
+    let cx = VCtx { e, ..*cx };
+    token_apart(&cx, b"_~.-+/", b"_~-+/=").then_some((cx.s, cx.e))
+}
+
+/// The token `win[s..e]` is not part of a longer one: the byte before it is no letter, digit
+/// or one of `before`, and the byte after it none of `after`, nor a `.` that a letter, digit
+/// or one of `after` follows (a sentence's full stop may end a token). For Azure AD secrets
+/// that is Microsoft's own rule (none of `A-Za-z0-9_~.+/=-` on either side: no piece of a
+/// longer token or of base64), except that `=` may come before (`CLIENT_SECRET=...`).
+fn token_apart(cx: &VCtx<'_>, before: &[u8], after: &[u8]) -> bool {
+    let glued = |b: Option<&u8>, set: &[u8]| {
+        b.is_some_and(|b| b.is_ascii_alphanumeric() || set.contains(b))
+    };
+    if cx.s > 0 && glued(cx.win.get(cx.s - 1), before) {
+        return false;
+    }
+    match cx.win.get(cx.e) {
+        Some(b'.') => !glued(cx.win.get(cx.e + 1), after),
+        b => !glued(b, after),
     }
 }
 

@@ -505,6 +505,13 @@ fn ipv6(r: &mut Rng) -> Item {
 }
 
 fn mac(r: &mut Rng) -> Item {
+    if r.chance(20) {
+        // Cisco's form, as `show mac address-table` prints it.
+        let v: Vec<String> = (0..3)
+            .map(|_| format!("{:04x}", r.below(0x10000)))
+            .collect();
+        return whole(v.join("."), "mac_address");
+    }
     let sep = if r.chance(70) { ":" } else { "-" };
     let v: Vec<String> = (0..6).map(|_| format!("{:02x}", r.below(256))).collect();
     let mut v = v.join(sep);
@@ -851,7 +858,7 @@ fn signed_url(r: &mut Rng) -> Item {
 /// More token formats: cloud, AI and package-registry credentials.
 fn cloud_token(r: &mut Rng) -> Item {
     const LOWER_DIGIT: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let (t, det) = match r.below(14) {
+    let (t, det) = match r.below(16) {
         0 => (
             format!("ya29.{}", r.set_in(B64URL, 60, 220)),
             "google_oauth_token",
@@ -926,6 +933,22 @@ fn cloud_token(r: &mut Rng) -> Item {
             "brevo_api_key",
         ),
         12 => (format!("rubygems_{}", r.chars(HEX, 48)), "rubygems_api_key"),
+        // Entra ID secrets: a head of three, a digit, `Q~` and 31-34 more (40 bytes today);
+        // ending in a token byte, as the frames around it are not token bytes.
+        13 => {
+            const AZ: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~.-";
+            (
+                format!(
+                    "{}{}Q~{}{}",
+                    r.chars(AZ, 3),
+                    r.digits(1),
+                    r.set_in(AZ, 30, 33),
+                    r.chars(ALNUM, 1)
+                ),
+                "azure_ad_client_secret",
+            )
+        }
+        14 => (format!("sha256~{}", r.chars(B64URL, 43)), "openshift_token"),
         // A routable GitLab token ends in `.` and a checksum.
         _ => (
             format!(
@@ -942,7 +965,16 @@ fn cloud_token(r: &mut Rng) -> Item {
 
 /// A look-alike: must not be masked.
 fn lookalike(r: &mut Rng) -> Item {
-    let t = match r.below(23) {
+    let t = match r.below(24) {
+        // A `~` that is no token: a home path, a Debian version.
+        23 => r
+            .s(&[
+                "~/.kube/config",
+                "1:14.0-55.7~deb12u1",
+                "2.9.4+dfsg-1.1~bpo12+1",
+                "cd ~user/Q~",
+            ])
+            .to_owned(),
         // A hex dump row whose bytes include five decimal pairs from `0[1-9]`: no French
         // phone number.
         22 => {

@@ -37,6 +37,9 @@ const SAMPLES: &[&str] = &[
     "PASSWORD 'it''s'",
     "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
     "whsec_0123456789abcdefghijABCDEFGHIJ0123",
+    "=Zx48Q~AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "sha256~0123456789abcdefghij_-ABCDEFGHIJKLMNOPQRS01",
+    "0011.22aa.BBcc",
 ];
 
 fn input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
