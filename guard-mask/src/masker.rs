@@ -121,7 +121,8 @@ impl MaskerBuilder {
     /// Detections that overlap one another without end (input such as
     /// `password=password=...`, or a token prefix repeated in its own alphabet) would
     /// otherwise make a stream keep the whole region in memory until it ends. Default
-    /// [`DEFAULT_MAX_REGION`]; at least [`MIN_MAX_REGION`].
+    /// [`DEFAULT_MAX_REGION`] unless the profile names one ([`Profile::max_region`]); this
+    /// call overrides the profile. At least [`MIN_MAX_REGION`].
     pub fn max_region(&mut self, bytes: usize) -> &mut Self {
         self.max_region = Some(bytes);
         self
@@ -133,7 +134,10 @@ impl MaskerBuilder {
     /// [`BuildError`] for an unknown detector name, a regex that does not compile or has no
     /// bound, a missing key for `hash`/`shape`, and similar configuration mistakes.
     pub fn build(&self) -> Result<Masker, BuildError> {
-        let region = self.max_region.unwrap_or(DEFAULT_MAX_REGION);
+        let region = self
+            .max_region
+            .or(self.profile.max_region)
+            .unwrap_or(DEFAULT_MAX_REGION);
         if region < MIN_MAX_REGION {
             return Err(BuildError::MaxRegion { bytes: region });
         }

@@ -19,6 +19,7 @@ use crate::strategy::Strategy;
 /// [[columns]]
 /// column = "*.users.ssn"
 /// strategy = { kind = "null" }
+/// # max_region = 131072                          # bytes; the default
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
@@ -41,6 +42,10 @@ pub struct Profile {
     pub columns: Vec<ColumnRule>,
     /// JSON rules: values at matching key paths are masked whole.
     pub json: Vec<JsonRule>,
+    /// The longest region of overlapping detections masked as one; a longer one is masked
+    /// in pieces (see [`MaskerBuilder::max_region`](crate::MaskerBuilder::max_region)).
+    /// `None`: [`DEFAULT_MAX_REGION`](crate::DEFAULT_MAX_REGION).
+    pub max_region: Option<usize>,
 }
 
 /// A regex detector from configuration.

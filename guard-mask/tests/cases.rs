@@ -111,6 +111,7 @@ fn profile_from_toml() {
         r#"
         detectors = ["credit_card", "email", "us_ssn"]
         default_strategy = { kind = "redact" }
+        max_region = 4096
         [strategies]
         credit_card = { kind = "partial", keep_last = 4 }
         email = { kind = "hash", length = 10 }
@@ -132,6 +133,7 @@ fn profile_from_toml() {
         "#,
     )
     .unwrap();
+    assert_eq!(p.max_region, Some(4096));
     let m = Masker::builder().profile(p).hash_key(b"k").build().unwrap();
     let out =
         m.mask(b"card 4111111111111111 employee EMP-123456 BLUEBIRD bob@example.com 10.0.0.1");

@@ -494,6 +494,36 @@ fn max_region_has_a_minimum() {
     );
 }
 
+/// A profile names the region limit (gateway profiles are files); the builder's own call
+/// overrides it, and the minimum holds for both.
+#[test]
+fn max_region_from_a_profile() {
+    let input = "password=".repeat(100);
+    let labels = |m: &Masker| {
+        String::from_utf8(m.mask(input.as_bytes()))
+            .unwrap()
+            .matches("[PASSWORD_ASSIGNMENT]")
+            .count()
+    };
+    let mut p = guard_mask::Profile::default();
+    p.max_region = Some(64);
+    let small = Masker::builder().profile(p.clone()).build().unwrap();
+    // 891 bytes after the first key, cut at the multiples of 64.
+    assert_eq!(labels(&small), 900 / 64 + 1);
+    assert_eq!(labels(&Masker::builder().build().unwrap()), 1);
+    let overridden = Masker::builder()
+        .profile(p.clone())
+        .max_region(1 << 20)
+        .build()
+        .unwrap();
+    assert_eq!(labels(&overridden), 1);
+    p.max_region = Some(63);
+    assert!(matches!(
+        Masker::builder().profile(p).build().unwrap_err(),
+        guard_mask::BuildError::MaxRegion { bytes: 63 }
+    ));
+}
+
 /// A region no longer than `max_region` stays whole where it crosses a multiple of it, in
 /// every chunking; a longer one is cut there.
 #[test]
