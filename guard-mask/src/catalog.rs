@@ -689,6 +689,69 @@ pub(crate) const CATALOG: &[Spec] = &[
         Matcher::Token(Token::Openshift),
     ),
     native(
+        spec(
+            "discord_webhook",
+            r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,68}",
+            118,
+            Lit(&["discord.com/api/webhooks/", "discordapp.com/api/webhooks/"]),
+            V::None,
+            110,
+            "Discord webhook URLs (whoever holds one can post to the channel)",
+        ),
+        Matcher::Token(Token::DiscordWebhook),
+    ),
+    native(
+        spec(
+            "teams_webhook",
+            r"webhook\.office\.com/webhookb2/[0-9a-f-]{36}@[0-9a-f-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f-]{36}(?:/V2[A-Za-z0-9_-]{20,80})?",
+            272,
+            Lit(&["webhook.office.com/webhookb2/"]),
+            V::None,
+            110,
+            "Microsoft Teams incoming webhook URLs",
+        ),
+        Matcher::Token(Token::TeamsWebhook),
+    ),
+    native(
+        headed(
+            14,
+            spec(
+                "terraform_cloud_token",
+                r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}",
+                93,
+                Lit(&[".atlasv1."]),
+                V::None,
+                110,
+                "Terraform Cloud and Enterprise API tokens",
+            ),
+        ),
+        Matcher::Token(Token::Terraform),
+    ),
+    native(
+        spec(
+            "mapbox_secret_token",
+            r"sk\.eyJ[A-Za-z0-9_-]{20,300}\.[A-Za-z0-9_-]{20,30}",
+            337,
+            Lit(&["sk.eyJ"]),
+            V::None,
+            105,
+            "Mapbox secret access tokens (`sk.`; public `pk.` tokens are left alone)",
+        ),
+        Matcher::Token(Token::Mapbox),
+    ),
+    native(
+        spec(
+            "artifactory_token",
+            r"AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAx[A-Za-z0-9]{52}",
+            73,
+            Lit(&["AKCp", "cmVmdGtuOjAx"]),
+            V::None,
+            110,
+            "JFrog Artifactory API keys and reference tokens",
+        ),
+        Matcher::Token(Token::Artifactory),
+    ),
+    native(
         word_start(value(spec(
             "url_signature",
             r"(?i:sig|signature|x-amz-signature|x-goog-signature)=(?P<v>[A-Za-z0-9%+/_~-]{16,1024}={0,2})",

@@ -111,6 +111,11 @@ pub(crate) enum Token {
     Rubygems,
     AzureAd,
     Openshift,
+    DiscordWebhook,
+    TeamsWebhook,
+    Terraform,
+    Mapbox,
+    Artifactory,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
@@ -262,7 +267,7 @@ impl Matcher {
             Matcher::Email => email(h, r),
             Matcher::Pem => pem(h, r),
             Matcher::Jwt => {
-                let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+                let b64 = word_dash;
                 let p = h.lit(r, b"eyJ")?;
                 let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".eyJ")?;
                 let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".")?;
@@ -295,6 +300,7 @@ fn upper_digit(b: u8) -> bool {
     b.is_ascii_uppercase() || b.is_ascii_digit()
 }
 
+/// `[A-Za-z0-9_-]` (`[\w-]` without Unicode; base64url).
 fn word_dash(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
@@ -620,7 +626,49 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Openshift => {
             let p = h.lit(r, b"sha256~")?;
-            h.class(p, 43, 43, |b| an(b) || b == b'_' || b == b'-')
+            h.class(p, 43, 43, word_dash)
+        }
+        Token::DiscordWebhook => {
+            // The alternatives differ in their eighth byte.
+            let p = h.first_of(
+                r,
+                &[
+                    b"discord.com/api/webhooks/",
+                    b"discordapp.com/api/webhooks/",
+                ],
+            )?;
+            let p = h.lit(h.class_then(p, 17, 20, |b| b.is_ascii_digit())?, b"/")?;
+            h.class(p, 60, 68, word_dash)
+        }
+        Token::TeamsWebhook => {
+            let guid = |b: u8| lower_hex(b) || b == b'-';
+            let p = h.lit(r, b"webhook.office.com/webhookb2/")?;
+            let p = h.lit(h.class_then(p, 36, 36, guid)?, b"@")?;
+            let p = h.lit(h.class_then(p, 36, 36, guid)?, b"/IncomingWebhook/")?;
+            let p = h.lit(h.class_then(p, 32, 32, lower_hex)?, b"/")?;
+            let p = h.class(p, 36, 36, guid)?;
+            // The optional `/V2...` of newer URLs, taken when it is there (greedy).
+            Some(
+                h.lit(p, b"/V2")
+                    .and_then(|q| h.class(q, 20, 80, word_dash))
+                    .unwrap_or(p),
+            )
+        }
+        Token::Terraform => {
+            let p = h.lit(h.class(r, 14, 14, an)?, b".atlasv1.")?;
+            h.class(p, 60, 70, |b| an(b) || matches!(b, b'_' | b'=' | b'-'))
+        }
+        Token::Mapbox => {
+            let p = h.lit(r, b"sk.eyJ")?;
+            let p = h.lit(h.class_then(p, 20, 300, word_dash)?, b".")?;
+            h.class(p, 20, 30, word_dash)
+        }
+        Token::Artifactory => {
+            // The alternatives differ in their first byte.
+            if let Some(p) = h.lit(r, b"AKCp") {
+                return h.class(p, 69, 69, an);
+            }
+            h.class(h.lit(r, b"cmVmdGtuOjAx")?, 52, 52, an)
         }
     }
 }
@@ -1300,6 +1348,11 @@ mod tests {
         ("rubygems_api_key", Matcher::Token(Token::Rubygems)),
         ("azure_ad_client_secret", Matcher::Token(Token::AzureAd)),
         ("openshift_token", Matcher::Token(Token::Openshift)),
+        ("discord_webhook", Matcher::Token(Token::DiscordWebhook)),
+        ("teams_webhook", Matcher::Token(Token::TeamsWebhook)),
+        ("terraform_cloud_token", Matcher::Token(Token::Terraform)),
+        ("mapbox_secret_token", Matcher::Token(Token::Mapbox)),
+        ("artifactory_token", Matcher::Token(Token::Artifactory)),
         ("url_signature", Matcher::UrlSignature),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
@@ -1491,6 +1544,19 @@ mod tests {
             b"sha256~0123456789abcdefghij_-ABCDEFGHIJ0123456",
             b"sha256~0123456789abcdefghij_-ABCDEFGHIJ01234567",
             b"sha256~0123456789",
+            b"discord.com/api/webhooks/123456789012345678/0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij_-ABCDEF",
+            b"discordapp.com/api/webhooks/12345678901234567890/0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij",
+            b"discord.com/api/webhooks/123456789012345678901/0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij",
+            b"webhook.office.com/webhookb2/0123abcd-0123-4567-89ab-0123456789ab@89abcdef-0123-4567-89ab-0123456789ab/IncomingWebhook/0123456789abcdef0123456789abcdef/fedcba98-7654-3210-fedc-ba9876543210",
+            b"webhook.office.com/webhookb2/0123abcd-0123-4567-89ab-0123456789ab@89abcdef-0123-4567-89ab-0123456789ab/IncomingWebhook/0123456789abcdef0123456789abcdef/fedcba98-7654-3210-fedc-ba9876543210/V2AbCdEfGhIj0123456789_-xyz",
+            b"webhook.office.com/webhookb2/0123abcd-0123-4567-89ab-0123456789ab@89abcdef-0123-4567-89ab-0123456789ab/IncomingWebhook/0123456789abcdef0123456789abcdef/fedcba98-7654-3210-fedc-ba9876543210/V2short",
+            b"AbCdEfGhIj0123.atlasv1.0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij_=-",
+            b"AbCdEfGhIj012.atlasv1.0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij",
+            b"sk.eyJ1IjoiZXhhbXBsZSIsImEiOiJjbGV4YW1wbGUifQ.AbCdEfGhIj0123456789_-",
+            b"sk.eyJ1IjoiZXhhbXBsZSIsImEiOiJjbGV4YW1wbGUifQ.short",
+            b"AKCp0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij012345678",
+            b"cmVmdGtuOjAx0123456789abcdefghij0123456789abcdefghij0123456789ab",
+            b"AKCp0123",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

@@ -597,7 +597,8 @@ fn sql_password(r: &mut Rng) -> Item {
 }
 
 fn secret(r: &mut Rng) -> Item {
-    match r.below(29) {
+    match r.below(30) {
+        29 => ci_secret(r),
         22 => password_hash(r),
         25 => sql_password(r),
         26 => saas_token(r),
@@ -853,6 +854,81 @@ fn signed_url(r: &mut Rng) -> Item {
         ),
     };
     framed(&pre, &sig, post, "url_signature")
+}
+
+/// Webhook URLs and tokens that CI logs and environment dumps show: Discord and Teams
+/// webhooks, Terraform Cloud, Mapbox and Artifactory credentials.
+fn ci_secret(r: &mut Rng) -> Item {
+    match r.below(5) {
+        0 => framed(
+            "https://",
+            &format!(
+                "discord{}.com/api/webhooks/{}/{}",
+                r.s(&["", "app"]),
+                r.digits_in(17, 20),
+                r.set_in(B64URL, 60, 68)
+            ),
+            "",
+            "discord_webhook",
+        ),
+        1 => {
+            let guid = |r: &mut Rng| {
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    r.chars(HEX, 8),
+                    r.chars(HEX, 4),
+                    r.chars(HEX, 4),
+                    r.chars(HEX, 4),
+                    r.chars(HEX, 12)
+                )
+            };
+            let v2 = if r.chance(50) {
+                format!("/V2{}", r.set_in(B64URL, 20, 80))
+            } else {
+                String::new()
+            };
+            framed(
+                &format!("https://{}.", r.s(&["contoso", "acme", "example"])),
+                &format!(
+                    "webhook.office.com/webhookb2/{}@{}/IncomingWebhook/{}/{}{v2}",
+                    guid(r),
+                    guid(r),
+                    r.chars(HEX, 32),
+                    guid(r)
+                ),
+                "",
+                "teams_webhook",
+            )
+        }
+        2 => whole(
+            format!(
+                "{}.atlasv1.{}",
+                r.chars(ALNUM, 14),
+                r.set_in(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=-",
+                    59,
+                    69
+                ) + &r.chars(ALNUM, 1)
+            ),
+            "terraform_cloud_token",
+        ),
+        3 => whole(
+            format!(
+                "sk.eyJ{}.{}",
+                r.set_in(B64URL, 20, 200),
+                r.set_in(B64URL, 20, 30)
+            ),
+            "mapbox_secret_token",
+        ),
+        _ => whole(
+            if r.chance(50) {
+                format!("AKCp{}", r.chars(ALNUM, 69))
+            } else {
+                format!("cmVmdGtuOjAx{}", r.chars(ALNUM, 52))
+            },
+            "artifactory_token",
+        ),
+    }
 }
 
 /// More token formats: cloud, AI and package-registry credentials.

@@ -40,6 +40,7 @@ const SAMPLES: &[&str] = &[
     "=Zx48Q~AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
     "sha256~0123456789abcdefghij_-ABCDEFGHIJKLMNOPQRS01",
     "0011.22aa.BBcc",
+    "AbCdEfGhIj0123.atlasv1.0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij",
 ];
 
 fn input() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
