@@ -59,6 +59,7 @@ pub(crate) fn run(v: Validator, cx: &VCtx<'_>) -> Option<(usize, usize)> {
         Validator::Ipv6 => ipv6(cx),
         Validator::Jwt => ok(jwt_ok(cx.value())),
         Validator::SecretValue => secret_value(cx, false),
+        Validator::Assigned if shell_working_dir(cx) => None,
         Validator::Assigned => secret_value(cx, true),
         Validator::UriPassword => ok(secret_value_ok(cx.value()) && !all_digits(cx.value())),
         Validator::AzureAd => azure_ad(cx),
@@ -106,6 +107,33 @@ fn token_apart(cx: &VCtx<'_>, before: &[u8], after: &[u8]) -> bool {
         Some(b'.') => !glued(cx.win.get(cx.e + 1), after),
         b => !glued(b, after),
     }
+}
+
+/// `PWD=/home/ci` or `OLDPWD=/srv/app` of an environment dump (`env`, `printenv`, `set`, a CI
+/// log): the shell's working directory, not a password. The key is exactly `PWD` or `OLDPWD`
+/// in capitals, first on its line or after a blank, a quote or a comma (a logged line, a CSV
+/// field), directly before `=` (`;PWD=` is ODBC's password), and the value is an
+/// absolute path (`/` and then path bytes to its end). `MYSQL_PWD=`, ODBC's `Pwd=` and a
+/// value that is not a path stay secrets.
+fn shell_working_dir(cx: &VCtx<'_>) -> bool {
+    let (w, s) = (cx.win, cx.s);
+    if s < 4 || w[s - 1] != b'=' || w.get(s) != Some(&b'/') {
+        return false;
+    }
+    let key_end = s - 1;
+    let key_start = if w[..key_end].ends_with(b"OLDPWD") {
+        key_end - 6
+    } else if w[..key_end].ends_with(b"PWD") {
+        key_end - 3
+    } else {
+        return false;
+    };
+    let apart =
+        key_start == 0 || matches!(w[key_start - 1], b'\n' | b' ' | b'\t' | b'"' | b'\'' | b',');
+    apart
+        && w[s..cx.e].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'@' | b'~')
+        })
 }
 
 /// A secret value after its keyword. The value's quotes stay (`"password": "..."` remains

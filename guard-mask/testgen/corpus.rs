@@ -1041,7 +1041,7 @@ fn cloud_token(r: &mut Rng) -> Item {
 
 /// A look-alike: must not be masked.
 fn lookalike(r: &mut Rng) -> Item {
-    let t = match r.below(24) {
+    let t = match r.below(25) {
         // A `~` that is no token: a home path, a Debian version.
         23 => r
             .s(&[
@@ -1051,6 +1051,13 @@ fn lookalike(r: &mut Rng) -> Item {
                 "cd ~user/Q~",
             ])
             .to_owned(),
+        // An environment dump's working directory.
+        24 => format!(
+            "{}=/home/{}/work/{}",
+            r.s(&["PWD", "OLDPWD"]),
+            r.pick(FIRST),
+            r.digits(3)
+        ),
         // A hex dump row whose bytes include five decimal pairs from `0[1-9]`: no French
         // phone number.
         22 => {
