@@ -309,8 +309,9 @@ fn class_worth(bit: u16, buf: &[u8], i: usize) -> bool {
 
 /// The dot at `i` may be the first of a MAC address in Cisco's form (`0011.22aa.bbcc`): four
 /// hex digits not glued to a larger token before it, a hex digit after it and the next dot
-/// five bytes on (not the dot of a price, `1500.00`). Out of line: kept inline, it cost the
-/// scan loop more than the dots it looks at (3% more instructions on the low-density corpus).
+/// five bytes on (not the dot of a price, `1500.00`). Out of line: inline, the same checks
+/// cost 3.2% more instructions on the low-density corpus than no dot trigger at all, out of
+/// line 1.9% (the loop's layout, not the dots: 16 MiB of that corpus hold 70,971).
 #[inline(never)]
 fn cisco_mac_worth(buf: &[u8], i: usize) -> bool {
     i >= 4
