@@ -38,7 +38,7 @@ pub(crate) enum Validator {
     UriPassword,
     /// An Azure AD client secret stands apart from what is around it (see `token_apart`).
     AzureAd,
-    /// An OpenShift token is not glued to `_` or `-` (the regex's `\b`).
+    /// An OpenShift token is not glued to `_` or `-` on either side (`\b` of other scanners).
     Openshift,
     /// A MAC address is not the start of a longer run of the same groups.
     Mac,
@@ -81,7 +81,9 @@ fn mac_goes_on(cx: &VCtx<'_>) -> bool {
 
 /// An Azure AD client secret: today's are 40 bytes (34 after `Q~`); a shorter match that
 /// ends in `.` ends a sentence (`the secret is abc8Q~...xyz.`), which is left out when at
-/// least 31 bytes stay after `Q~`.
+/// least 31 bytes stay after `Q~`. A 40-byte match ending in `.` is taken whole: it is a
+/// secret of today's length, or one of 39 and a full stop, and masking the dot is the safe
+/// reading.
 fn azure_ad(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     let mut e = cx.e;
     if e - cx.s < 40 && e - cx.s > 37 && cx.win[e - 1] == b'.' {

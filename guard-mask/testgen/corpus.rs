@@ -1009,16 +1009,22 @@ fn cloud_token(r: &mut Rng) -> Item {
             "brevo_api_key",
         ),
         12 => (format!("rubygems_{}", r.chars(HEX, 48)), "rubygems_api_key"),
-        // Entra ID secrets: a head of three, a digit, `Q~` and 31-34 more (40 bytes today);
-        // ending in a token byte, as the frames around it are not token bytes.
+        // Entra ID secrets: a head of three, a digit, `Q~` and 31-34 more (34 today: 40
+        // bytes), ending in a letter or digit. Not 33: before a sentence's full stop that is
+        // a 40-byte secret ending in `.` (see the validator).
         13 => {
             const AZ: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_~.-";
+            let tail = if r.chance(75) {
+                34
+            } else {
+                r.range(31, 32) as usize
+            };
             (
                 format!(
                     "{}{}Q~{}{}",
                     r.chars(AZ, 3),
                     r.digits(1),
-                    r.set_in(AZ, 30, 33),
+                    r.chars(AZ, tail - 1),
                     r.chars(ALNUM, 1)
                 ),
                 "azure_ad_client_secret",
