@@ -116,6 +116,18 @@ pub(crate) enum Token {
     Terraform,
     Mapbox,
     Artifactory,
+    Sonarqube,
+    Sourcegraph,
+    Prefect,
+    Shippo,
+    Scalingo,
+    Infracost,
+    Typeform,
+    Clojars,
+    Duffel,
+    Easypost,
+    Flutterwave,
+    Frameio,
 }
 
 /// A view of `w[..lim]` that answers `None` past the end.
@@ -454,6 +466,10 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             h.class(p, 22, MAX, |b| an(b) || b == b'_')
         }
         Token::Gitlab => {
+            // The alternatives differ in their first byte.
+            if let Some(p) = h.lit(r, b"GR1348941") {
+                return h.class(p, 20, MAX, word_dash);
+            }
             let p = h.lit(r, b"gl")?;
             let p = h.first_of(
                 p,
@@ -472,7 +488,9 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Slack => {
             if let Some(p) = h.lit(r, b"xox")
-                && h.is(p, |b| matches!(b, b'a' | b'b' | b'p' | b'o' | b's' | b'r'))
+                && h.is(p, |b| {
+                    matches!(b, b'a' | b'b' | b'p' | b'o' | b's' | b'r' | b'e')
+                })
                 && h.at(p + 1) == Some(b'-')
             {
                 return h.class(p + 2, 10, MAX, |b| an(b) || b == b'-');
@@ -535,8 +553,11 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                 let p = h.lit(h.class(p, 32, 32, an)?, b"_")?;
                 return h.class(p, 8, 8, |b| b.is_ascii_hexdigit());
             }
-            let p = h.lit(r, b"glc_")?;
-            let p = h.class(p, 32, 400, |b| an(b) || b == b'+' || b == b'/')?;
+            if let Some(p) = h.lit(r, b"glc_") {
+                let p = h.class(p, 32, 400, |b| an(b) || b == b'+' || b == b'/')?;
+                return h.class(p, 0, 3, |b| b == b'=');
+            }
+            let p = h.class(h.lit(r, b"eyJrIjoi")?, 70, 400, an)?;
             h.class(p, 0, 3, |b| b == b'=')
         }
         Token::Atlassian => h.class(h.lit(r, b"ATATT3")?, 186, 186, |b| {
@@ -670,6 +691,58 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             }
             h.class(h.lit(r, b"cmVmdGtuOjAx")?, 52, 52, an)
         }
+        Token::Sonarqube => {
+            let p = h.first_of(r, &[b"squ_", b"sqp_", b"sqa_"])?;
+            h.class(p, 40, 40, lower_hex)
+        }
+        Token::Sourcegraph => {
+            let hex = |b: u8| b.is_ascii_hexdigit();
+            let p = h.lit(r, b"sgp_")?;
+            // `(?:[a-fA-F0-9]{16}|local)_[a-fA-F0-9]{40}` first (its two heads differ in
+            // their first byte), then `[a-fA-F0-9]{40}`.
+            let head = h.class(p, 16, 16, hex).or_else(|| h.lit(p, b"local"));
+            if let Some(e) = head
+                .and_then(|q| h.lit(q, b"_"))
+                .and_then(|q| h.class(q, 40, 40, hex))
+            {
+                return Some(e);
+            }
+            h.class(p, 40, 40, hex)
+        }
+        Token::Prefect => h.class(h.lit(r, b"pnu_")?, 36, 36, an),
+        Token::Shippo => {
+            let p = h.first_of(r, &[b"shippo_live_", b"shippo_test_"])?;
+            h.class(p, 40, 40, |b| b.is_ascii_hexdigit())
+        }
+        Token::Scalingo => h.class(h.lit(r, b"tk-us-")?, 48, 48, word_dash),
+        Token::Infracost => h.class(h.lit(r, b"ico-")?, 32, 32, an),
+        Token::Typeform => h.class(h.lit(r, b"tfp_")?, 59, 59, |b| {
+            word_dash(b) || b == b'.' || b == b'='
+        }),
+        Token::Clojars => h.class(h.lit(r, b"CLOJARS_")?, 60, 60, |b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit()
+        }),
+        Token::Duffel => {
+            let p = h.first_of(r, &[b"duffel_test_", b"duffel_live_"])?;
+            h.class(p, 43, 43, |b| word_dash(b) || b == b'=')
+        }
+        Token::Easypost => {
+            let p = h.first_of(r, &[b"EZAK", b"EZTK"])?;
+            h.class(p, 54, 54, an)
+        }
+        Token::Flutterwave => {
+            let p = h.lit(r, b"FLWSECK")?;
+            let p = h.lit(p, b"_TEST").unwrap_or(p);
+            let p = h.lit(p, b"-")?;
+            let p = h.class(
+                p,
+                32,
+                32,
+                |b| matches!(b, b'a'..=b'h' | b'A'..=b'H' | b'0'..=b'9'),
+            )?;
+            h.lit(p, b"-X")
+        }
+        Token::Frameio => h.class(h.lit(r, b"fio-u-")?, 64, 64, |b| word_dash(b) || b == b'='),
     }
 }
 
@@ -1353,6 +1426,18 @@ mod tests {
         ("terraform_cloud_token", Matcher::Token(Token::Terraform)),
         ("mapbox_secret_token", Matcher::Token(Token::Mapbox)),
         ("artifactory_token", Matcher::Token(Token::Artifactory)),
+        ("sonarqube_token", Matcher::Token(Token::Sonarqube)),
+        ("sourcegraph_token", Matcher::Token(Token::Sourcegraph)),
+        ("prefect_api_key", Matcher::Token(Token::Prefect)),
+        ("shippo_api_key", Matcher::Token(Token::Shippo)),
+        ("scalingo_api_token", Matcher::Token(Token::Scalingo)),
+        ("infracost_api_key", Matcher::Token(Token::Infracost)),
+        ("typeform_api_key", Matcher::Token(Token::Typeform)),
+        ("clojars_token", Matcher::Token(Token::Clojars)),
+        ("duffel_api_key", Matcher::Token(Token::Duffel)),
+        ("easypost_api_key", Matcher::Token(Token::Easypost)),
+        ("flutterwave_secret_key", Matcher::Token(Token::Flutterwave)),
+        ("frameio_token", Matcher::Token(Token::Frameio)),
         ("url_signature", Matcher::UrlSignature),
         ("azure_storage_key", Matcher::AzureKey),
         ("uri_password", Matcher::UriPassword),
@@ -1557,6 +1642,30 @@ mod tests {
             b"AKCp0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij012345678",
             b"cmVmdGtuOjAx0123456789abcdefghij0123456789abcdefghij0123456789ab",
             b"AKCp0123",
+            b"xoxe-1-ABCDEFGHIJ0123456789",
+            b"GR13489410123456789abcdefghij_-",
+            b"GR1348941012345",
+            b"eyJrIjoiT0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789ab==",
+            b"eyJrIjoiT0123",
+            b"squ_0123456789abcdef0123456789abcdef01234567",
+            b"sqa_0123456789abcdef0123456789abcdef0123456",
+            b"sgp_0123456789abcdef_0123456789abcdef0123456789abcdef01234567",
+            b"sgp_local_0123456789ABCDEF0123456789abcdef01234567",
+            b"sgp_0123456789abcdef0123456789abcdef01234567",
+            b"sgp_0123456789abcdef_0123",
+            b"pnu_0123456789abcdefghijABCDEFGHIJ012345",
+            b"shippo_live_0123456789abcdef0123456789ABCDEF01234567",
+            b"shippo_test_0123",
+            b"tk-us-0123456789abcdefghij_-ABCDEFGHIJ0123456789abcdefgh",
+            b"ico-0123456789abcdefghijABCDEFGHIJ01",
+            b"tfp_0123456789abcdefghij_-.=ABCDEFGHIJ0123456789abcdefghijABCDEFGHI",
+            b"CLOJARS_0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij",
+            b"duffel_test_0123456789abcdefghij_-=ABCDEFGHIJ01234567",
+            b"EZAK0123456789abcdefghij0123456789abcdefghij0123456789abcdefgh",
+            b"FLWSECK_TEST-0123456789abcdefABCDEFGH01234567-X",
+            b"FLWSECK-0123456789abcdef0123456789abcdef-X",
+            b"FLWSECK_TEST0123456789abcdef0123456789abcdef-X",
+            b"fio-u-0123456789abcdefghij_-=ABCDEFGHIJ0123456789abcdefghij0123456789ab",
             b"rk_test_0123456789abcdeX",
             b"AIzaSyA0123456789abcdefghij_-ABCDEFGH",
             b"SK0123456789abcdef0123456789ABCDEF",

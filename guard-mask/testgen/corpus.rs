@@ -857,9 +857,78 @@ fn signed_url(r: &mut Rng) -> Item {
 }
 
 /// Webhook URLs and tokens that CI logs and environment dumps show: Discord and Teams
-/// webhooks, Terraform Cloud, Mapbox and Artifactory credentials.
+/// webhooks, Terraform Cloud, Mapbox, Artifactory, SonarQube, Sourcegraph and other
+/// developer-tool credentials.
 fn ci_secret(r: &mut Rng) -> Item {
-    match r.below(5) {
+    const LOWER_DIGIT: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    match r.below(20) {
+        5 => whole(
+            format!("{}{}", r.s(&["squ_", "sqp_", "sqa_"]), r.chars(HEX, 40)),
+            "sonarqube_token",
+        ),
+        6 => whole(
+            match r.below(3) {
+                0 => format!("sgp_{}_{}", r.chars(HEX, 16), r.chars(HEX, 40)),
+                1 => format!("sgp_local_{}", r.chars(HEX, 40)),
+                _ => format!("sgp_{}", r.chars(HEX, 40)),
+            },
+            "sourcegraph_token",
+        ),
+        7 => whole(format!("pnu_{}", r.chars(ALNUM, 36)), "prefect_api_key"),
+        8 => whole(
+            format!("shippo_{}_{}", r.s(&["live", "test"]), r.chars(HEX, 40)),
+            "shippo_api_key",
+        ),
+        9 => whole(
+            format!("tk-us-{}", r.chars(B64URL, 48)),
+            "scalingo_api_token",
+        ),
+        10 => whole(format!("ico-{}", r.chars(ALNUM, 32)), "infracost_api_key"),
+        11 => whole(
+            format!(
+                "tfp_{}{}",
+                r.chars(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.=-",
+                    58
+                ),
+                r.chars(ALNUM, 1)
+            ),
+            "typeform_api_key",
+        ),
+        12 => whole(
+            format!("CLOJARS_{}", r.chars(LOWER_DIGIT, 60)),
+            "clojars_token",
+        ),
+        13 => whole(
+            format!(
+                "duffel_{}_{}{}",
+                r.s(&["test", "live"]),
+                r.chars(B64URL, 42),
+                r.chars(ALNUM, 1)
+            ),
+            "duffel_api_key",
+        ),
+        14 => whole(
+            format!("{}{}", r.s(&["EZAK", "EZTK"]), r.chars(ALNUM, 54)),
+            "easypost_api_key",
+        ),
+        15 => whole(
+            format!("FLWSECK{}-{}-X", r.s(&["_TEST", ""]), r.chars(HEX, 32)),
+            "flutterwave_secret_key",
+        ),
+        16 => whole(
+            format!("fio-u-{}{}", r.chars(B64URL, 63), r.chars(ALNUM, 1)),
+            "frameio_token",
+        ),
+        17 => whole(
+            format!("xoxe-1-{}", r.chars(UPPER_DIGIT, 146)),
+            "slack_token",
+        ),
+        18 => whole(format!("GR1348941{}", r.chars(B64URL, 20)), "gitlab_token"),
+        19 => whole(
+            format!("eyJrIjoi{}{}", r.chars(ALNUM, 88), r.s(&["", "=", "=="])),
+            "grafana_token",
+        ),
         0 => framed(
             "https://",
             &format!(
