@@ -392,7 +392,7 @@ const CARD_WORDS: &[&[u8]] = &[
 /// line (within 32 bytes, across blanks and punctuation) is one, or has one as a part between
 /// `_` or `-` (`card_number`, `cc-num`, `"Card No.": `). A card word further back, such as the
 /// card field before a product code in a CSV row, does not count, nor does one behind a word
-/// with a digit (another value, `81cc` of a UUID).
+/// with a digit (another value, `81cc` of a UUID), nor a `cc` among a hex dump's bytes.
 fn card_word_before(win: &[u8], s: usize) -> bool {
     let hay = &win[s.saturating_sub(32)..s];
     let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
@@ -417,10 +417,21 @@ fn card_word_before(win: &[u8], s: usize) -> bool {
             .split(|&b| b == b'_' || b == b'-')
             .any(|part| CARD_WORDS.iter().any(|w| part.eq_ignore_ascii_case(w)));
         if named {
-            return true;
+            return !hex_dump_byte(hay, i, word);
         }
     }
     false
+}
+
+/// `word`, starting at `hay[at]`, is a byte of a hex dump rather than a word: two hex digits
+/// after another such pair and a blank (`1b cc | 4048036296635`: `cc` is no card word there).
+fn hex_dump_byte(hay: &[u8], at: usize, word: &[u8]) -> bool {
+    let pair = |w: &[u8]| w.len() == 2 && w.iter().all(u8::is_ascii_hexdigit);
+    pair(word)
+        && at >= 3
+        && hay[at - 1] == b' '
+        && pair(&hay[at - 3..at - 1])
+        && (at == 3 || !hay[at - 4].is_ascii_alphanumeric())
 }
 
 /// Thirteen ASCII digits whose last is the EAN-13 (GTIN-13) check digit of the others.
