@@ -6,11 +6,13 @@
 //! input), so the set of detections does not depend on how the input was chunked. Detections
 //! are merged into clusters (overlapping detections become one region, the winner names it).
 
+use std::cell::Cell;
+
 use aho_corasick::AhoCorasick;
 use regex_automata::{Anchored, Input, meta, util::captures::Captures};
 
 use crate::block::{BLOCK, classify, classify_extra};
-use crate::shapes::Matcher;
+use crate::shapes::{Matcher, Memo, RunMemo};
 use crate::strategy::{self, Strategy};
 use crate::validate::{self, VCtx, Validator};
 use crate::{Finding, catalog::Shape};
@@ -212,6 +214,8 @@ pub(crate) struct ScanState {
     /// Reporting findings, a region longer than `Engine::region` whose pieces are partly
     /// written: its start and the winning cluster so far.
     pub(crate) long_find: Option<(usize, Cluster)>,
+    /// The last base64url run a matcher measured (`shapes::RunMemo`).
+    pub(crate) run_memo: RunMemo,
 }
 
 /// Regex caches: owned by a stream, or the regexes' internal pools for `&self` calls.
@@ -1004,6 +1008,21 @@ impl Engine {
         base: usize,
         caches: &mut Caches<'_>,
     ) {
+        let memo = Cell::new(st.run_memo);
+        self.fire_with(tr, st, buf, base, caches, &memo);
+        st.run_memo = memo.get();
+    }
+
+    /// `fire`, the matchers sharing the stream's run memo through `memo`.
+    fn fire_with(
+        &self,
+        tr: Trigger,
+        st: &mut ScanState,
+        buf: &[u8],
+        base: usize,
+        caches: &mut Caches<'_>,
+        memo: &Cell<RunMemo>,
+    ) {
         let end = base + buf.len();
         // The stream keeps BACK_TOTAL bytes before every undecided trigger, so `ws >= base`
         // unless the input starts later than that (then both are 0-based clips).
@@ -1011,6 +1030,7 @@ impl Engine {
         let we = (tr.t + self.ahead(tr.src)).min(end);
         let w = &buf[ws - base..we - base];
         let r = tr.t - ws;
+        let memo = Some((memo, ws));
         let found = |d: u16, s: usize, e: usize, st: &mut ScanState| {
             st.found.push((ws + s, ws + e, d));
         };
@@ -1019,7 +1039,7 @@ impl Engine {
                 let set = &self.lits[usize::from(set)];
                 let len = set.pat_len[pat as usize];
                 for &d in &set.pat_dets[pat as usize] {
-                    if let Some((s, e)) = self.attempt(d, w, r, len, caches) {
+                    if let Some((s, e)) = self.attempt(d, w, r, len, caches, memo) {
                         found(d, s, e, st);
                     }
                 }
@@ -1031,7 +1051,7 @@ impl Engine {
                     let Some(a) = r.checked_sub(l.k + self.dets[usize::from(d)].lead) else {
                         continue;
                     };
-                    if let Some((s, e)) = self.attempt(d, w, a, l.bytes.len(), caches) {
+                    if let Some((s, e)) = self.attempt(d, w, a, l.bytes.len(), caches, memo) {
                         found(d, s, e, st);
                     }
                 }
@@ -1042,7 +1062,7 @@ impl Engine {
                     return;
                 }
                 for &d in &self.kws[usize::from(kw)].dets {
-                    if let Some((s, e)) = self.attempt(d, w, r - back, 0, caches) {
+                    if let Some((s, e)) = self.attempt(d, w, r - back, 0, caches, memo) {
                         found(d, s, e, st);
                     }
                 }
@@ -1057,7 +1077,7 @@ impl Engine {
                     };
                     if r >= 2 && lead(2) {
                         for &d in &self.letter_digit_dets {
-                            if let Some((s, e)) = self.attempt(d, w, r - 2, 0, caches) {
+                            if let Some((s, e)) = self.attempt(d, w, r - 2, 0, caches, memo) {
                                 found(d, s, e, st);
                             }
                         }
@@ -1069,7 +1089,7 @@ impl Engine {
                         && (r == 3 || !alnum(w[r - 4]))
                     {
                         for &d in &self.letter_digit_dets {
-                            if let Some((s, e)) = self.attempt(d, w, r - 3, 0, caches) {
+                            if let Some((s, e)) = self.attempt(d, w, r - 3, 0, caches, memo) {
                                 found(d, s, e, st);
                             }
                         }
@@ -1096,7 +1116,7 @@ impl Engine {
                 });
                 for &(d, role) in &self.digit_dets {
                     if roles & role_bit(role) != 0
-                        && let Some((s, e)) = self.attempt(d, w, r, 0, caches)
+                        && let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo)
                     {
                         found(d, s, e, st);
                     }
@@ -1105,7 +1125,7 @@ impl Engine {
             Src::Class(C_PLUS | C_PAREN) => {
                 if (r == 0 || !alnum(w[r - 1])) && w.get(r + 1).is_some_and(u8::is_ascii_digit) {
                     for &d in &self.phone_dets {
-                        if let Some((s, e)) = self.attempt(d, w, r, 0, caches) {
+                        if let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo) {
                             found(d, s, e, st);
                         }
                     }
@@ -1134,7 +1154,7 @@ impl Engine {
                     return;
                 }
                 for &d in &self.at_dets {
-                    if let Some((s, e)) = self.attempt(d, w, j, 0, caches) {
+                    if let Some((s, e)) = self.attempt(d, w, j, 0, caches, memo) {
                         found(d, s, e, st);
                     }
                 }
@@ -1151,7 +1171,7 @@ impl Engine {
                 let next = w.get(r + 1).copied().unwrap_or(0);
                 if bit == C_COLON && (next.is_ascii_hexdigit() || next == b':') {
                     for &d in &self.colon_dets {
-                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches) {
+                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches, memo) {
                             found(d, s, e, st);
                         }
                     }
@@ -1160,7 +1180,7 @@ impl Engine {
                     && next.is_ascii_hexdigit()
                 {
                     for &d in &self.mac_dets {
-                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches) {
+                        if let Some((s, e)) = self.attempt(d, w, s, 0, caches, memo) {
                             found(d, s, e, st);
                         }
                     }
@@ -1168,7 +1188,7 @@ impl Engine {
             }
             Src::Class(C_CUSTOM) => {
                 for &d in &self.custom_byte[usize::from(w[r])] {
-                    if let Some((s, e)) = self.attempt(d, w, r, 0, caches) {
+                    if let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo) {
                         found(d, s, e, st);
                     }
                 }
@@ -1186,6 +1206,7 @@ impl Engine {
         r: usize,
         kw_len: usize,
         caches: &mut Caches<'_>,
+        memo: Memo<'_>,
     ) -> Option<(usize, usize)> {
         let det = &self.dets[usize::from(d)];
         if det.start_boundary && r > 0 && alnum(w[r - 1]) {
@@ -1193,7 +1214,7 @@ impl Engine {
         }
         let span_end = (r + det.max_len).min(w.len());
         let (ms, me) = match &det.verify {
-            Verify::Native(m) => m.find(w, r, span_end)?,
+            Verify::Native(m) => m.find(w, r, span_end, memo)?,
             Verify::Regex { re, vgroup } => {
                 let inp = Input::new(w).range(r..span_end).anchored(Anchored::Yes);
                 match vgroup {

@@ -12,6 +12,8 @@
 //! (the labels of an e-mail domain, the extension words of a phone number), the comment says
 //! how the regex's preference order is followed.
 
+use std::cell::Cell;
+
 /// A built-in detector whose regex has a hand-written equivalent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Matcher {
@@ -130,12 +132,62 @@ pub(crate) enum Token {
     Frameio,
 }
 
+/// What a stream knows of the last run of a token class (`Run`) that a matcher measured
+/// without an upper bound, in absolute offsets: the bytes `[start, end)` are all in the
+/// class, and the byte at `end` is not unless `open` (the measurement stopped at its window
+/// or its cap, before any such byte). A trigger inside that run reuses its end rather than
+/// measuring it again: input that repeats a prefix inside one long run (`_eyJ_eyJ...` for
+/// JWTs, `glpat-glpat-...`, `xoxb-xoxb-...`) made every trigger measure the run to the
+/// detector's `max_len` (1.1 MiB/s for `ops_eyJops_eyJ...`, each JWT trigger reading 8 KiB).
+/// Only a length is reused, never a decision, so the answers are those of a fresh
+/// measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunMemo {
+    class: Option<Run>,
+    start: usize,
+    end: usize,
+    open: bool,
+}
+
+/// The token classes whose unbounded runs the memo covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    /// `[A-Za-z0-9_-]`
+    WordDash,
+    /// `[A-Za-z0-9]`
+    Alnum,
+    /// `[A-Za-z0-9_]`
+    Word,
+    /// `[A-Za-z0-9-]`
+    AlnumDash,
+    /// `[A-Za-z0-9+/]`
+    Base64,
+}
+
+impl Run {
+    #[inline(always)]
+    fn has(self, b: u8) -> bool {
+        match self {
+            Run::WordDash => word_dash(b),
+            Run::Alnum => an(b),
+            Run::Word => an(b) || b == b'_',
+            Run::AlnumDash => an(b) || b == b'-',
+            Run::Base64 => b64(b),
+        }
+    }
+}
+
+/// A stream's run memo and the absolute offset of the window's first byte (`None`: measure
+/// every run).
+pub(crate) type Memo<'a> = Option<(&'a Cell<RunMemo>, usize)>;
+
 /// A view of `w[..lim]` that answers `None` past the end.
 #[derive(Clone, Copy)]
 struct Hay<'a> {
     w: &'a [u8],
     /// Whether `lim` is the end of the whole window (where `$` matches).
     at_end: bool,
+    memo: Memo<'a>,
 }
 
 impl Hay<'_> {
@@ -194,6 +246,46 @@ impl Hay<'_> {
     fn digits(self, p: usize, n: usize) -> bool {
         (p..p + n).all(|i| self.digit(i))
     }
+    /// `[A-Za-z0-9_-]{min,max}` at `p` (`class` with `word_dash`), through the run memo.
+    #[inline(always)]
+    fn class_wd(self, p: usize, min: usize, max: usize) -> Option<usize> {
+        self.class_m(p, min, max, Run::WordDash)
+    }
+    /// `class(p, min, max, c.has)`, through the run memo.
+    #[inline(always)]
+    fn class_m(self, p: usize, min: usize, max: usize, c: Run) -> Option<usize> {
+        let n = self.run_m(p, max, c);
+        (n >= min).then_some(p + n)
+    }
+    /// `run(p, max, c.has)`, reusing and updating the stream's run memo.
+    fn run_m(self, p: usize, max: usize, c: Run) -> usize {
+        let Some((cell, base)) = self.memo else {
+            return self.run(p, max, |b| c.has(b));
+        };
+        if p >= self.w.len() {
+            return 0;
+        }
+        let cap = p.saturating_add(max).min(self.w.len());
+        let (abs, m) = (base + p, cell.get());
+        let inside = m.class == Some(c) && m.start <= abs && abs < m.end;
+        if inside && !m.open {
+            return (m.end - base).min(cap) - p;
+        }
+        // Measure on from where the memo's run is known to go (its open end) or from `p`.
+        let from = if inside { (m.end - base).min(cap) } else { p };
+        let z = from
+            + self.w[from..cap]
+                .iter()
+                .position(|&b| !c.has(b))
+                .unwrap_or(cap - from);
+        cell.set(RunMemo {
+            class: Some(c),
+            start: if inside { m.start } else { abs },
+            end: base + z,
+            open: z == cap,
+        });
+        z - p
+    }
     /// Length of the run from `p` of bytes satisfying `f`, at most `max`.
     #[inline(always)]
     fn run(self, p: usize, max: usize, f: impl Fn(u8) -> bool) -> usize {
@@ -207,11 +299,18 @@ impl Matcher {
     /// The span to verify: for a detector with a value group, that group's span in the
     /// regex's anchored leftmost-first match in `w[r..lim]`, otherwise the whole match
     /// (starting at `r`).
-    pub(crate) fn find(self, w: &[u8], r: usize, lim: usize) -> Option<(usize, usize)> {
+    pub(crate) fn find(
+        self,
+        w: &[u8],
+        r: usize,
+        lim: usize,
+        memo: Memo<'_>,
+    ) -> Option<(usize, usize)> {
         let lim = lim.min(w.len());
         let h = Hay {
             w: &w[..lim],
             at_end: lim == w.len(),
+            memo,
         };
         match self {
             Matcher::AwsSecret => return aws_secret(h, r),
@@ -279,11 +378,10 @@ impl Matcher {
             Matcher::Email => email(h, r),
             Matcher::Pem => pem(h, r),
             Matcher::Jwt => {
-                let b64 = word_dash;
                 let p = h.lit(r, b"eyJ")?;
-                let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".eyJ")?;
-                let p = h.lit(h.class(p, 1, usize::MAX, b64)?, b".")?;
-                h.class(p, 0, usize::MAX, b64)
+                let p = h.lit(h.class_wd(p, 1, usize::MAX)?, b".eyJ")?;
+                let p = h.lit(h.class_wd(p, 1, usize::MAX)?, b".")?;
+                h.class_wd(p, 0, usize::MAX)
             }
             Matcher::Token(t) => token(h, r, t),
             Matcher::PasswordHash => password_hash(h, r),
@@ -460,15 +558,15 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                 && h.is(p, |b| matches!(b, b'p' | b'o' | b'u' | b's' | b'r'))
                 && h.at(p + 1) == Some(b'_')
             {
-                return h.class(p + 2, 36, MAX, an);
+                return h.class_m(p + 2, 36, MAX, Run::Alnum);
             }
             let p = h.lit(r, b"github_pat_")?;
-            h.class(p, 22, MAX, |b| an(b) || b == b'_')
+            h.class_m(p, 22, MAX, Run::Word)
         }
         Token::Gitlab => {
             // The alternatives differ in their first byte.
             if let Some(p) = h.lit(r, b"GR1348941") {
-                return h.class(p, 20, MAX, word_dash);
+                return h.class_wd(p, 20, MAX);
             }
             let p = h.lit(r, b"gl")?;
             let p = h.first_of(
@@ -478,7 +576,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                     b"soat-", b"ffct-",
                 ],
             )?;
-            let e = h.class(p, 20, MAX, word_dash)?;
+            let e = h.class_wd(p, 20, MAX)?;
             // `(?:\.[0-9a-z]{9})?`: the checksum of a routable token, taken when it is there.
             Some(
                 h.lit(e, b".")
@@ -493,11 +591,11 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                 })
                 && h.at(p + 1) == Some(b'-')
             {
-                return h.class(p + 2, 10, MAX, |b| an(b) || b == b'-');
+                return h.class_m(p + 2, 10, MAX, Run::AlnumDash);
             }
             let p = h.lit(r, b"xapp-")?;
             let p = h.lit(h.class(p, 1, 1, |b| b.is_ascii_digit())?, b"-")?;
-            h.class(p, 10, MAX, |b| an(b) || b == b'-')
+            h.class_m(p, 10, MAX, Run::AlnumDash)
         }
         Token::SlackWebhook => {
             let p = h.lit(r, b"hooks.slack.com/services/T")?;
@@ -508,31 +606,31 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         Token::Stripe => {
             // The alternatives differ in their first byte.
             if let Some(p) = h.lit(r, b"whsec_") {
-                return h.class(p, 32, MAX, an);
+                return h.class_m(p, 32, MAX, Run::Alnum);
             }
             let p = h.first_of(r, &[b"sk_", b"rk_"])?;
             let p = h.first_of(p, &[b"live_", b"test_"])?;
-            h.class(p, 16, MAX, an)
+            h.class_m(p, 16, MAX, Run::Alnum)
         }
-        Token::Google => h.class(h.lit(r, b"AIza")?, 35, 35, word_dash),
+        Token::Google => h.class_wd(h.lit(r, b"AIza")?, 35, 35),
         Token::Twilio => h.class(h.lit(r, b"SK")?, 32, 32, |b| b.is_ascii_hexdigit()),
         Token::Sendgrid => {
             let p = h.lit(r, b"SG.")?;
-            let p = h.lit(h.class(p, 22, 22, word_dash)?, b".")?;
-            h.class(p, 43, 43, word_dash)
+            let p = h.lit(h.class_wd(p, 22, 22)?, b".")?;
+            h.class_wd(p, 43, 43)
         }
         Token::Npm => h.class(h.lit(r, b"npm_")?, 36, 36, an),
-        Token::Pypi => h.class(h.lit(r, b"pypi-AgEIcHlwaS5vcmc")?, 50, MAX, word_dash),
+        Token::Pypi => h.class_wd(h.lit(r, b"pypi-AgEIcHlwaS5vcmc")?, 50, MAX),
         Token::Openai => {
             let p = h.lit(r, b"sk-")?;
             let p = h.first_of(p, &[b"proj-", b"svcacct-", b"admin-"])?;
-            h.class(p, 20, MAX, word_dash)
+            h.class_wd(p, 20, MAX)
         }
         Token::Anthropic => {
             let p = h.lit(r, b"sk-ant-")?;
             let p = h.first_of(p, &[b"api", b"admin"])?;
             let p = h.lit(h.class(p, 2, 2, |b| b.is_ascii_digit())?, b"-")?;
-            h.class(p, 80, MAX, word_dash)
+            h.class_wd(p, 80, MAX)
         }
         Token::Huggingface => h.class(h.lit(r, b"hf_")?, 34, 34, |b| b.is_ascii_alphabetic()),
         Token::Shopify => {
@@ -546,7 +644,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Vault => {
             let p = h.first_of(r, &[b"hvs.", b"hvb."])?;
-            h.class(p, 90, MAX, word_dash)
+            h.class_wd(p, 90, MAX)
         }
         Token::Grafana => {
             if let Some(p) = h.lit(r, b"glsa_") {
@@ -581,10 +679,10 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         Token::Square => {
             let p = h.lit(r, b"sq0")?;
             let p = h.first_of(p, &[b"atp-", b"csp-"])?;
-            h.class(p, 22, 60, word_dash)
+            h.class_wd(p, 22, 60)
         }
         Token::Pulumi => h.class(h.lit(r, b"pul-")?, 40, 40, lower_hex),
-        Token::GoogleOauth => h.class(h.lit(r, b"ya29.")?, 20, MAX, word_dash),
+        Token::GoogleOauth => h.class_wd(h.lit(r, b"ya29.")?, 20, MAX),
         Token::Perplexity => h.class(h.lit(r, b"pplx-")?, 48, 48, an),
         Token::Bedrock => {
             let p = h.class(h.lit(r, b"ABSK")?, 109, 269, b64)?;
@@ -601,13 +699,13 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                 .find(|&k| h.at(p + k - 1) != Some(b'.'))
                 .map(|k| p + k)
         }
-        Token::Heroku => h.class(h.lit(r, b"HRKU-AA")?, 58, 58, word_dash),
+        Token::Heroku => h.class_wd(h.lit(r, b"HRKU-AA")?, 58, 58),
         Token::Flyio => {
             if let Some(p) = h.lit(r, b"fo1_") {
-                return h.class(p, 43, 43, word_dash);
+                return h.class_wd(p, 43, 43);
             }
             let p = h.first_of(r, &[b"fm1a_", b"fm1r_", b"fm2_"])?;
-            let p = h.class(p, 100, MAX, b64)?;
+            let p = h.class_m(p, 100, MAX, Run::Base64)?;
             h.class(p, 0, 3, |b| b == b'=')
         }
         Token::Sentry => {
@@ -624,7 +722,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             h.class(p, 35, 35, an)
         }
         Token::OnePassword => {
-            let p = h.class(h.lit(r, b"ops_eyJ")?, 250, MAX, b64)?;
+            let p = h.class_m(h.lit(r, b"ops_eyJ")?, 250, MAX, Run::Base64)?;
             h.class(p, 0, 3, |b| b == b'=')
         }
         Token::Alibaba => h.class(h.lit(r, b"LTAI")?, 12, 20, an),
@@ -647,7 +745,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         }
         Token::Openshift => {
             let p = h.lit(r, b"sha256~")?;
-            h.class(p, 43, 43, word_dash)
+            h.class_wd(p, 43, 43)
         }
         Token::DiscordWebhook => {
             // The alternatives differ in their eighth byte.
@@ -659,7 +757,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
                 ],
             )?;
             let p = h.lit(h.class_then(p, 17, 20, |b| b.is_ascii_digit())?, b"/")?;
-            h.class(p, 60, 68, word_dash)
+            h.class_wd(p, 60, 68)
         }
         Token::TeamsWebhook => {
             let guid = |b: u8| lower_hex(b) || b == b'-';
@@ -671,7 +769,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             // The optional `/V2...` of newer URLs, taken when it is there (greedy).
             Some(
                 h.lit(p, b"/V2")
-                    .and_then(|q| h.class(q, 20, 80, word_dash))
+                    .and_then(|q| h.class_wd(q, 20, 80))
                     .unwrap_or(p),
             )
         }
@@ -682,7 +780,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
         Token::Mapbox => {
             let p = h.lit(r, b"sk.eyJ")?;
             let p = h.lit(h.class_then(p, 20, 300, word_dash)?, b".")?;
-            h.class(p, 20, 30, word_dash)
+            h.class_wd(p, 20, 30)
         }
         Token::Artifactory => {
             // The alternatives differ in their first byte.
@@ -714,7 +812,7 @@ fn token(h: Hay<'_>, r: usize, t: Token) -> Option<usize> {
             let p = h.first_of(r, &[b"shippo_live_", b"shippo_test_"])?;
             h.class(p, 40, 40, |b| b.is_ascii_hexdigit())
         }
-        Token::Scalingo => h.class(h.lit(r, b"tk-us-")?, 48, 48, word_dash),
+        Token::Scalingo => h.class_wd(h.lit(r, b"tk-us-")?, 48, 48),
         Token::Infracost => h.class(h.lit(r, b"ico-")?, 32, 32, an),
         Token::Typeform => h.class(h.lit(r, b"tfp_")?, 59, 59, |b| {
             word_dash(b) || b == b'.' || b == b'='
@@ -1469,7 +1567,7 @@ mod tests {
                 }
             };
             assert_eq!(
-                m.find(w, r, lim),
+                m.find(w, r, lim, None),
                 want,
                 "{m:?} on {:?} from {r} to {lim}",
                 String::from_utf8_lossy(w)
@@ -1767,6 +1865,58 @@ mod tests {
                     check(res, &w, s, (s + cut).min(w.len()));
                 }
             });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// The run memo only saves measuring: matchers sharing one across triggers, in any
+        /// order and over windows that start and end elsewhere in the same input (as a
+        /// stream's do), answer as fresh ones. Repeated pieces make long runs.
+        #[test]
+        fn the_run_memo_changes_no_answer(
+            parts in proptest::collection::vec(piece(), 1..6),
+            reps in 1usize..5,
+            triggers in proptest::collection::vec(
+                (any::<proptest::sample::Index>(), 0usize..40, 0usize..400),
+                1..24,
+            ),
+        ) {
+            let one = parts.concat();
+            let w: Vec<u8> = one.repeat(reps);
+            prop_assume!(!w.is_empty());
+            // Triggers where pieces start (where matchers get past their prefixes and
+            // measure runs), in every repetition.
+            let starts: Vec<usize> = (0..reps)
+                .flat_map(|k| {
+                    parts.iter().scan(k * one.len(), |at, p| {
+                        let s = *at;
+                        *at += p.len();
+                        Some(s)
+                    })
+                })
+                .filter(|&s| s < w.len())
+                .collect();
+            let memo = super::Cell::new(super::RunMemo::default());
+            for (at, back, ahead) in triggers {
+                let t = starts[at.index(starts.len())];
+                let ws = t.saturating_sub(back);
+                let win = &w[ws..(t + ahead).min(w.len())];
+                let r = t - ws;
+                for &(name, m) in ALL {
+                    for lim in [win.len(), (r + ahead / 2).min(win.len())] {
+                        prop_assert_eq!(
+                            m.find(win, r, lim, Some((&memo, ws))),
+                            m.find(win, r, lim, None),
+                            "{} at {} in {:?}",
+                            name,
+                            t,
+                            String::from_utf8_lossy(&w)
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -473,7 +473,7 @@ fn card(cx: &VCtx<'_>) -> Option<(usize, usize)> {
     // digits, which may cut this one short.
     let w = cx.win;
     let s = cx.s + 5;
-    let (_, p) = Matcher::Card.find(w, s, w.len())?;
+    let (_, p) = Matcher::Card.find(w, s, w.len(), None)?;
     // Of at least 14 digits: `1234 5678 9012 3456` is one number (a test card, an account),
     // not a four-digit one and a 12-digit Maestro.
     let end = card_groups(&w[s..p])?;
