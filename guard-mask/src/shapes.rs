@@ -278,10 +278,16 @@ impl Hay<'_> {
                 .iter()
                 .position(|&b| !c.has(b))
                 .unwrap_or(cap - from);
+        // Inside a run known further than this window reaches, keep what is known.
+        let (start, end) = if inside {
+            (m.start, (base + z).max(m.end))
+        } else {
+            (abs, base + z)
+        };
         cell.set(RunMemo {
             class: Some(c),
-            start: if inside { m.start } else { abs },
-            end: base + z,
+            start,
+            end,
             open: z == cap,
         });
         z - p
