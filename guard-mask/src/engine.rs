@@ -214,7 +214,7 @@ pub(crate) struct ScanState {
     /// Reporting findings, a region longer than `Engine::region` whose pieces are partly
     /// written: its start and the winning cluster so far.
     pub(crate) long_find: Option<(usize, Cluster)>,
-    /// The last base64url run a matcher measured (`shapes::RunMemo`).
+    /// The last unbounded token run a matcher measured (`shapes::RunMemo`).
     pub(crate) run_memo: RunMemo,
 }
 
@@ -1008,21 +1008,6 @@ impl Engine {
         base: usize,
         caches: &mut Caches<'_>,
     ) {
-        let memo = Cell::new(st.run_memo);
-        self.fire_with(tr, st, buf, base, caches, &memo);
-        st.run_memo = memo.get();
-    }
-
-    /// `fire`, the matchers sharing the stream's run memo through `memo`.
-    fn fire_with(
-        &self,
-        tr: Trigger,
-        st: &mut ScanState,
-        buf: &[u8],
-        base: usize,
-        caches: &mut Caches<'_>,
-        memo: &Cell<RunMemo>,
-    ) {
         let end = base + buf.len();
         // The stream keeps BACK_TOTAL bytes before every undecided trigger, so `ws >= base`
         // unless the input starts later than that (then both are 0-based clips).
@@ -1030,9 +1015,10 @@ impl Engine {
         let we = (tr.t + self.ahead(tr.src)).min(end);
         let w = &buf[ws - base..we - base];
         let r = tr.t - ws;
-        let memo = Some((memo, ws));
-        let found = |d: u16, s: usize, e: usize, st: &mut ScanState| {
-            st.found.push((ws + s, ws + e, d));
+        // The matchers share the stream's run memo (`shapes::RunMemo`).
+        let memo = Some((Cell::from_mut(&mut st.run_memo), ws));
+        let found = |d: u16, s: usize, e: usize, out: &mut Vec<(usize, usize, u16)>| {
+            out.push((ws + s, ws + e, d));
         };
         match tr.src {
             Src::Lit { set, pat } => {
@@ -1040,7 +1026,7 @@ impl Engine {
                 let len = set.pat_len[pat as usize];
                 for &d in &set.pat_dets[pat as usize] {
                     if let Some((s, e)) = self.attempt(d, w, r, len, caches, memo) {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
@@ -1052,7 +1038,7 @@ impl Engine {
                         continue;
                     };
                     if let Some((s, e)) = self.attempt(d, w, a, l.bytes.len(), caches, memo) {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
@@ -1063,7 +1049,7 @@ impl Engine {
                 }
                 for &d in &self.kws[usize::from(kw)].dets {
                     if let Some((s, e)) = self.attempt(d, w, r - back, 0, caches, memo) {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
@@ -1078,7 +1064,7 @@ impl Engine {
                     if r >= 2 && lead(2) {
                         for &d in &self.letter_digit_dets {
                             if let Some((s, e)) = self.attempt(d, w, r - 2, 0, caches, memo) {
-                                found(d, s, e, st);
+                                found(d, s, e, &mut st.found);
                             }
                         }
                     }
@@ -1090,7 +1076,7 @@ impl Engine {
                     {
                         for &d in &self.letter_digit_dets {
                             if let Some((s, e)) = self.attempt(d, w, r - 3, 0, caches, memo) {
-                                found(d, s, e, st);
+                                found(d, s, e, &mut st.found);
                             }
                         }
                     }
@@ -1118,7 +1104,7 @@ impl Engine {
                     if roles & role_bit(role) != 0
                         && let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo)
                     {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
@@ -1126,7 +1112,7 @@ impl Engine {
                 if (r == 0 || !alnum(w[r - 1])) && w.get(r + 1).is_some_and(u8::is_ascii_digit) {
                     for &d in &self.phone_dets {
                         if let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo) {
-                            found(d, s, e, st);
+                            found(d, s, e, &mut st.found);
                         }
                     }
                 }
@@ -1155,7 +1141,7 @@ impl Engine {
                 }
                 for &d in &self.at_dets {
                     if let Some((s, e)) = self.attempt(d, w, j, 0, caches, memo) {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
@@ -1172,7 +1158,7 @@ impl Engine {
                 if bit == C_COLON && (next.is_ascii_hexdigit() || next == b':') {
                     for &d in &self.colon_dets {
                         if let Some((s, e)) = self.attempt(d, w, s, 0, caches, memo) {
-                            found(d, s, e, st);
+                            found(d, s, e, &mut st.found);
                         }
                     }
                 } else if bit == C_DASH
@@ -1181,7 +1167,7 @@ impl Engine {
                 {
                     for &d in &self.mac_dets {
                         if let Some((s, e)) = self.attempt(d, w, s, 0, caches, memo) {
-                            found(d, s, e, st);
+                            found(d, s, e, &mut st.found);
                         }
                     }
                 }
@@ -1189,7 +1175,7 @@ impl Engine {
             Src::Class(C_CUSTOM) => {
                 for &d in &self.custom_byte[usize::from(w[r])] {
                     if let Some((s, e)) = self.attempt(d, w, r, 0, caches, memo) {
-                        found(d, s, e, st);
+                        found(d, s, e, &mut st.found);
                     }
                 }
             }
