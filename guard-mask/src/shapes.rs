@@ -133,7 +133,7 @@ pub(crate) enum Token {
 }
 
 /// What a stream knows of the last run of a token class (`Run`) that a matcher measured
-/// without an upper bound, in absolute offsets: the bytes `[start, end)` are all in the
+/// without an upper bound (or one as long as an assignment value's 256), in absolute offsets: the bytes `[start, end)` are all in the
 /// class, and the byte at `end` is not unless `open` (the measurement stopped at its window
 /// or its cap, before any such byte). A trigger inside that run reuses its end rather than
 /// measuring it again: input that repeats a prefix inside one long run (`_eyJ_eyJ...` for
@@ -162,6 +162,8 @@ enum Run {
     AlnumDash,
     /// `[A-Za-z0-9+/]`
     Base64,
+    /// `[^\s"',;&<>]`: an unquoted assignment value (`password=...`).
+    Unquoted,
 }
 
 impl Run {
@@ -173,6 +175,9 @@ impl Run {
             Run::Word => an(b) || b == b'_',
             Run::AlnumDash => an(b) || b == b'-',
             Run::Base64 => b64(b),
+            Run::Unquoted => {
+                !space(b) && !matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>')
+            }
         }
     }
 }
@@ -995,9 +1000,7 @@ fn assignment(h: Hay<'_>, r: usize) -> Option<(usize, usize)> {
         if let Some(e) = quoted(h, p) {
             return Some((p, e));
         }
-        let e = h.class(quote_opt(h, p), 1, 256, |b| {
-            !space(b) && !matches!(b, b'"' | b'\'' | b',' | b';' | b'&' | b'<' | b'>')
-        })?;
+        let e = h.class_m(quote_opt(h, p), 1, 256, Run::Unquoted)?;
         Some((p, e))
     };
     // An XML element or attribute-named element (`<password>`, `name="db.password">`): the
